@@ -1,0 +1,5 @@
+//! OdooOps: an Odoo.sh-equivalent control plane for Odoo Community, shaped as a declarative
+//! reconciler. See `spec/` for the product and `../shared/DESIGN.md` for the architecture.
+
+pub mod cli;
+pub mod ssot;

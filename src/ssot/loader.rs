@@ -1,0 +1,208 @@
+//! Reading an SSOT tree: every `*.yaml`/`*.yml` under a directory, any depth, several
+//! documents per file, in a deterministic order, under input budgets.
+
+use super::diag::Diagnostic;
+use super::node::{parse_documents, LocatedDoc};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Input budgets. Anything beyond them is refused with a located error, fast.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_file_bytes: u64,
+    pub max_files: usize,
+    pub max_documents_per_file: usize,
+    pub max_depth: usize,
+    pub max_aliases: usize,
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 8 * 1024 * 1024,
+            max_files: 20_000,
+            max_documents_per_file: 1_000,
+            max_depth: 48,
+            max_aliases: 1_000,
+            max_nodes: 500_000,
+        }
+    }
+}
+
+impl Limits {
+    pub fn yaml_options(&self) -> serde_saphyr::Options {
+        let mut budget = serde_saphyr::Budget::default();
+        budget.max_depth = self.max_depth;
+        budget.max_aliases = self.max_aliases;
+        budget.max_documents = self.max_documents_per_file;
+        budget.max_nodes = self.max_nodes;
+        budget.max_reader_input_bytes = Some(self.max_file_bytes as usize);
+        let mut options = serde_saphyr::Options::default();
+        options.budget = Some(budget);
+        options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+        options.with_snippet = false;
+        // YAML 1.2 booleans only: `y`, `no`, `on` stay strings (no "Norway problem").
+        options.strict_booleans = true;
+        options
+    }
+}
+
+/// One file read from the tree.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// As shown to users: the SSOT directory as given, joined with the relative path.
+    pub display: String,
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// One YAML document, located in its file.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub file: usize,
+    /// 0-based index of the document inside its file.
+    pub index: usize,
+    pub doc: LocatedDoc,
+}
+
+/// Everything read from an SSOT tree, plus what went wrong reading it.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub root: PathBuf,
+    pub files: Vec<SourceFile>,
+    pub documents: Vec<Document>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// Content hash of the tree (paths and bytes), the SSOT revision when git is absent.
+    pub fn content_hash(&self) -> String {
+        let mut h = Sha256::new();
+        for f in &self.files {
+            let rel = f.path.strip_prefix(&self.root).unwrap_or(&f.path);
+            h.update(rel.to_string_lossy().as_bytes());
+            h.update([0]);
+            h.update(f.text.as_bytes());
+            h.update([0]);
+        }
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+}
+
+/// Read every YAML file under `root`. Never fails: problems become diagnostics.
+pub fn load_dir(root: &Path, limits: &Limits) -> Loaded {
+    let mut loaded = Loaded {
+        root: root.to_path_buf(),
+        ..Loaded::default()
+    };
+    let shown_root = root.display().to_string();
+    if !root.is_dir() {
+        loaded.diagnostics.push(
+            Diagnostic::error(
+                "ssot-dir",
+                &shown_root,
+                "the SSOT directory does not exist or is not a directory",
+            )
+            .hint("pass --ssot DIR pointing at a folder of *.yaml resources"),
+        );
+        return loaded;
+    }
+    let mut paths = Vec::new();
+    if let Err(e) = walk(root, &mut paths, limits.max_files) {
+        loaded
+            .diagnostics
+            .push(Diagnostic::error("ssot-dir", &shown_root, e));
+        return loaded;
+    }
+    paths.sort();
+    let options = limits.yaml_options();
+    for path in paths {
+        let display = path.display().to_string();
+        match read_limited(&path, limits.max_file_bytes) {
+            Err(msg) => loaded
+                .diagnostics
+                .push(Diagnostic::error("file", &display, msg)),
+            Ok(text) => {
+                let file = loaded.files.len();
+                match parse_documents(&text, options.clone()) {
+                    Ok(docs) => {
+                        for (index, doc) in docs.into_iter().enumerate() {
+                            loaded.documents.push(Document { file, index, doc });
+                        }
+                    }
+                    Err(e) => loaded.diagnostics.push(yaml_error(&display, &e)),
+                }
+                loaded.files.push(SourceFile { display, path, text });
+            }
+        }
+    }
+    if loaded.files.is_empty() && loaded.diagnostics.is_empty() {
+        loaded.diagnostics.push(
+            Diagnostic::error("ssot-empty", &shown_root, "no *.yaml or *.yml files found")
+                .hint("an empty SSOT is refused so that nothing is ever planned for deletion by accident"),
+        );
+    }
+    loaded
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, max: usize) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let ft = entry.file_type().map_err(|e| format!("{}: {e}", path.display()))?;
+        if ft.is_dir() {
+            walk(&path, out, max)?;
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            out.push(path);
+            if out.len() > max {
+                return Err(format!("more than {max} YAML files: refusing to load"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_limited(path: &Path, max: u64) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > max {
+        return Err(format!(
+            "file is {} bytes, over the {max}-byte limit for one SSOT file",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
+}
+
+/// A YAML syntax or budget error, located.
+pub fn yaml_error(file: &str, e: &serde_saphyr::Error) -> Diagnostic {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let message = e.to_string();
+    let first = message.lines().next().unwrap_or("invalid YAML").to_string();
+    let first = strip_location_suffix(&first);
+    let code = if message.contains("budget") || message.contains("alias") || message.contains("depth") {
+        "yaml-budget"
+    } else {
+        "yaml"
+    };
+    Diagnostic::error(code, file, first)
+        .at(line, column)
+        .hint("fix the YAML syntax; documents are separated by `---`")
+}
+
+fn strip_location_suffix(s: &str) -> String {
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}

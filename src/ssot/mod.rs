@@ -1,0 +1,130 @@
+//! The SSOT: resource kinds, the loader, schema and semantic validation.
+//!
+//! `load(dir)` is the pipeline's first stage: read every YAML file under budgets, check each
+//! document against its kind's generated JSON Schema, then the cross-document rules, and
+//! collect every diagnostic. Only a tree with no error yields a usable [`Ssot`].
+
+pub mod cron;
+pub mod diag;
+pub mod loader;
+pub mod model;
+pub mod node;
+pub mod schema;
+pub mod secrets;
+pub mod semantic;
+pub mod structural;
+pub mod suggest;
+
+pub use diag::{Diagnostic, Level};
+pub use loader::{Limits, Loaded};
+pub use model::*;
+pub use structural::Entry;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The outcome of loading and validating an SSOT tree.
+#[derive(Debug)]
+pub struct Report {
+    pub loaded: Loaded,
+    pub entries: Vec<Entry>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    pub fn error_count(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.level == Level::Error)
+            .count()
+    }
+    pub fn is_valid(&self) -> bool {
+        self.error_count() == 0
+    }
+    /// Number of resources per kind (every kind listed, zero included).
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut m: BTreeMap<&'static str, usize> =
+            Kind::ALL.iter().map(|k| (k.as_str(), 0)).collect();
+        for e in &self.entries {
+            *m.entry(e.resource.kind().as_str()).or_default() += 1;
+        }
+        m
+    }
+    /// Source text of a file by its display name (for rendering diagnostics).
+    pub fn source(&self, file: &str) -> Option<&str> {
+        self.loaded
+            .files
+            .iter()
+            .find(|f| f.display == file)
+            .map(|f| f.text.as_str())
+    }
+    /// The validated SSOT, or `None` when any error was found.
+    pub fn into_ssot(self) -> Option<Ssot> {
+        if !self.is_valid() {
+            return None;
+        }
+        let revision = self.loaded.content_hash();
+        Some(Ssot {
+            resources: self.entries.into_iter().map(|e| e.resource).collect(),
+            revision,
+        })
+    }
+}
+
+/// Load and validate every resource under `dir`.
+pub fn load(dir: &Path, limits: &Limits) -> Report {
+    let loaded = loader::load_dir(dir, limits);
+    let mut diagnostics = loaded.diagnostics.clone();
+    let entries = structural::check_documents(&loaded, &mut diagnostics);
+    semantic::check(&loaded, &entries, &mut diagnostics);
+    semantic::secret_values(&loaded, &mut diagnostics);
+    diag::sort(&mut diagnostics);
+    Report {
+        loaded,
+        entries,
+        diagnostics,
+    }
+}
+
+/// A valid, typed SSOT: the desired state's input.
+#[derive(Debug, Clone)]
+pub struct Ssot {
+    pub resources: Vec<Resource>,
+    /// Content hash of the tree (`sha256:…`).
+    pub revision: String,
+}
+
+macro_rules! accessor {
+    ($fn:ident, $kind:ident) => {
+        pub fn $fn(&self) -> impl Iterator<Item = &$kind> {
+            self.resources.iter().filter_map(|r| match r {
+                Resource::$kind(x) => Some(x),
+                _ => None,
+            })
+        }
+    };
+}
+
+impl Ssot {
+    accessor!(projects, Project);
+    accessor!(environments, Environment);
+    accessor!(backup_policies, BackupPolicy);
+    accessor!(gates, Gate);
+    accessor!(module_sets, ModuleSet);
+    accessor!(secret_registries, SecretRegistry);
+    accessor!(notifiers, Notifier);
+
+    pub fn project(&self, name: &str) -> Option<&Project> {
+        self.projects().find(|p| p.metadata.name == name)
+    }
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments().find(|e| e.metadata.name == name)
+    }
+    pub fn module_set(&self, name: &str) -> Option<&ModuleSet> {
+        self.module_sets().find(|m| m.metadata.name == name)
+    }
+    /// Every registry key, across registries.
+    pub fn secret_keys(&self) -> impl Iterator<Item = &SecretKey> {
+        self.secret_registries().flat_map(|r| r.spec.keys.iter())
+    }
+}
