@@ -11,7 +11,11 @@ pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_USAGE: i32 = 64;
 
 #[derive(Parser, Debug)]
-#[command(name = "odooops", version, about = "An Odoo.sh-equivalent GitOps control plane for Odoo Community")]
+#[command(
+    name = "odooops",
+    version,
+    about = "An Odoo.sh-equivalent GitOps control plane for Odoo Community"
+)]
 pub struct Cli {
     /// The SSOT directory (every *.yaml/*.yml under it, any depth).
     #[arg(long, global = true, default_value = "ssot", env = "ODOOOPS_SSOT")]
@@ -48,7 +52,9 @@ pub fn main() -> i32 {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => EXIT_OK,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    EXIT_OK
+                }
                 _ => EXIT_USAGE,
             };
         }
