@@ -1,6 +1,7 @@
 //! The command line: a thin layer of clap over the library. Exit codes follow the design:
 //! 0 ok, 1 error or invalid input, 2 changes present (`--detailed-exitcode`), 64 usage.
 
+mod sim;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -37,11 +38,28 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// The provider simulator (DigitalOcean, Supabase, Vercel, Slack, Plane on loopback).
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
     /// Print or write the JSON Schemas generated from the resource types.
     Schema {
         /// Write one schema per kind plus document.schema.json into DIR.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SimCommand {
+    /// Serve every simulated provider under its own path prefix.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Fault injection, e.g. `p=0.2,kinds=429|500|503|timeout,seed=7`.
+        #[arg(long)]
+        faults: Option<String>,
     },
 }
 
@@ -72,5 +90,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Validate { output } => Ok(validate::run(&cli.ssot, output)),
         Command::Schema { out } => validate::schema(out.as_deref()),
+        Command::Sim {
+            command: SimCommand::Serve { listen, faults },
+        } => sim::serve(&listen, faults.as_deref()),
     }
 }
