@@ -1,5 +1,6 @@
-//! Client-side token buckets per provider, at the providers' documented limits.
+//! Client-side rate limiting per provider, at the providers' documented limits.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -31,26 +32,32 @@ impl Rate {
     }
 }
 
+/// A sliding window: at most `capacity` grants within any `per` interval. (A classic token
+/// bucket would let 2× the documented rate through a window straddling a refill.)
 #[derive(Debug)]
 struct Bucket {
     rate: Rate,
-    tokens: f64,
-    last: Instant,
+    grants: VecDeque<Instant>,
 }
 
 impl Bucket {
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        let per_sec = self.rate.capacity as f64 / self.rate.per.as_secs_f64();
-        self.tokens = (self.tokens + elapsed * per_sec).min(self.rate.capacity as f64);
-        self.last = now;
+    fn expire(&mut self, now: Instant) {
+        while let Some(first) = self.grants.front() {
+            if now.saturating_duration_since(*first) >= self.rate.per {
+                self.grants.pop_front();
+            } else {
+                break;
+            }
+        }
     }
-    fn wait_for_one(&self) -> Duration {
-        if self.tokens >= 1.0 {
+    fn wait_for_one(&self, now: Instant) -> Duration {
+        if (self.grants.len() as u32) < self.rate.capacity {
             return Duration::ZERO;
         }
-        let per_sec = self.rate.capacity as f64 / self.rate.per.as_secs_f64();
-        Duration::from_secs_f64((1.0 - self.tokens) / per_sec)
+        self.grants
+            .front()
+            .map(|first| (*first + self.rate.per).saturating_duration_since(now))
+            .unwrap_or(Duration::ZERO)
     }
 }
 
@@ -66,13 +73,13 @@ impl RateLimiter {
         Self::new_at(rates, Instant::now())
     }
 
-    pub fn new_at(rates: &[Rate], now: Instant) -> RateLimiter {
+    /// `now` is kept for symmetry with [`Self::try_acquire_at`]; windows start empty.
+    pub fn new_at(rates: &[Rate], _now: Instant) -> RateLimiter {
         let buckets = rates
             .iter()
             .map(|r| Bucket {
                 rate: *r,
-                tokens: r.capacity as f64,
-                last: now,
+                grants: VecDeque::with_capacity(r.capacity.min(10_000) as usize),
             })
             .collect();
         RateLimiter {
@@ -92,18 +99,18 @@ impl RateLimiter {
             *blocked = None;
         }
         for b in buckets.iter_mut() {
-            b.refill(now);
+            b.expire(now);
         }
         let wait = buckets
             .iter()
-            .map(Bucket::wait_for_one)
+            .map(|b| b.wait_for_one(now))
             .max()
             .unwrap_or(Duration::ZERO);
         if wait > Duration::ZERO {
             return Err(wait);
         }
         for b in buckets.iter_mut() {
-            b.tokens -= 1.0;
+            b.grants.push_back(now);
         }
         Ok(())
     }
@@ -148,10 +155,10 @@ mod tests {
                 .iter()
                 .take_while(|x| x.duration_since(*g) < Duration::from_secs(60))
                 .count();
-            assert!(in_window <= 250 + 1, "{in_window} grants within a minute");
+            assert!(in_window <= 250, "{in_window} grants within a minute");
         }
         let span = grants[999].duration_since(t0);
-        // 250 at once, then 750 more at 250/min ≈ 180 s.
+        // 250 at once, then 250 more each minute: the 1,000th at 180 s.
         assert!(
             span >= Duration::from_secs(179) && span <= Duration::from_secs(181),
             "{span:?}"

@@ -36,9 +36,11 @@ impl FaultKind {
             "reset" => FaultKind::Reset,
             "malformed" => FaultKind::Malformed,
             "truncate" => FaultKind::Truncate,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown fault kind `{other}` (429, 500, 503, timeout, reset, malformed, truncate)"
-            )),
+            ))
+            }
         })
     }
 }
