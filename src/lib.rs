@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod provider;
+pub mod reconcile;
 pub mod sim;
 pub mod ssot;
