@@ -2,4 +2,5 @@
 //! reconciler. See `spec/` for the product and `../shared/DESIGN.md` for the architecture.
 
 pub mod cli;
+pub mod odoo;
 pub mod ssot;
