@@ -24,11 +24,17 @@ async fn runs_plans_diffs_and_ledger() {
         let run = s.begin_run(&new_run("staging")).await.expect("begin_run");
         assert_eq!(run.status, "running");
         assert_eq!(run.correlation_id, run.id.to_string(), "{}", b.name);
-        let done = s.finish_run(run.id, RunStatus::Succeeded, &json!({"changes": 2})).await.expect("finish");
+        let done = s
+            .finish_run(run.id, RunStatus::Succeeded, &json!({"changes": 2}))
+            .await
+            .expect("finish");
         assert_eq!(done.status, "succeeded");
         assert_eq!(done.summary, json!({"changes": 2}));
         assert!(done.finished_at.is_some());
-        assert_eq!(s.run(run.id).await.expect("run").map(|r| r.id), Some(run.id));
+        assert_eq!(
+            s.run(run.id).await.expect("run").map(|r| r.id),
+            Some(run.id)
+        );
 
         let plan = s
             .save_plan(&NewPlan {
@@ -46,7 +52,10 @@ async fn runs_plans_diffs_and_ledger() {
         assert_eq!(meta.media_type, "application/json");
         let back: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
         assert_eq!(back, plan.plan);
-        let applied = s.set_plan_status(plan.id, PlanStatus::Applied).await.expect("status");
+        let applied = s
+            .set_plan_status(plan.id, PlanStatus::Applied)
+            .await
+            .expect("status");
         assert_eq!(applied.status, "applied");
 
         let diffs: Vec<NewDiff> = (0..2500)
@@ -111,7 +120,11 @@ async fn events_filter_by_env_level_since_and_correlation() {
         let base = now() - chrono::Duration::minutes(10);
         let mut evs = Vec::new();
         for i in 0..300i64 {
-            let mut e = NewEvent::new(Level::ALL[(i % 5) as usize], "reconcile", format!("event {i}"));
+            let mut e = NewEvent::new(
+                Level::ALL[(i % 5) as usize],
+                "reconcile",
+                format!("event {i}"),
+            );
             e.ts = base + chrono::Duration::seconds(i);
             e.environment = Some(if i % 2 == 0 { "prod" } else { "staging" }.into());
             e.correlation_id = Some(format!("corr-{}", i % 3));
@@ -121,7 +134,11 @@ async fn events_filter_by_env_level_since_and_correlation() {
         assert_eq!(s.append_events(&evs).await.expect("append"), 300);
 
         let last = s
-            .events(&EventFilter { environment: Some("prod".into()), limit: Some(50), ..Default::default() })
+            .events(&EventFilter {
+                environment: Some("prod".into()),
+                limit: Some(50),
+                ..Default::default()
+            })
             .await
             .expect("events");
         assert_eq!(last.len(), 50, "{}", b.name);
@@ -130,11 +147,17 @@ async fn events_filter_by_env_level_since_and_correlation() {
         assert_eq!(last[0].fields, json!({"i": 298}));
 
         let errors = s
-            .events(&EventFilter { min_level: Some(Level::Warn), limit: Some(1000), ..Default::default() })
+            .events(&EventFilter {
+                min_level: Some(Level::Warn),
+                limit: Some(1000),
+                ..Default::default()
+            })
             .await
             .expect("events");
         assert_eq!(errors.len(), 120);
-        assert!(errors.iter().all(|e| e.level == "warn" || e.level == "error"));
+        assert!(errors
+            .iter()
+            .all(|e| e.level == "warn" || e.level == "error"));
 
         let since = s
             .events(&EventFilter {
@@ -163,24 +186,45 @@ async fn drift_open_refresh_resolve() {
             observed: Some(json!(1)),
             run_id: None,
         };
-        s.upsert_drift(&[obs("prod", "web", "spec.size"), obs("prod", "web", "spec.region"), obs("dev", "db", "x")])
-            .await
-            .expect("upsert");
+        s.upsert_drift(&[
+            obs("prod", "web", "spec.size"),
+            obs("prod", "web", "spec.region"),
+            obs("dev", "db", "x"),
+        ])
+        .await
+        .expect("upsert");
         // seen again: refreshes, does not duplicate
-        s.upsert_drift(&[obs("prod", "web", "spec.size")]).await.expect("upsert again");
+        s.upsert_drift(&[obs("prod", "web", "spec.size")])
+            .await
+            .expect("upsert again");
         let counts = s.open_drift_by_env().await.expect("counts");
-        let counts: Vec<_> = counts.iter().map(|c| (c.environment.as_str(), c.open)).collect();
+        let counts: Vec<_> = counts
+            .iter()
+            .map(|c| (c.environment.as_str(), c.open))
+            .collect();
         assert_eq!(counts, [("dev", 1), ("prod", 2)], "{}", b.name);
         let open = s.open_drift(Some("prod"), 10).await.expect("open");
         assert_eq!(open.len(), 2);
         assert_eq!(open[0].field_path, "spec.size", "most recently seen first");
         assert!(open[0].last_seen > open[0].first_seen);
 
-        assert_eq!(s.resolve_drift("prod", "Environment", "web", Some("spec.size"), "run-1").await.expect("resolve"), 1);
-        assert_eq!(s.resolve_drift("prod", "Environment", "web", None, "run-2").await.expect("resolve"), 1);
+        assert_eq!(
+            s.resolve_drift("prod", "Environment", "web", Some("spec.size"), "run-1")
+                .await
+                .expect("resolve"),
+            1
+        );
+        assert_eq!(
+            s.resolve_drift("prod", "Environment", "web", None, "run-2")
+                .await
+                .expect("resolve"),
+            1
+        );
         assert_eq!(s.open_drift(None, 10).await.expect("open").len(), 1);
         // drifting again after resolution opens a new finding
-        s.upsert_drift(&[obs("prod", "web", "spec.size")]).await.expect("reopen");
+        s.upsert_drift(&[obs("prod", "web", "spec.size")])
+            .await
+            .expect("reopen");
         assert_eq!(s.open_drift(Some("prod"), 10).await.expect("open").len(), 1);
         b.finish().await;
     }
@@ -190,7 +234,10 @@ async fn drift_open_refresh_resolve() {
 async fn gates_backups_secrets_inventory_webhooks() {
     for b in common::backends().await {
         let s = &b.store;
-        let report = s.put_artifact(b"gate report", "text/plain", None).await.expect("artifact");
+        let report = s
+            .put_artifact(b"gate report", "text/plain", None)
+            .await
+            .expect("artifact");
         let gr = s.begin_gate_run(None, "prod").await.expect("gate run");
         let res = s
             .record_gate_result(&NewGateResult {
@@ -206,10 +253,19 @@ async fn gates_backups_secrets_inventory_webhooks() {
             .await
             .expect("gate result");
         assert_eq!(res.outcome, "warn");
-        assert_eq!(s.finish_gate_run(gr.id, GateRunStatus::Warn).await.expect("finish").status, "warn");
+        assert_eq!(
+            s.finish_gate_run(gr.id, GateRunStatus::Warn)
+                .await
+                .expect("finish")
+                .status,
+            "warn"
+        );
         assert_eq!(s.gate_results(gr.id).await.expect("results").len(), 1);
 
-        let job = s.begin_backup_job(None, "prod", "database").await.expect("job");
+        let job = s
+            .begin_backup_job(None, "prod", "database")
+            .await
+            .expect("job");
         let backup = s
             .record_backup(&NewBackup {
                 job_id: Some(job.id),
@@ -223,8 +279,17 @@ async fn gates_backups_secrets_inventory_webhooks() {
             })
             .await
             .expect("backup");
-        assert_eq!(s.finish_backup_job(job.id, JobStatus::Succeeded, None).await.expect("finish").status, "succeeded");
-        assert_eq!(s.backups(Some("prod"), 10).await.expect("list")[0].id, backup.id);
+        assert_eq!(
+            s.finish_backup_job(job.id, JobStatus::Succeeded, None)
+                .await
+                .expect("finish")
+                .status,
+            "succeeded"
+        );
+        assert_eq!(
+            s.backups(Some("prod"), 10).await.expect("list")[0].id,
+            backup.id
+        );
         let bad = NewBackup {
             job_id: None,
             environment: "prod".into(),
@@ -235,7 +300,10 @@ async fn gates_backups_secrets_inventory_webhooks() {
             retention_class: "daily".into(),
             expires_at: None,
         };
-        assert!(matches!(s.record_backup(&bad).await, Err(StoreError::InvalidArtifactId(_))));
+        assert!(matches!(
+            s.record_backup(&bad).await,
+            Err(StoreError::InvalidArtifactId(_))
+        ));
 
         let sync = s
             .record_secret_sync(&NewSecretSync {
@@ -250,7 +318,10 @@ async fn gates_backups_secrets_inventory_webhooks() {
             .await
             .expect("secret sync");
         assert_eq!(sync.pushed_keys, json!(["SMTP_PASSWORD"]));
-        assert_eq!(s.secret_syncs(Some("vercel"), 5).await.expect("list").len(), 1);
+        assert_eq!(
+            s.secret_syncs(Some("vercel"), 5).await.expect("list").len(),
+            1
+        );
 
         let objs: Vec<ObservedObject> = (0..1500)
             .map(|i| ObservedObject {
@@ -268,10 +339,20 @@ async fn gates_backups_secrets_inventory_webhooks() {
         assert_eq!(inv.len(), 1500);
         assert!(inv[0].owned && !inv[1].owned);
 
-        assert!(s.record_webhook_delivery("d-1", "github", true, None).await.expect("new"));
-        assert!(!s.record_webhook_delivery("d-1", "github", true, None).await.expect("redelivery"));
+        assert!(s
+            .record_webhook_delivery("d-1", "github", true, None)
+            .await
+            .expect("new"));
+        assert!(!s
+            .record_webhook_delivery("d-1", "github", true, None)
+            .await
+            .expect("redelivery"));
         assert!(s.mark_webhook_processed("d-1").await.expect("processed"));
-        let d = s.webhook_delivery("d-1").await.expect("get").expect("exists");
+        let d = s
+            .webhook_delivery("d-1")
+            .await
+            .expect("get")
+            .expect("exists");
         assert!(d.processed && d.signature_ok && d.processed_at.is_some());
 
         let status = s.status().await.expect("status");
@@ -285,31 +366,83 @@ async fn gates_backups_secrets_inventory_webhooks() {
 async fn work_queue_dedupe_claim_complete_and_lease_expiry() {
     for b in common::backends().await {
         let s = &b.store;
-        let j = s.enqueue("reconcile", "env/prod", &json!({"env": "prod"}), None).await.expect("enqueue");
-        let Enqueued::New(job) = j else { panic!("expected a new job") };
-        assert!(matches!(s.enqueue("reconcile", "env/prod", &json!({}), None).await.expect("dup"), Enqueued::Existing(_)));
-        s.enqueue("reconcile", "env/later", &json!({}), Some(Duration::from_secs(3600))).await.expect("delayed");
+        let j = s
+            .enqueue("reconcile", "env/prod", &json!({"env": "prod"}), None)
+            .await
+            .expect("enqueue");
+        let Enqueued::New(job) = j else {
+            panic!("expected a new job")
+        };
+        assert!(matches!(
+            s.enqueue("reconcile", "env/prod", &json!({}), None)
+                .await
+                .expect("dup"),
+            Enqueued::Existing(_)
+        ));
+        s.enqueue(
+            "reconcile",
+            "env/later",
+            &json!({}),
+            Some(Duration::from_secs(3600)),
+        )
+        .await
+        .expect("delayed");
 
-        let c = s.claim("reconcile", "w1", Duration::from_secs(30)).await.expect("claim").expect("a job");
-        assert_eq!((c.id, c.claimed_by.as_deref(), c.attempts), (job.id, Some("w1"), 1));
-        assert!(s.claim("reconcile", "w2", Duration::from_secs(30)).await.expect("claim").is_none(), "delayed job not ready");
-        assert!(!s.complete(c.id, "w2").await.expect("complete"), "not w2's job");
+        let c = s
+            .claim("reconcile", "w1", Duration::from_secs(30))
+            .await
+            .expect("claim")
+            .expect("a job");
+        assert_eq!(
+            (c.id, c.claimed_by.as_deref(), c.attempts),
+            (job.id, Some("w1"), 1)
+        );
+        assert!(
+            s.claim("reconcile", "w2", Duration::from_secs(30))
+                .await
+                .expect("claim")
+                .is_none(),
+            "delayed job not ready"
+        );
+        assert!(
+            !s.complete(c.id, "w2").await.expect("complete"),
+            "not w2's job"
+        );
         assert!(s.complete(c.id, "w1").await.expect("complete"));
         // re-armed after done
-        assert!(matches!(s.enqueue("reconcile", "env/prod", &json!({}), None).await.expect("rearm"), Enqueued::New(_)));
+        assert!(matches!(
+            s.enqueue("reconcile", "env/prod", &json!({}), None)
+                .await
+                .expect("rearm"),
+            Enqueued::New(_)
+        ));
 
         // a lapsed lease returns the job to the queue
-        let c = s.claim("reconcile", "w1", Duration::from_millis(1)).await.expect("claim").expect("job");
+        let c = s
+            .claim("reconcile", "w1", Duration::from_millis(1))
+            .await
+            .expect("claim")
+            .expect("job");
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while s.release_expired_leases().await.expect("release") == 0 {
             assert!(std::time::Instant::now() < deadline, "lease never lapsed");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let again = s.claim("reconcile", "w2", Duration::from_secs(30)).await.expect("claim").expect("job");
+        let again = s
+            .claim("reconcile", "w2", Duration::from_secs(30))
+            .await
+            .expect("claim")
+            .expect("job");
         assert_eq!((again.id, again.attempts), (c.id, 2));
-        assert!(!s.complete(c.id, "w1").await.expect("stale worker"), "w1 lost its lease");
+        assert!(
+            !s.complete(c.id, "w1").await.expect("stale worker"),
+            "w1 lost its lease"
+        );
         assert!(s.fail(again.id, "w2", "boom", None).await.expect("fail"));
-        assert_eq!(s.job(again.id).await.expect("job").expect("row").status, "failed");
+        assert_eq!(
+            s.job(again.id).await.expect("job").expect("row").status,
+            "failed"
+        );
         b.finish().await;
     }
 }

@@ -11,7 +11,9 @@ use tokio::sync::Barrier;
 
 /// A second handle (its own pool) on the same database as `b`.
 async fn second_handle(b: &common::Backend) -> Store {
-    Store::open(Some(&b.url), b.dir.path()).await.expect("second handle")
+    Store::open(Some(&b.url), b.dir.path())
+        .await
+        .expect("second handle")
 }
 
 async fn assert_migrated(s: &Store) {
@@ -28,7 +30,11 @@ async fn concurrent_open_on_fresh_database_in_process() {
         Store::open(Some(&url), dir.path()),
         Store::open(Some(&url), dir.path())
     );
-    for s in [a.expect("sqlite open 1"), b.expect("sqlite open 2"), c.expect("sqlite open 3")] {
+    for s in [
+        a.expect("sqlite open 1"),
+        b.expect("sqlite open 2"),
+        c.expect("sqlite open 3"),
+    ] {
         assert_migrated(&s).await;
     }
     if let Some(admin) = common::pg_admin_url() {
@@ -38,7 +44,11 @@ async fn concurrent_open_on_fresh_database_in_process() {
             Store::open(Some(&url), dir.path()),
             Store::open(Some(&url), dir.path())
         );
-        for s in [a.expect("pg open 1"), b.expect("pg open 2"), c.expect("pg open 3")] {
+        for s in [
+            a.expect("pg open 1"),
+            b.expect("pg open 2"),
+            c.expect("pg open 3"),
+        ] {
             assert_migrated(&s).await;
             s.close().await;
         }
@@ -50,7 +60,10 @@ async fn concurrent_open_on_fresh_database_in_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrate_from_two_processes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut urls = vec![(format!("sqlite:{}", dir.path().join("procs.db").display()), None)];
+    let mut urls = vec![(
+        format!("sqlite:{}", dir.path().join("procs.db").display()),
+        None,
+    )];
     let admin = common::pg_admin_url();
     if let Some(admin) = &admin {
         let (url, name) = common::fresh_pg_db(admin).await;
@@ -70,7 +83,11 @@ async fn concurrent_migrate_from_two_processes() {
         let (p1, p2) = (spawn(), spawn());
         for p in [p1, p2] {
             let out = p.wait_with_output().expect("wait");
-            assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{url}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         if let (Some(admin), Some(name)) = (&admin, pg_name) {
             common::drop_pg_db(admin, &name).await;
@@ -82,7 +99,12 @@ async fn concurrent_migrate_from_two_processes() {
 async fn ledger_same_dedupe_key_has_exactly_one_winner() {
     for b in common::backends().await {
         let other = second_handle(&b).await;
-        let stores = [b.store.clone(), other.clone(), b.store.clone(), other.clone()];
+        let stores = [
+            b.store.clone(),
+            other.clone(),
+            b.store.clone(),
+            other.clone(),
+        ];
         for round in 0..20 {
             let key = format!("Environment/prod:create:{round}");
             let barrier = Arc::new(Barrier::new(stores.len()));
@@ -110,7 +132,10 @@ async fn ledger_same_dedupe_key_has_exactly_one_winner() {
             let winners: Vec<_> = outcomes.iter().filter(|o| o.is_inserted()).collect();
             assert_eq!(winners.len(), 1, "{}: round {round}", b.name);
             let id = winners[0].action().id;
-            assert!(outcomes.iter().all(|o| o.action().id == id), "losers see the winner's row");
+            assert!(
+                outcomes.iter().all(|o| o.action().id == id),
+                "losers see the winner's row"
+            );
         }
         other.close().await;
         b.finish().await;
@@ -121,17 +146,31 @@ async fn ledger_same_dedupe_key_has_exactly_one_winner() {
 async fn queue_claims_are_exclusive() {
     for b in common::backends().await {
         for i in 0..40 {
-            b.store.enqueue("q", &format!("job-{i}"), &json!({"i": i}), None).await.expect("enqueue");
+            b.store
+                .enqueue("q", &format!("job-{i}"), &json!({"i": i}), None)
+                .await
+                .expect("enqueue");
         }
         let other = second_handle(&b).await;
         let mut tasks = Vec::new();
         for w in 0..4 {
-            let s = if w % 2 == 0 { b.store.clone() } else { other.clone() };
+            let s = if w % 2 == 0 {
+                b.store.clone()
+            } else {
+                other.clone()
+            };
             tasks.push(tokio::spawn(async move {
                 let mut got = Vec::new();
-                while let Some(job) = s.claim("q", &format!("w{w}"), Duration::from_secs(60)).await.expect("claim") {
+                while let Some(job) = s
+                    .claim("q", &format!("w{w}"), Duration::from_secs(60))
+                    .await
+                    .expect("claim")
+                {
                     got.push(job.id);
-                    assert!(s.complete(job.id, &format!("w{w}")).await.expect("complete"));
+                    assert!(s
+                        .complete(job.id, &format!("w{w}"))
+                        .await
+                        .expect("complete"));
                 }
                 got
             }));

@@ -23,7 +23,9 @@ fn crash_child() {
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let s = Store::open(Some(&url), std::path::Path::new(&dir)).await.expect("child open");
+        let s = Store::open(Some(&url), std::path::Path::new(&dir))
+            .await
+            .expect("child open");
         let ins = s
             .ledger_insert(&NewAction {
                 dedupe_key: KEY.into(),
@@ -62,7 +64,10 @@ fn run_child_and_kill(url: &str, dir: &std::path::Path) -> String {
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             // libtest prints "test crash_child ... " on the same line
             if let Some((_, id)) = line.split_once("COMMITTED ") {
                 let _ = tx.send(id.trim().to_string());
@@ -85,7 +90,10 @@ fn run_child_and_kill(url: &str, dir: &std::path::Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_rows_survive_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut targets = vec![(format!("sqlite:{}", dir.path().join("crash.db").display()), None)];
+    let mut targets = vec![(
+        format!("sqlite:{}", dir.path().join("crash.db").display()),
+        None,
+    )];
     let admin = common::pg_admin_url();
     if let Some(admin) = &admin {
         let (url, name) = common::fresh_pg_db(admin).await;
@@ -94,13 +102,27 @@ async fn committed_rows_survive_sigkill() {
     for (url, pg_name) in targets {
         let url2 = url.clone();
         let path = dir.path().to_path_buf();
-        let id = tokio::task::spawn_blocking(move || run_child_and_kill(&url2, &path)).await.expect("join");
-        let s = Store::open(Some(&url), dir.path()).await.expect("reopen after crash");
-        let row = s.ledger_get(KEY).await.expect("ledger_get").expect("ledger row survived the kill");
+        let id = tokio::task::spawn_blocking(move || run_child_and_kill(&url2, &path))
+            .await
+            .expect("join");
+        let s = Store::open(Some(&url), dir.path())
+            .await
+            .expect("reopen after crash");
+        let row = s
+            .ledger_get(KEY)
+            .await
+            .expect("ledger_get")
+            .expect("ledger row survived the kill");
         assert_eq!(row.id.to_string(), id);
-        assert_eq!(row.status, "pending", "the side effect never ran: the row says so");
+        assert_eq!(
+            row.status, "pending",
+            "the side effect never ran: the row says so"
+        );
         let evs = s
-            .events(&EventFilter { correlation_id: Some("crash-test".into()), ..Default::default() })
+            .events(&EventFilter {
+                correlation_id: Some("crash-test".into()),
+                ..Default::default()
+            })
             .await
             .expect("events");
         assert_eq!(evs.len(), 1, "{url}");

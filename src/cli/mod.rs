@@ -12,17 +12,31 @@ pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_USAGE: i32 = 64;
 
 #[derive(Parser, Debug)]
-#[command(name = "odooops", version, about = "An Odoo.sh-equivalent GitOps control plane for Odoo Community")]
+#[command(
+    name = "odooops",
+    version,
+    about = "An Odoo.sh-equivalent GitOps control plane for Odoo Community"
+)]
 pub struct Cli {
     /// The SSOT directory (every *.yaml/*.yml under it, any depth).
     #[arg(long, global = true, default_value = "ssot", env = "ODOOOPS_SSOT")]
     pub ssot: PathBuf,
     /// The evidence store: postgres://… (Supabase in production) or sqlite:PATH.
     /// Default: the embedded SQLite file DATA_DIR/ops.db.
-    #[arg(long, global = true, env = "ODOOOPS_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "ODOOOPS_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// Local state: the embedded database and the artifact directory.
-    #[arg(long, global = true, default_value = ".odooops", env = "ODOOOPS_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = ".odooops",
+        env = "ODOOOPS_DATA_DIR"
+    )]
     pub data_dir: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -63,7 +77,9 @@ pub fn main() -> i32 {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => EXIT_OK,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    EXIT_OK
+                }
                 _ => EXIT_USAGE,
             };
         }

@@ -39,14 +39,25 @@ pub struct EventsArgs {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 async fn open(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Store> {
-    let store = Store::open(url, data_dir).await.with_context(|| match url {
-        Some(u) => format!("opening the evidence store at {}", crate::store::redact_url(u)),
-        None => format!("opening the embedded evidence store under {}", data_dir.display()),
-    })?;
+    let store = Store::open(url, data_dir)
+        .await
+        .with_context(|| match url {
+            Some(u) => format!(
+                "opening the evidence store at {}",
+                crate::store::redact_url(u)
+            ),
+            None => format!(
+                "opening the embedded evidence store under {}",
+                data_dir.display()
+            ),
+        })?;
     if let Ok(url) = std::env::var("ODOOOPS_ARTIFACT_URL") {
         let artifacts = crate::store::ArtifactStore::from_url(&url)?;
         return Ok(store.with_artifacts(artifacts));
@@ -73,7 +84,10 @@ pub fn run(url: Option<&str>, data_dir: &Path, cmd: StoreCommand) -> anyhow::Res
                         println!("backend:    {:?}", status.backend);
                         println!("location:   {}", status.location);
                         println!("artifacts:  {}", status.artifacts);
-                        println!("migrations: {:?} applied of {:?}", status.migrations_applied, status.migrations_known);
+                        println!(
+                            "migrations: {:?} applied of {:?}",
+                            status.migrations_applied, status.migrations_known
+                        );
                         for t in &status.tables {
                             println!("  {:<24} {:>10}", t.table, t.rows);
                         }
@@ -92,13 +106,19 @@ pub fn parse_since(s: &str, now: Timestamp) -> Result<Timestamp, String> {
         return Ok(t.with_timezone(&chrono::Utc));
     }
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().map_err(|_| format!("--since {s:?}: expected RFC 3339 or a duration like 15m, 2h, 7d"))?;
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("--since {s:?}: expected RFC 3339 or a duration like 15m, 2h, 7d"))?;
     let secs = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("--since {s:?}: unknown unit {unit:?}; use s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "--since {s:?}: unknown unit {unit:?}; use s, m, h or d"
+            ))
+        }
     };
     n.checked_mul(secs)
         .and_then(chrono::Duration::try_seconds)
@@ -115,7 +135,11 @@ pub fn events(url: Option<&str>, data_dir: &Path, args: EventsArgs) -> anyhow::R
         Some(Ok(l)) => Some(l),
         None => None,
     };
-    let since = match args.since.as_deref().map(|s| parse_since(s, chrono::Utc::now())) {
+    let since = match args
+        .since
+        .as_deref()
+        .map(|s| parse_since(s, chrono::Utc::now()))
+    {
         Some(Err(e)) => {
             eprintln!("error: {e}");
             return Ok(EXIT_USAGE);

@@ -21,7 +21,11 @@ const CHUNK: usize = 256 * 1024;
 
 /// Check an artifact id: exactly 64 lowercase hex characters.
 pub fn validate_artifact_id(id: &str) -> Result<()> {
-    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if id.len() == 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(())
     } else {
         Err(StoreError::InvalidArtifactId(id.chars().take(80).collect()))
@@ -31,8 +35,14 @@ pub fn validate_artifact_id(id: &str) -> Result<()> {
 /// Where blobs live.
 #[derive(Clone)]
 pub enum ArtifactStore {
-    Local { root: PathBuf },
-    Object { store: Arc<dyn ObjectStore>, prefix: ObjPath, url: String },
+    Local {
+        root: PathBuf,
+    },
+    Object {
+        store: Arc<dyn ObjectStore>,
+        prefix: ObjPath,
+        url: String,
+    },
 }
 
 impl std::fmt::Debug for ArtifactStore {
@@ -50,7 +60,10 @@ pub struct StoredBlob {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.display().to_string(), source }
+    move |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl ArtifactStore {
@@ -67,10 +80,16 @@ impl ArtifactStore {
             if bucket.is_empty() {
                 return Err(StoreError::InvalidArtifactUrl(url.to_string()));
             }
-            let store = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).build()?;
+            let store = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()?;
             let prefix = ObjPath::parse(prefix.trim_matches('/'))
                 .map_err(|_| StoreError::InvalidArtifactUrl(url.to_string()))?;
-            Ok(ArtifactStore::Object { store: Arc::new(store), prefix, url: url.to_string() })
+            Ok(ArtifactStore::Object {
+                store: Arc::new(store),
+                prefix,
+                url: url.to_string(),
+            })
         } else if let Some(dir) = url.strip_prefix("file://") {
             Ok(ArtifactStore::local(dir))
         } else if url.contains("://") {
@@ -83,7 +102,11 @@ impl ArtifactStore {
     /// Any `object_store` implementation (tests use the in-memory one).
     pub fn object(store: Arc<dyn ObjectStore>, prefix: &str, url: &str) -> ArtifactStore {
         let prefix = ObjPath::from(prefix.trim_matches('/'));
-        ArtifactStore::Object { store, prefix, url: url.to_string() }
+        ArtifactStore::Object {
+            store,
+            prefix,
+            url: url.to_string(),
+        }
     }
 
     pub fn describe(&self) -> String {
@@ -105,7 +128,9 @@ impl ArtifactStore {
     pub fn uri(&self, id: &str) -> Result<String> {
         validate_artifact_id(id)?;
         Ok(match self {
-            ArtifactStore::Local { root } => format!("file://{}", Self::local_path(root, id).display()),
+            ArtifactStore::Local { root } => {
+                format!("file://{}", Self::local_path(root, id).display())
+            }
             ArtifactStore::Object { url, prefix, .. } => {
                 let base = url.split('/').take(3).collect::<Vec<_>>().join("/");
                 format!("{base}/{}", Self::object_path(prefix, id))
@@ -131,7 +156,9 @@ impl ArtifactStore {
         match self {
             ArtifactStore::Local { root } => {
                 let tmp_dir = root.join(".tmp");
-                tokio::fs::create_dir_all(&tmp_dir).await.map_err(io_err(&tmp_dir))?;
+                tokio::fs::create_dir_all(&tmp_dir)
+                    .await
+                    .map_err(io_err(&tmp_dir))?;
                 let tmp = tmp_dir.join(Uuid::new_v4().to_string());
                 let result: Result<()> = async {
                     let mut f = tokio::fs::File::create(&tmp).await.map_err(io_err(&tmp))?;
@@ -158,8 +185,14 @@ impl ArtifactStore {
                     tokio::fs::create_dir_all(dir).await.map_err(io_err(dir))?;
                 }
                 // Same content, same name: a concurrent writer's rename is harmless.
-                tokio::fs::rename(&tmp, &dest).await.map_err(io_err(&dest))?;
-                Ok(StoredBlob { uri: self.uri(&id)?, sha256: id, size })
+                tokio::fs::rename(&tmp, &dest)
+                    .await
+                    .map_err(io_err(&dest))?;
+                Ok(StoredBlob {
+                    uri: self.uri(&id)?,
+                    sha256: id,
+                    size,
+                })
             }
             ArtifactStore::Object { store, prefix, .. } => {
                 let tmp = prefix.child(".tmp").child(Uuid::new_v4().to_string());
@@ -170,7 +203,10 @@ impl ArtifactStore {
                         Ok(n) => n,
                         Err(source) => {
                             let _ = writer.abort().await;
-                            return Err(StoreError::Io { path: tmp.to_string(), source });
+                            return Err(StoreError::Io {
+                                path: tmp.to_string(),
+                                source,
+                            });
                         }
                     };
                     if n == 0 {
@@ -186,13 +222,19 @@ impl ArtifactStore {
                 if size == 0 {
                     // Some services refuse a multipart upload without parts.
                     writer.abort().await?;
-                    store.put(&dest, object_store::PutPayload::default()).await?;
+                    store
+                        .put(&dest, object_store::PutPayload::default())
+                        .await?;
                 } else {
                     writer.finish().await?;
                     store.copy(&tmp, &dest).await?;
                     store.delete(&tmp).await?;
                 }
-                Ok(StoredBlob { uri: self.uri(&id)?, sha256: id, size })
+                Ok(StoredBlob {
+                    uri: self.uri(&id)?,
+                    sha256: id,
+                    size,
+                })
             }
         }
     }
@@ -205,14 +247,21 @@ impl ArtifactStore {
                 let path = Self::local_path(root, id);
                 match tokio::fs::read(&path).await {
                     Ok(b) => Ok(b),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::ArtifactNotFound(id.into())),
-                    Err(source) => Err(StoreError::Io { path: path.display().to_string(), source }),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Err(StoreError::ArtifactNotFound(id.into()))
+                    }
+                    Err(source) => Err(StoreError::Io {
+                        path: path.display().to_string(),
+                        source,
+                    }),
                 }
             }
             ArtifactStore::Object { store, prefix, .. } => {
                 match store.get(&Self::object_path(prefix, id)).await {
                     Ok(r) => Ok(r.bytes().await?.to_vec()),
-                    Err(object_store::Error::NotFound { .. }) => Err(StoreError::ArtifactNotFound(id.into())),
+                    Err(object_store::Error::NotFound { .. }) => {
+                        Err(StoreError::ArtifactNotFound(id.into()))
+                    }
                     Err(e) => Err(e.into()),
                 }
             }
@@ -222,12 +271,16 @@ impl ArtifactStore {
     pub async fn exists(&self, id: &str) -> Result<bool> {
         validate_artifact_id(id)?;
         match self {
-            ArtifactStore::Local { root } => Ok(tokio::fs::try_exists(Self::local_path(root, id)).await.unwrap_or(false)),
-            ArtifactStore::Object { store, prefix, .. } => match store.head(&Self::object_path(prefix, id)).await {
-                Ok(_) => Ok(true),
-                Err(object_store::Error::NotFound { .. }) => Ok(false),
-                Err(e) => Err(e.into()),
-            },
+            ArtifactStore::Local { root } => Ok(tokio::fs::try_exists(Self::local_path(root, id))
+                .await
+                .unwrap_or(false)),
+            ArtifactStore::Object { store, prefix, .. } => {
+                match store.head(&Self::object_path(prefix, id)).await {
+                    Ok(_) => Ok(true),
+                    Err(object_store::Error::NotFound { .. }) => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
+            }
         }
     }
 
@@ -240,32 +293,52 @@ impl ArtifactStore {
                 match tokio::fs::remove_file(&path).await {
                     Ok(()) => Ok(()),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    Err(source) => Err(StoreError::Io { path: path.display().to_string(), source }),
+                    Err(source) => Err(StoreError::Io {
+                        path: path.display().to_string(),
+                        source,
+                    }),
                 }
             }
-            ArtifactStore::Object { store, prefix, .. } => match store.delete(&Self::object_path(prefix, id)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                Err(e) => Err(e.into()),
-            },
+            ArtifactStore::Object { store, prefix, .. } => {
+                match store.delete(&Self::object_path(prefix, id)).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
         }
     }
 }
 
 impl Store {
     /// Store bytes as an artifact and record it in `ops.artifacts`.
-    pub async fn put_artifact(&self, bytes: &[u8], media_type: &str, run_id: Option<Uuid>) -> Result<Artifact> {
+    pub async fn put_artifact(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        run_id: Option<Uuid>,
+    ) -> Result<Artifact> {
         let blob = self.artifact_store().put_bytes(bytes).await?;
         self.record_artifact(&blob, media_type, run_id).await
     }
 
     /// Stream a file (e.g. a backup dump) into the artifact store and record it.
-    pub async fn put_artifact_file(&self, path: &Path, media_type: &str, run_id: Option<Uuid>) -> Result<Artifact> {
+    pub async fn put_artifact_file(
+        &self,
+        path: &Path,
+        media_type: &str,
+        run_id: Option<Uuid>,
+    ) -> Result<Artifact> {
         let blob = self.artifact_store().put_file(path).await?;
         self.record_artifact(&blob, media_type, run_id).await
     }
 
     /// Record a blob already written; an existing row (same content) is kept as it is.
-    pub async fn record_artifact(&self, blob: &StoredBlob, media_type: &str, run_id: Option<Uuid>) -> Result<Artifact> {
+    pub async fn record_artifact(
+        &self,
+        blob: &StoredBlob,
+        media_type: &str,
+        run_id: Option<Uuid>,
+    ) -> Result<Artifact> {
         validate_artifact_id(&blob.sha256)?;
         let size = i64::try_from(blob.size).unwrap_or(i64::MAX);
         let ins = self.sql(
@@ -286,18 +359,25 @@ impl Store {
     pub async fn artifact(&self, id: &str) -> Result<Option<Artifact>> {
         validate_artifact_id(id)?;
         let sql = self.sql("SELECT * FROM ops.artifacts WHERE sha256 = $1");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, Artifact>(&sql).bind(id).fetch_optional(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Artifact>(&sql).bind(id).fetch_optional(p).await?),
+        )
     }
 
     /// Metadata and content of an artifact.
     pub async fn read_artifact(&self, id: &str) -> Result<(Artifact, Vec<u8>)> {
-        let meta = self.artifact(id).await?.ok_or_else(|| StoreError::ArtifactNotFound(id.into()))?;
+        let meta = self
+            .artifact(id)
+            .await?
+            .ok_or_else(|| StoreError::ArtifactNotFound(id.into()))?;
         let bytes = self.artifact_store().get(id).await?;
         Ok((meta, bytes))
     }
 
     pub async fn artifacts_for_run(&self, run_id: Uuid) -> Result<Vec<Artifact>> {
         let sql = self.sql("SELECT * FROM ops.artifacts WHERE run_id = $1 ORDER BY created_at");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, Artifact>(&sql).bind(run_id).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Artifact>(&sql).bind(run_id).fetch_all(p).await?),
+        )
     }
 }

@@ -1,7 +1,7 @@
 //! Runs, plans, diffs, the idempotency ledger and the event stream.
 
-use super::{now, with_pool, Result, Store, StoreError};
 use super::types::*;
+use super::{now, with_pool, Result, Store, StoreError};
 use serde_json::Value;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -63,8 +63,11 @@ impl Store {
     /// Save a plan: its JSON is also written as an artifact (`application/json`) so it can be
     /// linked and downloaded by id.
     pub async fn save_plan(&self, plan: &NewPlan) -> Result<Plan> {
-        let bytes = serde_json::to_vec_pretty(&plan.plan).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let artifact = self.put_artifact(&bytes, "application/json", Some(plan.run_id)).await?;
+        let bytes = serde_json::to_vec_pretty(&plan.plan)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let artifact = self
+            .put_artifact(&bytes, "application/json", Some(plan.run_id))
+            .await?;
         let t = now();
         let sql = self.sql(
             "INSERT INTO ops.plans (id, run_id, ssot_revision, live_fingerprint, plan, rendered, status, artifact_sha256, created_at, updated_at)
@@ -84,7 +87,8 @@ impl Store {
     }
 
     pub async fn set_plan_status(&self, id: Uuid, status: PlanStatus) -> Result<Plan> {
-        let sql = self.sql("UPDATE ops.plans SET status = $2, updated_at = $3 WHERE id = $1 RETURNING *");
+        let sql =
+            self.sql("UPDATE ops.plans SET status = $2, updated_at = $3 WHERE id = $1 RETURNING *");
         let row = with_pool!(self, p => sqlx::query_as::<_, Plan>(&sql)
             .bind(id)
             .bind(status.as_str())
@@ -97,7 +101,9 @@ impl Store {
     /// Mark every `planned` plan except `keep` as superseded; returns how many changed.
     pub async fn supersede_plans(&self, keep: Uuid) -> Result<u64> {
         let sql = self.sql("UPDATE ops.plans SET status = 'superseded', updated_at = $2 WHERE status = 'planned' AND id <> $1");
-        Ok(with_pool!(self, p => sqlx::query(&sql).bind(keep).bind(now()).execute(p).await?.rows_affected()))
+        Ok(
+            with_pool!(self, p => sqlx::query(&sql).bind(keep).bind(now()).execute(p).await?.rows_affected()),
+        )
     }
 
     pub async fn plan(&self, id: Uuid) -> Result<Option<Plan>> {
@@ -178,7 +184,9 @@ impl Store {
 
     pub async fn ledger_get(&self, dedupe_key: &str) -> Result<Option<Action>> {
         let sql = self.sql("SELECT * FROM ops.actions WHERE dedupe_key = $1");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(dedupe_key).fetch_optional(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(dedupe_key).fetch_optional(p).await?),
+        )
     }
 
     /// Update a ledger row; `None` fields keep their value.
@@ -214,7 +222,9 @@ impl Store {
 
     pub async fn actions_for_plan(&self, plan_id: Uuid) -> Result<Vec<Action>> {
         let sql = self.sql("SELECT * FROM ops.actions WHERE plan_id = $1 ORDER BY created_at");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(plan_id).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(plan_id).fetch_all(p).await?),
+        )
     }
 
     // ------------------------------------------------------------ events
@@ -249,7 +259,11 @@ impl Store {
     /// Events matching the filter, newest first.
     pub async fn events(&self, f: &EventFilter) -> Result<Vec<Event>> {
         let limit = f.limit.unwrap_or(100).clamp(1, 10_000);
-        let table = if self.is_pg() { "ops.run_events" } else { "ops_run_events" };
+        let table = if self.is_pg() {
+            "ops.run_events"
+        } else {
+            "ops_run_events"
+        };
         with_pool!(self, p => {
             let mut qb = QueryBuilder::new(format!("SELECT * FROM {table} WHERE 1=1"));
             if let Some(env) = &f.environment {

@@ -12,31 +12,49 @@ impl Store {
     /// Record observed drift: opens a finding per (environment, resource, field) or refreshes
     /// `last_seen` of the open one. Returns the number of rows written.
     pub async fn upsert_drift(&self, obs: &[DriftObservation]) -> Result<u64> {
+        // One row per key per statement (PostgreSQL refuses to upsert a row twice in one
+        // statement): the last observation of a key wins.
+        let mut seen = std::collections::HashMap::new();
+        for (i, o) in obs.iter().enumerate() {
+            seen.insert(
+                (
+                    &o.environment,
+                    &o.resource_kind,
+                    &o.resource_name,
+                    &o.field_path,
+                ),
+                i,
+            );
+        }
+        let mut idx: Vec<usize> = seen.into_values().collect();
+        idx.sort_unstable();
+        let rows: Vec<&DriftObservation> = idx.into_iter().map(|i| &obs[i]).collect();
         let t = now();
-        let sql = self.sql(
-            "INSERT INTO ops.drift_findings (id, environment, resource_kind, resource_name, field_path, desired, observed, first_seen, last_seen, last_run_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
-             ON CONFLICT (environment, resource_kind, resource_name, field_path) WHERE resolved_at IS NULL
-             DO UPDATE SET desired = excluded.desired, observed = excluded.observed,
-                           last_seen = excluded.last_seen, last_run_id = excluded.last_run_id",
+        let head = self.sql(
+            "INSERT INTO ops.drift_findings (id, environment, resource_kind, resource_name, field_path, desired, observed, first_seen, last_seen, last_run_id) ",
         );
+        let tail = " ON CONFLICT (environment, resource_kind, resource_name, field_path) WHERE resolved_at IS NULL
+             DO UPDATE SET desired = excluded.desired, observed = excluded.observed,
+                           last_seen = excluded.last_seen, last_run_id = excluded.last_run_id";
         let mut n = 0;
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
-            for o in obs {
-                n += sqlx::query(&sql)
-                    .bind(Uuid::now_v7())
-                    .bind(&o.environment)
-                    .bind(&o.resource_kind)
-                    .bind(&o.resource_name)
-                    .bind(&o.field_path)
-                    .bind(&o.desired)
-                    .bind(&o.observed)
-                    .bind(t)
-                    .bind(o.run_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+            for chunk in rows.chunks(1000) {
+                let mut qb = QueryBuilder::new(head.as_ref());
+                qb.push_values(chunk, |mut b, o| {
+                    b.push_bind(Uuid::now_v7())
+                        .push_bind(&o.environment)
+                        .push_bind(&o.resource_kind)
+                        .push_bind(&o.resource_name)
+                        .push_bind(&o.field_path)
+                        .push_bind(&o.desired)
+                        .push_bind(&o.observed)
+                        .push_bind(t)
+                        .push_bind(t)
+                        .push_bind(o.run_id);
+                });
+                qb.push(tail);
+                n += qb.build().execute(&mut *tx).await?.rows_affected();
             }
             tx.commit().await?;
         });
@@ -71,20 +89,26 @@ impl Store {
     }
 
     /// Open findings, most recently seen first; all environments when `environment` is None.
-    pub async fn open_drift(&self, environment: Option<&str>, limit: i64) -> Result<Vec<DriftFinding>> {
-        let sql = self.sql(
-            "SELECT * FROM ops.drift_findings WHERE resolved_at IS NULL AND ($1 IS NULL OR environment = $1)
-             ORDER BY last_seen DESC LIMIT $2",
-        );
-        let sql_env = self.sql(
-            "SELECT * FROM ops.drift_findings WHERE resolved_at IS NULL AND environment = $1
-             ORDER BY last_seen DESC LIMIT $2",
-        );
+    pub async fn open_drift(
+        &self,
+        environment: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<DriftFinding>> {
         Ok(match environment {
-            Some(env) => with_pool!(self, p => sqlx::query_as::<_, DriftFinding>(&sql_env)
-                .bind(env).bind(limit).fetch_all(p).await?),
-            None => with_pool!(self, p => sqlx::query_as::<_, DriftFinding>(&sql)
-                .bind(None::<String>).bind(limit).fetch_all(p).await?),
+            Some(env) => {
+                let sql = self.sql(
+                    "SELECT * FROM ops.drift_findings WHERE resolved_at IS NULL AND environment = $1
+                     ORDER BY last_seen DESC LIMIT $2",
+                );
+                with_pool!(self, p => sqlx::query_as::<_, DriftFinding>(&sql)
+                    .bind(env).bind(limit).fetch_all(p).await?)
+            }
+            None => {
+                let sql = self.sql(
+                    "SELECT * FROM ops.drift_findings WHERE resolved_at IS NULL ORDER BY last_seen DESC LIMIT $1",
+                );
+                with_pool!(self, p => sqlx::query_as::<_, DriftFinding>(&sql).bind(limit).fetch_all(p).await?)
+            }
         })
     }
 
@@ -123,7 +147,9 @@ impl Store {
     }
 
     pub async fn finish_gate_run(&self, id: Uuid, status: GateRunStatus) -> Result<GateRun> {
-        let sql = self.sql("UPDATE ops.gate_runs SET status = $2, finished_at = $3 WHERE id = $1 RETURNING *");
+        let sql = self.sql(
+            "UPDATE ops.gate_runs SET status = $2, finished_at = $3 WHERE id = $1 RETURNING *",
+        );
         let row = with_pool!(self, p => sqlx::query_as::<_, GateRun>(&sql)
             .bind(id).bind(status.as_str()).bind(now()).fetch_optional(p).await?);
         row.ok_or_else(|| StoreError::Invalid(format!("gate run {id} not found")))
@@ -131,12 +157,19 @@ impl Store {
 
     pub async fn gate_results(&self, gate_run_id: Uuid) -> Result<Vec<GateResult>> {
         let sql = self.sql("SELECT * FROM ops.gate_results WHERE gate_run_id = $1 ORDER BY id");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, GateResult>(&sql).bind(gate_run_id).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, GateResult>(&sql).bind(gate_run_id).fetch_all(p).await?),
+        )
     }
 
     // ------------------------------------------------------------ backups
 
-    pub async fn begin_backup_job(&self, run_id: Option<Uuid>, environment: &str, kind: &str) -> Result<BackupJob> {
+    pub async fn begin_backup_job(
+        &self,
+        run_id: Option<Uuid>,
+        environment: &str,
+        kind: &str,
+    ) -> Result<BackupJob> {
         let sql = self.sql(
             "INSERT INTO ops.backup_jobs (id, run_id, environment, kind, status, started_at) VALUES ($1, $2, $3, $4, 'running', $5) RETURNING *",
         );
@@ -145,7 +178,12 @@ impl Store {
             .fetch_one(p).await?))
     }
 
-    pub async fn finish_backup_job(&self, id: Uuid, status: JobStatus, error: Option<&str>) -> Result<BackupJob> {
+    pub async fn finish_backup_job(
+        &self,
+        id: Uuid,
+        status: JobStatus,
+        error: Option<&str>,
+    ) -> Result<BackupJob> {
         let sql = self.sql(
             "UPDATE ops.backup_jobs SET status = $2, error = $3, finished_at = $4 WHERE id = $1 RETURNING *",
         );
@@ -187,24 +225,36 @@ impl Store {
         );
         let pushed = Value::from(s.pushed_keys.clone());
         let skipped = Value::from(s.skipped_keys.clone());
-        Ok(with_pool!(self, p => sqlx::query_as::<_, SecretSyncRun>(&sql)
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, SecretSyncRun>(&sql)
             .bind(Uuid::now_v7()).bind(s.run_id).bind(&s.target).bind(&s.environment)
             .bind(&pushed).bind(&skipped).bind(&s.outcome).bind(&s.message).bind(now())
-            .fetch_one(p).await?))
+            .fetch_one(p).await?),
+        )
     }
 
-    pub async fn secret_syncs(&self, target: Option<&str>, limit: i64) -> Result<Vec<SecretSyncRun>> {
+    pub async fn secret_syncs(
+        &self,
+        target: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SecretSyncRun>> {
         let sql = self.sql(
             "SELECT * FROM ops.secret_sync_runs WHERE ($1 IS NULL OR target = $1) ORDER BY created_at DESC LIMIT $2",
         );
-        Ok(with_pool!(self, p => sqlx::query_as::<_, SecretSyncRun>(&sql)
-            .bind(target).bind(limit).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, SecretSyncRun>(&sql)
+            .bind(target).bind(limit).fetch_all(p).await?),
+        )
     }
 
     // ------------------------------------------------------------ inventory
 
     /// Record one ingest of observed provider objects; returns the ingest id.
-    pub async fn ingest_inventory(&self, run_id: Option<Uuid>, objects: &[ObservedObject]) -> Result<Uuid> {
+    pub async fn ingest_inventory(
+        &self,
+        run_id: Option<Uuid>,
+        objects: &[ObservedObject],
+    ) -> Result<Uuid> {
         let ingest = Uuid::now_v7();
         let t = now();
         let head = self.sql(
@@ -228,7 +278,9 @@ impl Store {
 
     pub async fn inventory(&self, ingest_id: Uuid) -> Result<Vec<InventoryObject>> {
         let sql = self.sql("SELECT * FROM ops.inventory WHERE ingest_id = $1 ORDER BY id");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, InventoryObject>(&sql).bind(ingest_id).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, InventoryObject>(&sql).bind(ingest_id).fetch_all(p).await?),
+        )
     }
 
     // ------------------------------------------------------------ webhooks
@@ -262,6 +314,8 @@ impl Store {
 
     pub async fn webhook_delivery(&self, delivery_id: &str) -> Result<Option<WebhookDelivery>> {
         let sql = self.sql("SELECT * FROM ops.webhook_deliveries WHERE delivery_id = $1");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, WebhookDelivery>(&sql).bind(delivery_id).fetch_optional(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, WebhookDelivery>(&sql).bind(delivery_id).fetch_optional(p).await?),
+        )
     }
 }

@@ -18,7 +18,9 @@ pub use retention::{PruneReport, RetentionCutoffs, RetentionPolicy};
 pub use types::*;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::ConnectOptions;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -142,16 +144,23 @@ impl Store {
         let artifacts = ArtifactStore::local(data_dir.join("artifacts"));
         let store = match url {
             Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
-                let opts = PgConnectOptions::from_str(u).map_err(|_| StoreError::InvalidUrl(redact_url(u)))?;
+                let opts = PgConnectOptions::from_str(u)
+                    .map_err(|_| StoreError::InvalidUrl(redact_url(u)))?;
                 let pool = PgPoolOptions::new()
                     .max_connections(10)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(opts.disable_statement_logging())
                     .await?;
-                Store { pool: Pool::Pg(pool), artifacts, location: redact_url(u) }
+                Store {
+                    pool: Pool::Pg(pool),
+                    artifacts,
+                    location: redact_url(u),
+                }
             }
             Some(u) if u.starts_with("sqlite:") => {
-                let path = u.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+                let path = u
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
                 let path = path.split('?').next().unwrap_or(path);
                 Self::open_sqlite(Path::new(path), artifacts).await?
             }
@@ -164,8 +173,10 @@ impl Store {
 
     async fn open_sqlite(path: &Path, artifacts: ArtifactStore) -> Result<Store> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|source| StoreError::Io { path: parent.display().to_string(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+                path: parent.display().to_string(),
+                source,
+            })?;
         }
         let opts = SqliteConnectOptions::new()
             .filename(path)
@@ -175,8 +186,15 @@ impl Store {
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
             .disable_statement_logging();
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
-        Ok(Store { pool: Pool::Lite(pool), artifacts, location: format!("sqlite:{}", path.display()) })
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        Ok(Store {
+            pool: Pool::Lite(pool),
+            artifacts,
+            location: format!("sqlite:{}", path.display()),
+        })
     }
 
     /// Replace the artifact store (e.g. an S3 bucket from [`ArtifactStore::from_url`]).
@@ -209,7 +227,10 @@ impl Store {
         match &self.pool {
             Pool::Pg(pool) => {
                 let mut conn = pool.acquire().await?;
-                sqlx::query("SELECT pg_advisory_lock($1)").bind(PG_MIGRATION_LOCK).execute(&mut *conn).await?;
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(PG_MIGRATION_LOCK)
+                    .execute(&mut *conn)
+                    .await?;
                 let result = PG_MIGRATOR.run(&mut *conn).await;
                 let unlock = sqlx::query("SELECT pg_advisory_unlock($1)")
                     .bind(PG_MIGRATION_LOCK)
@@ -251,7 +272,10 @@ impl Store {
         for t in TABLES {
             let sql = self.sql_owned(format!("SELECT count(*) FROM ops.{t}"));
             let rows: i64 = with_pool!(self, p => sqlx::query_scalar(&sql).fetch_one(p).await?);
-            tables.push(TableCount { table: format!("ops.{t}"), rows });
+            tables.push(TableCount {
+                table: format!("ops.{t}"),
+                rows,
+            });
         }
         Ok(StoreStatus {
             backend: self.backend(),
@@ -261,6 +285,24 @@ impl Store {
             migrations_known: known,
             tables,
         })
+    }
+
+    /// Maintenance after a bulk load or a large prune: refresh the planner's statistics (and on
+    /// PostgreSQL the visibility map, so the console's counts stay index-only scans).
+    pub async fn analyze(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Pg(p) => {
+                for t in TABLES {
+                    sqlx::query(&format!("VACUUM (ANALYZE) ops.{t}"))
+                        .execute(p)
+                        .await?;
+                }
+            }
+            Pool::Lite(p) => {
+                sqlx::query("ANALYZE").execute(p).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Close the pool (waits for checked-out connections to return).
@@ -327,7 +369,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:pw@h:5432/d"), "postgres://u:***@h:5432/d");
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5432/d"),
+            "postgres://u:***@h:5432/d"
+        );
         assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
         assert_eq!(redact_url("sqlite:x.db"), "sqlite:x.db");
     }

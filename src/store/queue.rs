@@ -47,7 +47,12 @@ impl Store {
     }
 
     /// Claim the next ready job of `queue` for `worker` under a lease of `lease`.
-    pub async fn claim(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<QueueJob>> {
+    pub async fn claim(
+        &self,
+        queue: &str,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<QueueJob>> {
         let t = now();
         let until = t + chrono_dur(lease);
         match &self.pool {
@@ -59,8 +64,12 @@ impl Store {
                                        ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
                            RETURNING *";
                 Ok(sqlx::query_as::<_, QueueJob>(sql)
-                    .bind(queue).bind(worker).bind(until).bind(t)
-                    .fetch_optional(p).await?)
+                    .bind(queue)
+                    .bind(worker)
+                    .bind(until)
+                    .bind(t)
+                    .fetch_optional(p)
+                    .await?)
             }
             Pool::Lite(p) => {
                 let sql = "UPDATE ops_work_queue SET status = 'claimed', claimed_by = $2, lease_expires_at = $3,
@@ -71,8 +80,12 @@ impl Store {
                            RETURNING *";
                 let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 let job = sqlx::query_as::<_, QueueJob>(sql)
-                    .bind(queue).bind(worker).bind(until).bind(t)
-                    .fetch_optional(&mut *tx).await?;
+                    .bind(queue)
+                    .bind(worker)
+                    .bind(until)
+                    .bind(t)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(job)
             }
@@ -104,7 +117,13 @@ impl Store {
     }
 
     /// Record a failure: requeue after `retry_after`, or mark failed when `None`.
-    pub async fn fail(&self, id: Uuid, worker: &str, error: &str, retry_after: Option<Duration>) -> Result<bool> {
+    pub async fn fail(
+        &self,
+        id: Uuid,
+        worker: &str,
+        error: &str,
+        retry_after: Option<Duration>,
+    ) -> Result<bool> {
         let t = now();
         let (status, run_after) = match retry_after {
             Some(d) => ("queued", t + chrono_dur(d)),
@@ -128,11 +147,15 @@ impl Store {
             "UPDATE ops.work_queue SET status = 'queued', claimed_by = NULL, lease_expires_at = NULL, updated_at = $1
              WHERE status = 'claimed' AND lease_expires_at < $1",
         );
-        Ok(super::with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected()))
+        Ok(
+            super::with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected()),
+        )
     }
 
     pub async fn job(&self, id: Uuid) -> Result<Option<QueueJob>> {
         let sql = self.sql("SELECT * FROM ops.work_queue WHERE id = $1");
-        Ok(super::with_pool!(self, p => sqlx::query_as::<_, QueueJob>(&sql).bind(id).fetch_optional(p).await?))
+        Ok(
+            super::with_pool!(self, p => sqlx::query_as::<_, QueueJob>(&sql).bind(id).fetch_optional(p).await?),
+        )
     }
 }

@@ -125,35 +125,48 @@ impl Store {
         let del = |sql: &'static str| self.sql(sql);
         if let Some(t) = c.events {
             let sql = del("DELETE FROM ops.run_events WHERE ts < $1");
-            r.events = with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
+            r.events =
+                with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
         }
         if let Some(t) = c.runs {
             let sql = del("DELETE FROM ops.runs WHERE finished_at IS NOT NULL AND started_at < $1");
-            r.runs = with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
+            r.runs =
+                with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
         }
         if let Some(t) = c.resolved_drift {
-            let sql = del("DELETE FROM ops.drift_findings WHERE resolved_at IS NOT NULL AND resolved_at < $1");
-            r.resolved_drift = with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
+            let sql = del(
+                "DELETE FROM ops.drift_findings WHERE resolved_at IS NOT NULL AND resolved_at < $1",
+            );
+            r.resolved_drift =
+                with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
         }
         if let Some(t) = c.webhook_deliveries {
             let sql = del("DELETE FROM ops.webhook_deliveries WHERE received_at < $1");
-            r.webhook_deliveries = with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
+            r.webhook_deliveries =
+                with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
         }
         if let Some(t) = c.inventory {
             let sql = del("DELETE FROM ops.inventory WHERE observed_at < $1");
-            r.inventory = with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
+            r.inventory =
+                with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
         }
         if let Some(t) = c.secret_syncs {
             let sql = del("DELETE FROM ops.secret_sync_runs WHERE created_at < $1");
-            r.secret_syncs = with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
+            r.secret_syncs =
+                with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
         }
         if let Some(t) = c.finished_jobs {
-            let sql = del("DELETE FROM ops.work_queue WHERE status IN ('done', 'failed') AND updated_at < $1");
-            r.finished_jobs = with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
+            let sql = del(
+                "DELETE FROM ops.work_queue WHERE status IN ('done', 'failed') AND updated_at < $1",
+            );
+            r.finished_jobs =
+                with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
         }
         if let Some(t) = c.expired_backups {
-            let sql = del("DELETE FROM ops.backups WHERE expires_at IS NOT NULL AND expires_at < $1");
-            r.expired_backups = with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
+            let sql =
+                del("DELETE FROM ops.backups WHERE expires_at IS NOT NULL AND expires_at < $1");
+            r.expired_backups =
+                with_pool!(self, p => sqlx::query(&sql).bind(t).execute(p).await?.rows_affected());
             let sql = del(
                 "DELETE FROM ops.backup_jobs WHERE finished_at IS NOT NULL AND finished_at < $1
                  AND NOT EXISTS (SELECT 1 FROM ops.backups b WHERE b.job_id = ops.backup_jobs.id)",
@@ -164,8 +177,7 @@ impl Store {
         }
         if let Some(t) = c.artifacts {
             let sql = del(UNREFERENCED_ARTIFACTS);
-            let ids: Vec<String> =
-                with_pool!(self, p => sqlx::query_scalar(&sql).bind(c.now).bind(t).fetch_all(p).await?);
+            let ids: Vec<String> = with_pool!(self, p => sqlx::query_scalar(&sql).bind(c.now).bind(t).fetch_all(p).await?);
             let sql = del(DELETE_ARTIFACT);
             for id in ids {
                 let n = with_pool!(self, p => sqlx::query(&sql).bind(c.now).bind(t).bind(&id)
@@ -187,17 +199,35 @@ mod tests {
 
     #[test]
     fn cutoffs_are_now_minus_each_duration() {
-        let now = chrono::Utc.with_ymd_and_hms(2026, 1, 31, 0, 0, 0).single().expect("valid date");
-        let p = RetentionPolicy { events: Some(Duration::from_secs(DAY)), artifacts: None, ..Default::default() };
+        let now = chrono::Utc
+            .with_ymd_and_hms(2026, 1, 31, 0, 0, 0)
+            .single()
+            .expect("valid date");
+        let p = RetentionPolicy {
+            events: Some(Duration::from_secs(DAY)),
+            artifacts: None,
+            ..Default::default()
+        };
         let c = p.cutoffs(now);
-        assert_eq!(c.events, Some(chrono::Utc.with_ymd_and_hms(2026, 1, 30, 0, 0, 0).single().expect("valid")));
+        assert_eq!(
+            c.events,
+            Some(
+                chrono::Utc
+                    .with_ymd_and_hms(2026, 1, 30, 0, 0, 0)
+                    .single()
+                    .expect("valid")
+            )
+        );
         assert_eq!(c.artifacts, None);
         assert_eq!(c.runs, Some(now - chrono::Duration::days(180)));
     }
 
     #[test]
     fn huge_durations_do_not_overflow() {
-        let p = RetentionPolicy { events: Some(Duration::MAX), ..Default::default() };
+        let p = RetentionPolicy {
+            events: Some(Duration::MAX),
+            ..Default::default()
+        };
         let _ = p.cutoffs(chrono::Utc::now());
     }
 }

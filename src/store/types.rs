@@ -68,7 +68,11 @@ text_enum!(QueueStatus { Queued => "queued", Claimed => "claimed", Done => "done
 impl Level {
     /// This level and every more severe one.
     pub fn at_least(self) -> Vec<&'static str> {
-        Level::ALL.iter().filter(|l| **l >= self).map(|l| l.as_str()).collect()
+        Level::ALL
+            .iter()
+            .filter(|l| **l >= self)
+            .map(|l| l.as_str())
+            .collect()
     }
 }
 

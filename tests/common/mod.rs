@@ -33,7 +33,9 @@ pub fn pg_admin_url() -> Option<String> {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("CI=true but ODOOOPS_TEST_DATABASE_URL is not set: PostgreSQL store tests must run in CI");
             }
-            eprintln!("SKIPPED PostgreSQL backend: set ODOOOPS_TEST_DATABASE_URL=postgres://… to run it");
+            eprintln!(
+                "SKIPPED PostgreSQL backend: set ODOOOPS_TEST_DATABASE_URL=postgres://… to run it"
+            );
             None
         }
     }
@@ -46,7 +48,10 @@ pub fn with_database(admin: &str, db: &str) -> String {
         None => (admin, None),
     };
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let authority_end = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
     let mut url = format!("{}/{}", &base[..authority_end], db);
     if let Some(q) = query {
         url.push('?');
@@ -58,15 +63,22 @@ pub fn with_database(admin: &str, db: &str) -> String {
 /// Create an empty database; returns its URL and name.
 pub async fn fresh_pg_db(admin: &str) -> (String, String) {
     let name = format!("odooops_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to ODOOOPS_TEST_DATABASE_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("CREATE DATABASE");
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .expect("connect to ODOOOPS_TEST_DATABASE_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("CREATE DATABASE");
     let _ = conn.close().await;
     (with_database(admin, &name), name)
 }
 
 pub async fn drop_pg_db(admin: &str, db: &str) {
     if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).await;
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
         let _ = conn.close().await;
     }
 }
@@ -74,15 +86,31 @@ pub async fn drop_pg_db(admin: &str, db: &str) {
 pub async fn sqlite() -> Backend {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite:{}", dir.path().join("ops.db").display());
-    let store = Store::open(Some(&url), dir.path()).await.expect("open sqlite store");
-    Backend { name: "sqlite", store, url, dir, pg_db: None }
+    let store = Store::open(Some(&url), dir.path())
+        .await
+        .expect("open sqlite store");
+    Backend {
+        name: "sqlite",
+        store,
+        url,
+        dir,
+        pg_db: None,
+    }
 }
 
 pub async fn postgres(admin: &str) -> Backend {
     let dir = tempfile::tempdir().expect("tempdir");
     let (url, name) = fresh_pg_db(admin).await;
-    let store = Store::open(Some(&url), dir.path()).await.expect("open postgres store");
-    Backend { name: "postgres", store, url, dir, pg_db: Some((admin.to_string(), name)) }
+    let store = Store::open(Some(&url), dir.path())
+        .await
+        .expect("open postgres store");
+    Backend {
+        name: "postgres",
+        store,
+        url,
+        dir,
+        pg_db: Some((admin.to_string(), name)),
+    }
 }
 
 /// Both backends (SQLite always; PostgreSQL when configured).
