@@ -7,3 +7,4 @@ pub mod provider;
 pub mod reconcile;
 pub mod sim;
 pub mod ssot;
+pub mod store;

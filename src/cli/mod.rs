@@ -2,6 +2,7 @@
 //! 0 ok, 1 error or invalid input, 2 changes present (`--detailed-exitcode`), 64 usage.
 
 mod sim;
+mod store;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -21,6 +22,23 @@ pub struct Cli {
     /// The SSOT directory (every *.yaml/*.yml under it, any depth).
     #[arg(long, global = true, default_value = "ssot", env = "ODOOOPS_SSOT")]
     pub ssot: PathBuf,
+    /// The evidence store: postgres://… (Supabase in production) or sqlite:PATH.
+    /// Default: the embedded SQLite file DATA_DIR/ops.db.
+    #[arg(
+        long,
+        global = true,
+        env = "ODOOOPS_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Local state: the embedded database and the artifact directory.
+    #[arg(
+        long,
+        global = true,
+        default_value = ".odooops",
+        env = "ODOOOPS_DATA_DIR"
+    )]
+    pub data_dir: PathBuf,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -49,6 +67,13 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The evidence store: apply migrations, show status.
+    Store {
+        #[command(subcommand)]
+        action: store::StoreCommand,
+    },
+    /// Read the unified event stream, newest first.
+    Events(store::EventsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,5 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Sim {
             command: SimCommand::Serve { listen, faults },
         } => sim::serve(&listen, faults.as_deref()),
+        Command::Store { action } => store::run(cli.database_url.as_deref(), &cli.data_dir, action),
+        Command::Events(args) => store::events(cli.database_url.as_deref(), &cli.data_dir, args),
     }
 }
