@@ -172,7 +172,10 @@ impl Plane {
                 ProviderError::new(
                     P,
                     "unknown_state",
-                    format!("no state `{name}` in the project (known: {})", known.join(", ")),
+                    format!(
+                        "no state `{name}` in the project (known: {})",
+                        known.join(", ")
+                    ),
                 )
             })
     }

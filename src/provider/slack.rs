@@ -130,7 +130,11 @@ impl Slack {
     }
 
     /// Use `template`'s timeout, retry policy and rates (and `sleeper`) for webhook posts.
-    pub fn with_webhook_config(mut self, template: ClientConfig, sleeper: Arc<dyn Sleeper>) -> Self {
+    pub fn with_webhook_config(
+        mut self,
+        template: ClientConfig,
+        sleeper: Arc<dyn Sleeper>,
+    ) -> Self {
         self.hook_template = template;
         self.sleeper = sleeper;
         self
@@ -232,7 +236,11 @@ impl Slack {
         let mut e = ProviderError::from_response(P, 200, &v.to_string(), None);
         e.retryable = matches!(
             e.code.as_str(),
-            "ratelimited" | "rate_limited" | "internal_error" | "fatal_error" | "service_unavailable"
+            "ratelimited"
+                | "rate_limited"
+                | "internal_error"
+                | "fatal_error"
+                | "service_unavailable"
         );
         if e.code.starts_with("http_") {
             e.code = "decode".to_string();

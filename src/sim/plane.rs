@@ -262,10 +262,9 @@ impl Project {
             }
         }
         if let Some(labels) = body.get("labels") {
-            let known = labels.as_array().is_some_and(|a| {
-                a.iter()
-                    .all(|l| self.labels.iter().any(|k| &k["id"] == l))
-            });
+            let known = labels
+                .as_array()
+                .is_some_and(|a| a.iter().all(|l| self.labels.iter().any(|k| &k["id"] == l)));
             if !known {
                 errors.insert(
                     "labels".into(),
@@ -290,7 +289,9 @@ impl Project {
         }
         self.items
             .iter()
-            .find(|w| &w["external_id"] == id && &w["external_source"] == source && &w["id"] != except)
+            .find(|w| {
+                &w["external_id"] == id && &w["external_source"] == source && &w["id"] != except
+            })
             .map(|w| w["id"].clone())
     }
 }
@@ -507,8 +508,11 @@ async fn create_item(
             Ok(c) => c,
             Err(e) => return (StatusCode::BAD_REQUEST, Json(e)).into_response(),
         };
-        if let Some(id) = p.duplicate(&clean["external_id"], &clean["external_source"], &Value::Null)
-        {
+        if let Some(id) = p.duplicate(
+            &clean["external_id"],
+            &clean["external_source"],
+            &Value::Null,
+        ) {
             return (
                 StatusCode::CONFLICT,
                 Json(json!({"error": "Issue with the same external id and external source already exists", "id": id})),

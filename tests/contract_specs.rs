@@ -1,0 +1,598 @@
+//! Contract tests: what the adapters send and what the simulator answers, validated against
+//! each provider's published schema in `../shared/provider-specs/` (beside the repo root).
+//!
+//! How the schemas are used:
+//! - OpenAPI 3.0 `nullable: true` is rewritten to JSON-Schema `type: [T, "null"]` (or
+//!   `anyOf [..., null]`); everything else is used as published, as draft 4 (OpenAPI 3.0 and
+//!   Swagger 2.0 schemas are draft-4 dialects).
+//! - jsonschema 0.61 has no public switch for meta-schema validation, and some upstream specs
+//!   do not pass it (Vercel's duplicate `enum` values, an empty `oneOf`). So every schema is
+//!   embedded under a non-keyword (`{"$ref": "#/x-root", "x-root": …, "components": …}`): the
+//!   meta-schema sees only `$ref`, and `$ref`s inside resolve against the embedded components.
+//! - Formats (`uuid`, `date-time`, …) are asserted.
+//! - Request bodies also must not carry properties the schema does not declare or marks
+//!   `readOnly` (server-owned).
+//!
+//! What the specs lack (checked by hand instead, or not at all):
+//! - Slack: no spec for incoming webhooks (plain-text `ok` / error strings); the Web API
+//!   Swagger is frozen in 2021 (its error enum lacks `ratelimited`, `invalid_blocks`), so error
+//!   codes are checked against the current `slack-api-ref` error list, and request arguments
+//!   against its argument list (the Swagger file has them as form fields only).
+//! - Plane: generated from source (not official); no error body schemas (401/403/404/409
+//!   carry descriptions only); `Issue` omits `labels`/`assignees` in answers (write-only in
+//!   the request), though the server returns them.
+//! - DigitalOcean: complete for the paths used, error bodies included.
+//! - Supabase: no `securitySchemes`, no error-body schemas at all (status codes only).
+//! - Vercel: operations reference no error schemas; rate-limit headers are undeclared.
+//!
+//! Adding a provider: a `Spec::load(...)` line and `resp`/`req` calls per endpoint.
+
+use odooops::provider::digitalocean::{
+    cluster_body, droplet_body, firewall_body, record_body, Droplet, DropletCreate, Firewall,
+    Record, Rule,
+};
+use odooops::provider::http::{Auth, ClientConfig, HttpClient, Metrics, Request};
+use odooops::provider::plane::{work_item_body, Finding};
+use odooops::provider::slack::post_message_body;
+use odooops::provider::{Provider, SecretValue};
+use odooops::sim::{self, faults::FaultConfig};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn spec_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/provider-specs")
+}
+
+/// Rewrite OpenAPI 3.0 `nullable` into plain JSON Schema, everywhere below `v`.
+fn denullable(v: &mut Value) {
+    match v {
+        Value::Array(a) => a.iter_mut().for_each(denullable),
+        Value::Object(m) => {
+            m.values_mut().for_each(denullable);
+            if m.get("nullable") != Some(&Value::Bool(true)) {
+                return;
+            }
+            m.remove("nullable");
+            if let Some(Value::Array(e)) = m.get_mut("enum") {
+                e.push(Value::Null);
+            }
+            match m.get("type").cloned() {
+                Some(Value::String(t)) => {
+                    m.insert("type".into(), json!([t, "null"]));
+                }
+                _ => {
+                    let inner = Value::Object(std::mem::take(m));
+                    m.insert("anyOf".into(), json!([inner, {"type": "null"}]));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One provider's spec and the failures found against it.
+struct Spec {
+    name: &'static str,
+    doc: Value,
+    /// Swagger 2.0 (`definitions`, schema directly on the response) or OpenAPI 3.
+    swagger: bool,
+    failures: Vec<String>,
+}
+
+impl Spec {
+    fn load(name: &'static str, file: &str) -> Spec {
+        let path = spec_dir().join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the specs live in ../shared beside the repo)",
+                path.display()
+            )
+        });
+        let mut doc: Value = serde_json::from_str(&text).expect("spec is JSON");
+        denullable(&mut doc);
+        let swagger = doc.get("swagger").is_some();
+        Spec {
+            name,
+            doc,
+            swagger,
+            failures: Vec::new(),
+        }
+    }
+
+    fn op(&self, path: &str, method: &str) -> &Value {
+        let op = &self.doc["paths"][path][method];
+        assert!(
+            op.is_object(),
+            "{}: no operation {method} {path}",
+            self.name
+        );
+        op
+    }
+
+    /// Embed `schema` with the spec's shared definitions, so `$ref`s resolve.
+    fn wrap(&self, schema: &Value) -> Value {
+        let mut w = json!({"$ref": "#/x-root", "x-root": schema});
+        for k in ["components", "definitions"] {
+            if let Some(c) = self.doc.get(k) {
+                w[k] = c.clone();
+            }
+        }
+        w
+    }
+
+    fn check(&mut self, what: &str, schema: &Value, instance: &Value) {
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft4)
+            .should_validate_formats(true)
+            .build(&self.wrap(schema));
+        let validator = match validator {
+            Ok(v) => v,
+            Err(e) => {
+                self.failures.push(format!(
+                    "{}: {what}: schema does not compile: {e}",
+                    self.name
+                ));
+                return;
+            }
+        };
+        for e in validator.iter_errors(instance) {
+            self.failures.push(format!(
+                "{}: {what}: at `{}`: {e}",
+                self.name,
+                e.instance_path()
+            ));
+        }
+    }
+
+    fn resolve<'a>(&'a self, schema: &'a Value) -> &'a Value {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => self
+                .doc
+                .pointer(r.trim_start_matches('#'))
+                .map_or(schema, |s| self.resolve(s)),
+            None => schema,
+        }
+    }
+
+    /// Validate an answer: its status must be documented, its body must match.
+    fn resp(&mut self, path: &str, method: &str, status: u16, body: &Value) {
+        let what = format!("{} {path} → {status}", method.to_uppercase());
+        let responses = &self.op(path, method)["responses"];
+        let Some(r) = responses
+            .get(status.to_string())
+            .or_else(|| responses.get("default"))
+        else {
+            self.failures
+                .push(format!("{}: {what}: status not documented", self.name));
+            return;
+        };
+        let schema = if self.swagger {
+            r.get("schema")
+        } else {
+            r.pointer("/content/application~1json/schema")
+        };
+        match schema.cloned() {
+            Some(s) => self.check(&what, &s, body),
+            None if body.is_null() => {}
+            None => self.failures.push(format!(
+                "{}: {what}: the spec documents no body, the answer has one",
+                self.name
+            )),
+        }
+    }
+
+    /// Validate a request body, and that it sends only declared, writable properties.
+    fn req(&mut self, path: &str, method: &str, body: &Value) {
+        let what = format!("{} {path} request", method.to_uppercase());
+        let Some(schema) = self
+            .op(path, method)
+            .pointer("/requestBody/content/application~1json/schema")
+            .cloned()
+        else {
+            self.failures.push(format!(
+                "{}: {what}: no JSON request body in the spec",
+                self.name
+            ));
+            return;
+        };
+        self.check(&what, &schema, body);
+        let root = self.resolve(&schema);
+        if let (Some(props), Some(sent)) = (
+            root.get("properties").and_then(Value::as_object),
+            body.as_object(),
+        ) {
+            for k in sent.keys() {
+                match props.get(k).map(|p| self.resolve(p)) {
+                    None => self.failures.push(format!(
+                        "{}: {what}: `{k}` is not a declared property",
+                        self.name
+                    )),
+                    Some(p) if p.get("readOnly") == Some(&Value::Bool(true)) => self
+                        .failures
+                        .push(format!("{}: {what}: `{k}` is read-only", self.name)),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    fn assert_clean(&self) {
+        assert!(
+            self.failures.is_empty(),
+            "{} contract failures:\n{}",
+            self.failures.len(),
+            self.failures.join("\n")
+        );
+    }
+}
+
+async fn client(running: &sim::Running, p: Provider, auth: Auth) -> HttpClient {
+    let mut cc = ClientConfig::new(p, &running.provider_url(p), auth);
+    cc.rates = vec![];
+    HttpClient::new(cc, Arc::new(Metrics::default())).expect("client")
+}
+
+/// Send and return (status, JSON body or null) whatever the status.
+async fn call(http: &HttpClient, req: Request) -> (u16, Value) {
+    match http.send(req).await {
+        Ok(r) => (
+            r.status,
+            serde_json::from_str(&r.body).unwrap_or(Value::Null),
+        ),
+        Err(e) => panic!("unexpected failure: {e}"),
+    }
+}
+
+/// The raw error answer (status and body) of a request that fails.
+async fn raw_error(
+    running: &sim::Running,
+    method: Method,
+    url: &str,
+    headers: &[(&str, String)],
+) -> (u16, Value) {
+    let mut rb = reqwest::Client::new().request(method, format!("{}{url}", running.url()));
+    for (k, v) in headers {
+        rb = rb.header(*k, v);
+    }
+    let r = rb.send().await.expect("answer");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn token() -> String {
+    format!("test-token-{}", "contract")
+}
+
+#[tokio::test]
+async fn digitalocean_matches_its_openapi_description() {
+    let mut spec = Spec::load(
+        "digitalocean",
+        "digitalocean/DigitalOcean-public.v2.needed.deref.json",
+    );
+    let running = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    let http = client(
+        &running,
+        Provider::Digitalocean,
+        Auth::Bearer(SecretValue::new(token())),
+    )
+    .await;
+
+    let (s, b) = call(&http, Request::get("/v2/account")).await;
+    spec.resp("/v2/account", "get", s, &b);
+
+    let create = DropletCreate {
+        droplet: Droplet {
+            name: "acme-staging".into(),
+            region: "fra1".into(),
+            size: "s-2vcpu-4gb".into(),
+            image: "ubuntu-24-04-x64".into(),
+            tags: vec!["odooops:managed".into(), "odooops:env:staging".into()],
+            monitoring: true,
+            backups: true,
+            ipv6: true,
+        },
+        user_data: "#cloud-config\n".into(),
+        ssh_keys: vec!["3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa".into()],
+    };
+    let body = droplet_body(&create);
+    spec.req("/v2/droplets", "post", &body);
+    let (s, b) = call(&http, Request::post("/v2/droplets", body)).await;
+    spec.resp("/v2/droplets", "post", s, &b);
+    let id = b["droplet"]["id"].as_u64().expect("droplet id");
+    let (s, b) = call(
+        &http,
+        Request::get("/v2/droplets").query("tag_name", "odooops:managed"),
+    )
+    .await;
+    spec.resp("/v2/droplets", "get", s, &b);
+    let (s, b) = call(&http, Request::get(format!("/v2/droplets/{id}"))).await;
+    spec.resp("/v2/droplets/{droplet_id}", "get", s, &b);
+    let (s, b) = raw_error(
+        &running,
+        Method::GET,
+        "/digitalocean/v2/droplets/1",
+        &[("authorization", format!("Bearer {}", token()))],
+    )
+    .await;
+    spec.resp("/v2/droplets/{droplet_id}", "get", s, &b);
+    let (s, b) = raw_error(&running, Method::GET, "/digitalocean/v2/account", &[]).await;
+    spec.resp("/v2/account", "get", s, &b);
+
+    let rule = |ports: &str, addr: &str| Rule {
+        protocol: "tcp".into(),
+        ports: ports.into(),
+        addresses: vec![addr.into()],
+        tags: vec![],
+    };
+    let fw = Firewall {
+        name: "odooops-acme-staging".into(),
+        inbound: vec![rule("443", "0.0.0.0/0"), rule("22", "203.0.113.10/32")],
+        outbound: vec![rule("all", "0.0.0.0/0")],
+        tags: vec!["odooops:env:staging".into()],
+    };
+    let body = firewall_body(&fw);
+    spec.req("/v2/firewalls", "post", &body);
+    let (s, b) = call(&http, Request::post("/v2/firewalls", body)).await;
+    spec.resp("/v2/firewalls", "post", s, &b);
+    let fw_id = b["firewall"]["id"]
+        .as_str()
+        .expect("firewall id")
+        .to_string();
+    let (s, b) = call(&http, Request::get("/v2/firewalls")).await;
+    spec.resp("/v2/firewalls", "get", s, &b);
+    let body = firewall_body(&Firewall {
+        inbound: vec![rule("443", "0.0.0.0/0")],
+        ..fw
+    });
+    spec.req("/v2/firewalls/{firewall_id}", "put", &body);
+    let (s, b) = call(
+        &http,
+        Request::new(Method::PUT, format!("/v2/firewalls/{fw_id}")).json(body),
+    )
+    .await;
+    spec.resp("/v2/firewalls/{firewall_id}", "put", s, &b);
+
+    let body = json!({"name": "acme.example"});
+    spec.req("/v2/domains", "post", &body);
+    let (s, b) = call(&http, Request::post("/v2/domains", body)).await;
+    spec.resp("/v2/domains", "post", s, &b);
+    let (s, b) = call(&http, Request::get("/v2/domains")).await;
+    spec.resp("/v2/domains", "get", s, &b);
+    let rec = Record {
+        kind: "A".into(),
+        name: "staging".into(),
+        data: "203.0.113.7".into(),
+        ttl: 1800,
+    };
+    let body = record_body(&rec);
+    spec.req("/v2/domains/{domain_name}/records", "post", &body);
+    let (s, b) = call(
+        &http,
+        Request::post("/v2/domains/acme.example/records", body),
+    )
+    .await;
+    spec.resp("/v2/domains/{domain_name}/records", "post", s, &b);
+    let rec_id = b["domain_record"]["id"].as_u64().expect("record id");
+    let (s, b) = call(&http, Request::get("/v2/domains/acme.example/records")).await;
+    spec.resp("/v2/domains/{domain_name}/records", "get", s, &b);
+    let body = record_body(&Record {
+        data: "203.0.113.8".into(),
+        ..rec
+    });
+    spec.req(
+        "/v2/domains/{domain_name}/records/{domain_record_id}",
+        "put",
+        &body,
+    );
+    let (s, b) = call(
+        &http,
+        Request::new(
+            Method::PUT,
+            format!("/v2/domains/acme.example/records/{rec_id}"),
+        )
+        .json(body),
+    )
+    .await;
+    spec.resp(
+        "/v2/domains/{domain_name}/records/{domain_record_id}",
+        "put",
+        s,
+        &b,
+    );
+
+    let body = cluster_body(
+        "acme-pg",
+        "fra1",
+        "db-s-1vcpu-1gb",
+        &["odooops:project:acme".into()],
+    );
+    spec.req("/v2/databases", "post", &body);
+    let (s, b) = call(&http, Request::post("/v2/databases", body)).await;
+    spec.resp("/v2/databases", "post", s, &b);
+    let (s, b) = call(&http, Request::get("/v2/databases")).await;
+    spec.resp("/v2/databases", "get", s, &b);
+
+    let body = json!({"name": "odooops:managed"});
+    spec.req("/v2/tags", "post", &body);
+    let (s, b) = call(&http, Request::post("/v2/tags", body)).await;
+    spec.resp("/v2/tags", "post", s, &b);
+    let (s, b) = call(&http, Request::get("/v2/tags")).await;
+    spec.resp("/v2/tags", "get", s, &b);
+    spec.assert_clean();
+}
+
+#[tokio::test]
+async fn plane_matches_its_openapi_description() {
+    let mut spec = Spec::load("plane", "plane/plane-api-v1.openapi.generated.json");
+    let running = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    let http = client(
+        &running,
+        Provider::Plane,
+        Auth::Header("X-API-Key", SecretValue::new(token())),
+    )
+    .await;
+    let base = "/api/v1/workspaces/acme/projects/5f0c7e1a-3b7e-4d1c-9a51-0d6f4a8e2b10";
+    let items = "/api/v1/workspaces/{slug}/projects/{project_id}/work-items/";
+    let item = "/api/v1/workspaces/{slug}/projects/{project_id}/work-items/{pk}/";
+
+    let (s, b) = call(&http, Request::get("/api/v1/users/me/")).await;
+    spec.resp("/api/v1/users/me/", "get", s, &b);
+    let (s, states) = call(
+        &http,
+        Request::get(format!("{base}/states/")).query("per_page", 100),
+    )
+    .await;
+    spec.resp(
+        "/api/v1/workspaces/{slug}/projects/{project_id}/states/",
+        "get",
+        s,
+        &states,
+    );
+    let (s, labels) = call(
+        &http,
+        Request::get(format!("{base}/labels/")).query("per_page", 100),
+    )
+    .await;
+    spec.resp(
+        "/api/v1/workspaces/{slug}/projects/{project_id}/labels/",
+        "get",
+        s,
+        &labels,
+    );
+    let body = json!({"name": "acme"});
+    spec.req(
+        "/api/v1/workspaces/{slug}/projects/{project_id}/labels/",
+        "post",
+        &body,
+    );
+    let (s, b) = call(&http, Request::post(format!("{base}/labels/"), body)).await;
+    spec.resp(
+        "/api/v1/workspaces/{slug}/projects/{project_id}/labels/",
+        "post",
+        s,
+        &b,
+    );
+
+    let state = states["results"][1]["id"].as_str().map(str::to_string);
+    let label = labels["results"][0]["id"]
+        .as_str()
+        .map(str::to_string)
+        .into_iter()
+        .collect::<Vec<_>>();
+    let f = Finding {
+        external_id: "drift-acme-staging".into(),
+        name: "Drift on acme-staging".into(),
+        description_html: "<p>rule removed</p>".into(),
+        priority: "high".into(),
+        labels: vec![],
+        state: None,
+    };
+    let body = work_item_body(&f, state.as_deref(), &label);
+    spec.req(items, "post", &body);
+    let (s, created) = call(&http, Request::post(format!("{base}/work-items/"), body)).await;
+    spec.resp(items, "post", s, &created);
+    let id = created["id"].as_str().expect("id").to_string();
+    for q in [
+        vec![],
+        vec![
+            ("external_id", "drift-acme-staging"),
+            ("external_source", "odooops"),
+        ],
+    ] {
+        let mut req = Request::get(format!("{base}/work-items/")).query("per_page", 20);
+        for (k, v) in q {
+            req = req.query(k, v);
+        }
+        let (s, b) = call(&http, req).await;
+        spec.resp(items, "get", s, &b);
+    }
+    let (s, b) = call(&http, Request::get(format!("{base}/work-items/{id}/"))).await;
+    spec.resp(item, "get", s, &b);
+    let body = json!({"state": states["results"][3]["id"]});
+    spec.req(item, "patch", &body);
+    let (s, b) = call(
+        &http,
+        Request::new(Method::PATCH, format!("{base}/work-items/{id}/")).json(body),
+    )
+    .await;
+    spec.resp(item, "patch", s, &b);
+    spec.assert_clean();
+}
+
+#[tokio::test]
+async fn slack_matches_its_web_api_description() {
+    let mut spec = Spec::load("slack", "slack/slack_web_openapi_v2_without_examples.json");
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(spec_dir().join("slack/slack-api-ref.chat.postMessage.json"))
+            .expect("api ref"),
+    )
+    .expect("json");
+    let args: &Map<String, Value> = reference["args"].as_object().expect("args");
+    let errors: &Map<String, Value> = reference["errors"].as_object().expect("errors");
+    let running = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    let http = client(
+        &running,
+        Provider::Slack,
+        Auth::Bearer(SecretValue::new(token())),
+    )
+    .await;
+
+    let body = post_message_body("#alerts", "gate failed: smtp");
+    for (k, a) in args {
+        if a["required"] == true && body.get(k).is_none() {
+            spec.failures
+                .push(format!("slack: chat.postMessage: required `{k}` not sent"));
+        }
+    }
+    for k in body.as_object().expect("object").keys() {
+        if !args.contains_key(k) {
+            spec.failures
+                .push(format!("slack: chat.postMessage: `{k}` is not an argument"));
+        }
+    }
+    let (s, b) = call(&http, Request::post("/api/chat.postMessage", body)).await;
+    spec.resp("/chat.postMessage", "post", s, &b);
+    let blocks = json!({"channel": "C0ALERTS001", "text": "fallback", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*x*"}}]});
+    let (s, b) = call(&http, Request::post("/api/chat.postMessage", blocks)).await;
+    spec.resp("/chat.postMessage", "post", s, &b);
+    let (s, b) = call(&http, Request::post("/api/auth.test", json!({}))).await;
+    spec.resp("/auth.test", "get", s, &b);
+
+    // Application errors: HTTP 200, `ok:false`, a code Slack documents today.
+    for (body, auth) in [
+        (json!({"channel": "#nowhere", "text": "x"}), true),
+        (json!({"channel": "#alerts"}), true),
+        (json!({"channel": "#alerts", "text": "x"}), false),
+    ] {
+        let h: Vec<(&str, String)> = if auth {
+            vec![("authorization", format!("Bearer {}", token()))]
+        } else {
+            vec![]
+        };
+        let mut rb = reqwest::Client::new()
+            .post(format!("{}/slack/api/chat.postMessage", running.url()))
+            .json(&body);
+        for (k, v) in h {
+            rb = rb.header(k, v);
+        }
+        let r = rb.send().await.expect("answer");
+        let status = r.status().as_u16();
+        let b: Value = r.json().await.expect("json");
+        assert_eq!(status, 200, "Web API errors are HTTP 200");
+        let code = b["error"].as_str().unwrap_or("");
+        if !errors.contains_key(code) && !["not_authed", "invalid_auth"].contains(&code) {
+            spec.failures.push(format!(
+                "slack: chat.postMessage error `{code}` is not documented"
+            ));
+        }
+        spec.resp("/chat.postMessage", "post", status, &b);
+    }
+    spec.assert_clean();
+}
