@@ -126,6 +126,11 @@ impl Spec {
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft4)
             .should_validate_formats(true)
+            // Not draft-4 formats, but OpenAPI 3.0 uses them.
+            .with_format("uuid", |s: &str| uuid::Uuid::parse_str(s).is_ok())
+            .with_format("date", |s: &str| {
+                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+            })
             .build(&self.wrap(schema));
         let validator = match validator {
             Ok(v) => v,
@@ -158,12 +163,15 @@ impl Spec {
 
     /// Validate an answer: its status must be documented, its body must match.
     fn resp(&mut self, path: &str, method: &str, status: u16, body: &Value) {
-        let what = format!("{} {path} → {status}", method.to_uppercase());
+        self.resp_as(path, method, &status.to_string(), body)
+    }
+
+    /// Validate an answer against the response documented under `key` (a status or
+    /// `default`; Slack documents its HTTP-200 application errors as `default`).
+    fn resp_as(&mut self, path: &str, method: &str, key: &str, body: &Value) {
+        let what = format!("{} {path} → {key}", method.to_uppercase());
         let responses = &self.op(path, method)["responses"];
-        let Some(r) = responses
-            .get(status.to_string())
-            .or_else(|| responses.get("default"))
-        else {
+        let Some(r) = responses.get(key).or_else(|| responses.get("default")) else {
             self.failures
                 .push(format!("{}: {what}: status not documented", self.name));
             return;
@@ -198,24 +206,26 @@ impl Spec {
             return;
         };
         self.check(&what, &schema, body);
-        let root = self.resolve(&schema);
+        let root = self.resolve(&schema).clone();
+        let mut found = Vec::new();
         if let (Some(props), Some(sent)) = (
             root.get("properties").and_then(Value::as_object),
             body.as_object(),
         ) {
             for k in sent.keys() {
                 match props.get(k).map(|p| self.resolve(p)) {
-                    None => self.failures.push(format!(
+                    None => found.push(format!(
                         "{}: {what}: `{k}` is not a declared property",
                         self.name
                     )),
-                    Some(p) if p.get("readOnly") == Some(&Value::Bool(true)) => self
-                        .failures
-                        .push(format!("{}: {what}: `{k}` is read-only", self.name)),
+                    Some(p) if p.get("readOnly") == Some(&Value::Bool(true)) => {
+                        found.push(format!("{}: {what}: `{k}` is read-only", self.name))
+                    }
                     Some(_) => {}
                 }
             }
         }
+        self.failures.extend(found);
     }
 
     fn assert_clean(&self) {
@@ -592,7 +602,73 @@ async fn slack_matches_its_web_api_description() {
                 "slack: chat.postMessage error `{code}` is not documented"
             ));
         }
-        spec.resp("/chat.postMessage", "post", status, &b);
+        spec.resp_as("/chat.postMessage", "post", "default", &b);
     }
     spec.assert_clean();
+}
+
+/// The harness itself: answers the spec forbids are reported (a validator that accepts
+/// everything would make every contract above pass).
+#[test]
+fn the_harness_rejects_what_the_specs_forbid() {
+    let mut plane = Spec::load("plane", "plane/plane-api-v1.openapi.generated.json");
+    let item = "/api/v1/workspaces/{slug}/projects/{project_id}/work-items/";
+    plane.resp(
+        item,
+        "post",
+        201,
+        &json!({"id": "not-a-uuid", "name": "x", "priority": "p1"}),
+    );
+    plane.resp(item, "get", 200, &json!({"results": []}));
+    plane.req(
+        item,
+        "post",
+        &json!({"name": "x", "id": "5f0c7e1a-3b7e-4d1c-9a51-0d6f4a8e2b10", "bogus": 1}),
+    );
+    plane.resp(item, "post", 418, &json!({}));
+    // Nullable fields accept null (the OpenAPI 3.0 rewrite works).
+    let before = plane.failures.len();
+    plane.resp(
+        item,
+        "post",
+        201,
+        &json!({"name": "x", "external_id": null, "state": null}),
+    );
+    assert_eq!(plane.failures.len(), before, "{:?}", plane.failures);
+    let joined = plane.failures.join("\n");
+    for expected in [
+        "uuid",
+        "p1",
+        "required",
+        "`id` is not a declared",
+        "`bogus` is not a declared",
+        "not documented",
+    ] {
+        assert!(
+            joined.contains(expected),
+            "missing `{expected}` in:\n{joined}"
+        );
+    }
+
+    let mut slack = Spec::load("slack", "slack/slack_web_openapi_v2_without_examples.json");
+    slack.resp(
+        "/chat.postMessage",
+        "post",
+        200,
+        &json!({"ok": true, "channel": "alerts", "ts": "1", "message": {}}),
+    );
+    assert!(slack.failures.len() >= 3, "{:?}", slack.failures);
+
+    let mut d = Spec::load(
+        "digitalocean",
+        "digitalocean/DigitalOcean-public.v2.needed.deref.json",
+    );
+    d.resp(
+        "/v2/droplets",
+        "get",
+        200,
+        &json!({"droplets": [{"id": "x"}], "links": {}, "meta": {}}),
+    );
+    d.req("/v2/droplets", "post", &json!({"name": "x"}));
+    assert!(d.failures.len() >= 2, "{:?}", d.failures);
 }
