@@ -112,8 +112,14 @@ async fn concurrent_ensures_converge_on_one_item() {
     f.labels = vec!["odooops".into()];
     let (a, b) = tokio::join!(plane.ensure_work_item(&f), plane.ensure_work_item(&f));
     let (a, b) = (a.expect("a"), b.expect("b"));
-    assert_eq!(a.id, b.id);
+    assert_eq!(a, b);
     assert_eq!(lock(&sim.state.plane).projects[PROJECT].items.len(), 1);
+    // Both looked up first and found nothing, both created: the loser's 409 named the winner.
+    assert_eq!(
+        sim.state
+            .request_count(&format!("POST {ITEMS}/:id/work-items")),
+        2
+    );
 
     // The duplicate answer itself: 409 with Plane's body, mapped to the envelope.
     let err = plane
@@ -125,6 +131,7 @@ async fn concurrent_ensures_converge_on_one_item() {
         .await
         .expect_err("409");
     assert_eq!((err.code.as_str(), err.status), ("conflict", Some(409)));
+    assert_eq!(err.existing_id.as_deref(), Some(a.id.as_str()));
     assert_eq!(
         err.error,
         "Issue with the same external id and external source already exists"

@@ -283,11 +283,15 @@ impl Plane {
             .idempotency_key(format!("plane:{EXTERNAL_SOURCE}:{}", finding.external_id));
         match self.http.json(req).await {
             Ok(v) => normalize(&v),
-            // Created meanwhile (or by an earlier attempt whose answer was lost): adopt it.
-            Err(e) if e.status == Some(409) => self
-                .adopt(&finding.external_id)
-                .await?
-                .ok_or_else(|| decode("409 on create, but no work item with the external id")),
+            // Created meanwhile (or by an earlier attempt whose answer was lost): adopt the
+            // item the 409 names (or, if it names none, the one the external id finds).
+            Err(e) if e.status == Some(409) => match e.existing_id {
+                Some(id) => self.get(&id).await,
+                None => self
+                    .adopt(&finding.external_id)
+                    .await?
+                    .ok_or_else(|| decode("409 on create, but no work item with the external id")),
+            },
             Err(e) => Err(e),
         }
     }
