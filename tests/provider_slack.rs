@@ -312,3 +312,44 @@ async fn neither_the_token_nor_the_webhook_url_is_logged_or_printed() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_persistent_429_ends_as_ratelimited_after_five_attempts() {
+    let env = setup("route=/slack/api/chat.postMessage,count=10,kinds=429;retry_after=1").await;
+    let err = env
+        .slack
+        .post_message("alerts", "x")
+        .await
+        .expect_err("always limited");
+    assert_eq!(
+        (err.code.as_str(), err.status, err.retryable),
+        ("ratelimited", Some(429), true)
+    );
+    assert_eq!(env.sleeper.recorded().len(), 4);
+    assert!(lock(&env.sim.state.slack).messages.is_empty());
+}
+
+#[tokio::test]
+async fn hooks_can_be_disabled_through_the_control_api() {
+    let env = setup("").await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sim/mutate", env.sim.url()))
+        .json(&json!({"provider": "slack", "kind": "hook", "id": "T0SIM0001/B0HOOK0009", "set": {"disabled": true}}))
+        .send()
+        .await
+        .expect("control api");
+    assert_eq!(r.status(), 200);
+    let err = env
+        .slack
+        .post_webhook(&env.hook_url("B0HOOK0009"), "x", None)
+        .await
+        .expect_err("disabled");
+    assert_eq!(err.code, "no_service");
+    let state: serde_json::Value = reqwest::get(format!("{}/_sim/state", env.sim.url()))
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(state["slack"]["hooks"][0]["disabled"], true);
+}
