@@ -257,7 +257,9 @@ impl Plane {
             .collect())
     }
 
-    /// The work item for `finding`: adopted if it exists, created otherwise.
+    /// The work item for `finding`: adopted if it exists, created otherwise. An existing
+    /// item is adopted as it is: people triage it in Plane, and we do not overwrite their
+    /// edits (use [`Plane::set_state`] / [`Plane::patch`] for deliberate changes).
     pub async fn ensure_work_item(&self, finding: &Finding) -> Result<WorkItem, ProviderError> {
         if !PRIORITIES.contains(&finding.priority.as_str()) {
             return Err(ProviderError::new(
