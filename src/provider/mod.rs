@@ -6,8 +6,10 @@ pub mod digitalocean;
 pub mod error;
 pub mod http;
 pub mod paginate;
+pub mod plane;
 pub mod ratelimit;
 pub mod secret;
+pub mod slack;
 
 pub use error::{Provider, ProviderError};
 pub use http::{Auth, ClientConfig, HttpClient, Metrics, Request};
