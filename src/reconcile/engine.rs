@@ -341,6 +341,7 @@ impl Engine {
             })
             .await?;
         let corr = run.correlation_id.clone();
+        self.resolve_interrupted(&diffs, run.id, &corr).await?;
         let inputs: BTreeMap<String, EnvPlanInput> = inputs
             .into_iter()
             .map(|i| (i.environment.clone(), i))
@@ -505,6 +506,63 @@ impl Engine {
         Ok(out)
     }
 
+    /// Ledger rows left `pending`/`in_flight` by a process that died are resolved by what is
+    /// observed now: an object that exists and matches was done (adopted); anything else is
+    /// closed as interrupted and left to this plan's own actions (whose creates observe and
+    /// adopt before acting), so nothing is ever done twice.
+    async fn resolve_interrupted(
+        &self,
+        diffs: &[ResourceDiff],
+        run_id: Uuid,
+        corr: &str,
+    ) -> Result<(), EngineError> {
+        for row in self.store.unfinished_actions().await? {
+            let current = diffs.iter().find(|d| {
+                d.key.kind.as_str() == row.resource_kind && d.key.name == row.resource_name
+            });
+            let (status, note) = match current {
+                Some(d) if d.change == Change::NoOp => (
+                    ActionStatus::Adopted,
+                    "interrupted; observed converged after restart",
+                ),
+                Some(_) => (
+                    ActionStatus::Failed,
+                    "interrupted; superseded by a fresh plan after restart",
+                ),
+                None => (
+                    ActionStatus::Failed,
+                    "interrupted; the resource is no longer desired",
+                ),
+            };
+            self.store
+                .ledger_update(
+                    row.id,
+                    &ActionUpdate {
+                        status: Some(status),
+                        error: (status == ActionStatus::Failed).then(|| note.to_string()),
+                        response_summary: Some(
+                            json!({"resolved_by": format!("run:{run_id}"), "note": note}),
+                        ),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            self.event(
+                run_id,
+                corr,
+                Level::Warn,
+                None,
+                format!(
+                    "ledger {} ({}/{}): {note}",
+                    row.dedupe_key, row.resource_kind, row.resource_name
+                ),
+                json!({"ledger_id": row.id}),
+            )
+            .await;
+        }
+        Ok(())
+    }
+
     /// One side effect. Creates observe first and adopt what exists.
     async fn execute(
         &self,
@@ -564,9 +622,11 @@ impl Engine {
                             dig.resize_droplet(id, f.after.as_str().unwrap_or_default())
                                 .await?
                         }
-                        other => return Err(bad(&format!(
+                        other => {
+                            return Err(bad(&format!(
                             "{other} of a droplet cannot change in place; it is recorded as drift"
-                        ))),
+                        )))
+                        }
                     }
                 }
                 Ok((ActionStatus::Succeeded, json!({"id": id})))
