@@ -92,16 +92,18 @@ async fn empty_cloud_converges_and_the_second_plan_is_empty() {
         assert_eq!(second.plan.summary.no_op, 10);
         assert_eq!(droplets(&sim).len(), 2);
         // The record points at the droplet's address.
-        let st = sim::lock(&sim.state.digitalocean);
-        let recs: Vec<&serde_json::Value> = st.records.values().flat_map(|r| r.values()).collect();
-        let prod = st
-            .droplets
-            .values()
-            .find(|d| d["name"] == "quickstart-production")
-            .expect("prod droplet");
-        let ip = prod["networks"]["v4"][0]["ip_address"].clone();
-        assert!(recs.iter().any(|r| r["name"] == "erp" && r["data"] == ip));
-        drop(st);
+        {
+            let st = sim::lock(&sim.state.digitalocean);
+            let recs: Vec<&serde_json::Value> =
+                st.records.values().flat_map(|r| r.values()).collect();
+            let prod = st
+                .droplets
+                .values()
+                .find(|d| d["name"] == "quickstart-production")
+                .expect("prod droplet");
+            let ip = prod["networks"]["v4"][0]["ip_address"].clone();
+            assert!(recs.iter().any(|r| r["name"] == "erp" && r["data"] == ip));
+        }
         // Evidence: runs, a stored plan, artifacts, events with one correlation id per run.
         let run = b
             .store
