@@ -78,40 +78,41 @@ async fn killing_apply_at_random_points_never_duplicates_a_side_effect() {
             "iteration {iteration}: no convergence after the crash"
         );
 
-        let st = sim::lock(&sim.state.digitalocean);
-        let names: Vec<&str> = st
-            .droplets
-            .values()
-            .filter_map(|d| d["name"].as_str())
-            .collect();
-        assert_eq!(
-            names.len(),
-            2,
-            "iteration {iteration}: one droplet per environment, got {names:?}"
-        );
-        let records: usize = st.records.values().map(|r| r.len()).sum();
-        assert_eq!(
-            records, 2,
-            "iteration {iteration}: one record per environment"
-        );
-        assert_eq!(st.clusters.len(), 1);
-        let dbs = st
-            .clusters
-            .values()
-            .next()
-            .map(|c| c["db_names"].as_array().map(Vec::len).unwrap_or(0))
-            .unwrap_or(0);
-        assert_eq!(
-            dbs, 3,
-            "iteration {iteration}: defaultdb plus one database per environment"
-        );
-        // A create request cut off by the kill before the provider acted creates nothing;
-        // what counts is how many droplets the provider ever created.
-        assert_eq!(
-            st.droplets_created, 2,
-            "iteration {iteration}: the provider created each droplet exactly once"
-        );
-        drop(st);
+        {
+            let st = sim::lock(&sim.state.digitalocean);
+            let names: Vec<&str> = st
+                .droplets
+                .values()
+                .filter_map(|d| d["name"].as_str())
+                .collect();
+            assert_eq!(
+                names.len(),
+                2,
+                "iteration {iteration}: one droplet per environment, got {names:?}"
+            );
+            let records: usize = st.records.values().map(|r| r.len()).sum();
+            assert_eq!(
+                records, 2,
+                "iteration {iteration}: one record per environment"
+            );
+            assert_eq!(st.clusters.len(), 1);
+            let dbs = st
+                .clusters
+                .values()
+                .next()
+                .map(|c| c["db_names"].as_array().map(Vec::len).unwrap_or(0))
+                .unwrap_or(0);
+            assert_eq!(
+                dbs, 3,
+                "iteration {iteration}: defaultdb plus one database per environment"
+            );
+            // A create request cut off by the kill before the provider acted creates nothing;
+            // what counts is how many droplets the provider ever created.
+            assert_eq!(
+                st.droplets_created, 2,
+                "iteration {iteration}: the provider created each droplet exactly once"
+            );
+        }
 
         // The ledger holds one row per side effect and none left unfinished.
         let store = Store::open(Some(&db), dir.path()).await.expect("store");
