@@ -2,5 +2,7 @@
 //! reconciler. See `spec/` for the product and `../shared/DESIGN.md` for the architecture.
 
 pub mod cli;
+pub mod provider;
+pub mod sim;
 pub mod ssot;
 pub mod store;

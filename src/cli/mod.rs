@@ -1,6 +1,7 @@
 //! The command line: a thin layer of clap over the library. Exit codes follow the design:
 //! 0 ok, 1 error or invalid input, 2 changes present (`--detailed-exitcode`), 64 usage.
 
+mod sim;
 mod store;
 mod validate;
 
@@ -55,6 +56,11 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// The provider simulator (DigitalOcean, Supabase, Vercel, Slack, Plane on loopback).
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
     /// Print or write the JSON Schemas generated from the resource types.
     Schema {
         /// Write one schema per kind plus document.schema.json into DIR.
@@ -68,6 +74,18 @@ pub enum Command {
     },
     /// Read the unified event stream, newest first.
     Events(store::EventsArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SimCommand {
+    /// Serve every simulated provider under its own path prefix.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Fault injection, e.g. `p=0.2,kinds=429|500|503|timeout,seed=7`.
+        #[arg(long)]
+        faults: Option<String>,
+    },
 }
 
 /// Parse arguments and run; returns the process exit code.
@@ -99,5 +117,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Schema { out } => validate::schema(out.as_deref()),
         Command::Store { action } => store::run(cli.database_url.as_deref(), &cli.data_dir, action),
         Command::Events(args) => store::events(cli.database_url.as_deref(), &cli.data_dir, args),
+        Command::Sim {
+            command: SimCommand::Serve { listen, faults },
+        } => sim::serve(&listen, faults.as_deref()),
     }
 }

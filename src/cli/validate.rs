@@ -11,7 +11,8 @@ pub fn run(dir: &Path, output: Output) -> i32 {
     let mut out = stdout.lock();
     match output {
         Output::Json => {
-            let text = serde_json::to_string_pretty(&report.diagnostics).unwrap_or_else(|_| "[]".into());
+            let text =
+                serde_json::to_string_pretty(&report.diagnostics).unwrap_or_else(|_| "[]".into());
             let _ = writeln!(out, "{text}");
         }
         Output::Text => {
@@ -24,16 +25,28 @@ pub fn run(dir: &Path, output: Output) -> i32 {
                 .filter(|(_, n)| **n > 0)
                 .map(|(k, n)| format!("{n} {k}"))
                 .collect();
-            let warnings = report.diagnostics.iter().filter(|d| d.level == Level::Warning).count();
+            let warnings = report
+                .diagnostics
+                .iter()
+                .filter(|d| d.level == Level::Warning)
+                .count();
             let errors = report.error_count();
-            let verdict = if errors == 0 { "valid".to_string() } else { format!("invalid: {errors} error(s)") };
+            let verdict = if errors == 0 {
+                "valid".to_string()
+            } else {
+                format!("invalid: {errors} error(s)")
+            };
             let _ = writeln!(
                 out,
                 "{}: {} resources in {} files ({}), {} warning(s) — {}",
                 dir.display(),
                 report.entries.len(),
                 report.loaded.files.len(),
-                if counts.is_empty() { "none".to_string() } else { counts.join(", ") },
+                if counts.is_empty() {
+                    "none".to_string()
+                } else {
+                    counts.join(", ")
+                },
                 warnings,
                 verdict
             );
@@ -53,7 +66,10 @@ pub fn schema(out: Option<&Path>) -> anyhow::Result<i32> {
                 println!("wrote {path}");
             }
         }
-        None => println!("{}", serde_json::to_string_pretty(&schema::document_schema())?),
+        None => println!(
+            "{}",
+            serde_json::to_string_pretty(&schema::document_schema())?
+        ),
     }
     Ok(EXIT_OK)
 }

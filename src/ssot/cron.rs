@@ -40,7 +40,9 @@ impl Cron {
         }
         let mut sets = Vec::with_capacity(5);
         for (part, (name, lo, hi)) in parts.iter().zip(FIELDS) {
-            sets.push(parse_field(part, lo, hi).map_err(|e| format!("{name} field `{part}`: {e}"))?);
+            sets.push(
+                parse_field(part, lo, hi).map_err(|e| format!("{name} field `{part}`: {e}"))?,
+            );
         }
         let mut weekdays = sets.pop().unwrap_or_default();
         for d in weekdays.iter_mut() {
@@ -86,7 +88,9 @@ fn parse_field(field: &str, lo: u32, hi: u32) -> Result<Vec<u32>, String> {
     for item in field.split(',') {
         let (range, step) = match item.split_once('/') {
             Some((r, s)) => {
-                let step: u32 = s.parse().map_err(|_| format!("step `{s}` is not a number"))?;
+                let step: u32 = s
+                    .parse()
+                    .map_err(|_| format!("step `{s}` is not a number"))?;
                 if step == 0 {
                     return Err("step must be at least 1".into());
                 }

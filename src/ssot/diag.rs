@@ -111,8 +111,7 @@ impl Diagnostic {
 /// Sort diagnostics by file, line, column for stable output.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
-        (&a.file, a.line, a.column, &a.path, &a.message).cmp(&(
-            &b.file, b.line, b.column, &b.path, &b.message,
-        ))
+        (&a.file, a.line, a.column, &a.path, &a.message)
+            .cmp(&(&b.file, b.line, b.column, &b.path, &b.message))
     });
 }

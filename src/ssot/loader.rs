@@ -133,14 +133,19 @@ pub fn load_dir(root: &Path, limits: &Limits) -> Loaded {
                     }
                     Err(e) => loaded.diagnostics.push(yaml_error(&display, &e)),
                 }
-                loaded.files.push(SourceFile { display, path, text });
+                loaded.files.push(SourceFile {
+                    display,
+                    path,
+                    text,
+                });
             }
         }
     }
     if loaded.files.is_empty() && loaded.diagnostics.is_empty() {
         loaded.diagnostics.push(
-            Diagnostic::error("ssot-empty", &shown_root, "no *.yaml or *.yml files found")
-                .hint("an empty SSOT is refused so that nothing is ever planned for deletion by accident"),
+            Diagnostic::error("ssot-empty", &shown_root, "no *.yaml or *.yml files found").hint(
+                "an empty SSOT is refused so that nothing is ever planned for deletion by accident",
+            ),
         );
     }
     loaded
@@ -156,7 +161,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, max: usize) -> Result<(), String> {
             continue;
         }
         let path = entry.path();
-        let ft = entry.file_type().map_err(|e| format!("{}: {e}", path.display()))?;
+        let ft = entry
+            .file_type()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         if ft.is_dir() {
             walk(&path, out, max)?;
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
@@ -188,21 +195,21 @@ pub fn yaml_error(file: &str, e: &serde_saphyr::Error) -> Diagnostic {
         .map(|l| (l.line(), l.column()))
         .unwrap_or((0, 0));
     let message = e.to_string();
-    let first = message.lines().next().unwrap_or("invalid YAML").to_string();
-    let first = strip_location_suffix(&first);
-    let code = if message.contains("budget") || message.contains("alias") || message.contains("depth") {
-        "yaml-budget"
-    } else {
-        "yaml"
+    let first = message.lines().next().unwrap_or("invalid YAML");
+    let first = match first.find(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
     };
-    Diagnostic::error(code, file, first)
+    if let Some(detail) = first.strip_prefix("budget breached: ") {
+        return Diagnostic::error(
+            "yaml-budget",
+            file,
+            format!("input budget exceeded ({detail}): alias bombs, deep nesting and oversized documents are refused"),
+        )
+        .at(line, column)
+        .hint("expand the aliases by hand or split the file; SSOT files stay small and plain");
+    }
+    Diagnostic::error("yaml", file, first.to_string())
         .at(line, column)
         .hint("fix the YAML syntax; documents are separated by `---`")
-}
-
-fn strip_location_suffix(s: &str) -> String {
-    match s.rfind(" at line ") {
-        Some(i) => s[..i].to_string(),
-        None => s.to_string(),
-    }
 }

@@ -75,8 +75,8 @@ impl Report {
 pub fn load(dir: &Path, limits: &Limits) -> Report {
     let loaded = loader::load_dir(dir, limits);
     let mut diagnostics = loaded.diagnostics.clone();
-    let entries = structural::check_documents(&loaded, &mut diagnostics);
-    semantic::check(&loaded, &entries, &mut diagnostics);
+    let (entries, broken) = structural::check_documents(&loaded, &mut diagnostics);
+    semantic::check(&loaded, &entries, &broken, &mut diagnostics);
     semantic::secret_values(&loaded, &mut diagnostics);
     diag::sort(&mut diagnostics);
     Report {

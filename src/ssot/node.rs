@@ -188,7 +188,9 @@ fn lower(
         Raw::Bool(b) => Value::Bool(b),
         Raw::Int(i) => Value::Number(i.into()),
         Raw::UInt(u) => Value::Number(u.into()),
-        Raw::Float(f) => Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null),
+        Raw::Float(f) => Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         Raw::Str(s) => Value::String(s),
         Raw::Seq(items) => Value::Array(
             items
@@ -218,7 +220,8 @@ mod tests {
     #[test]
     fn positions_follow_pointers() {
         let text = "a: 1\nb:\n  c: [x, y]\n  d: true\n---\nz: null\n";
-        let docs = parse_documents(text, crate::ssot::loader::Limits::default().yaml_options()).expect("parse");
+        let docs = parse_documents(text, crate::ssot::loader::Limits::default().yaml_options())
+            .expect("parse");
         assert_eq!(docs.len(), 2);
         let d = &docs[0];
         assert_eq!(d.value["b"]["c"][1], "y");
@@ -232,7 +235,11 @@ mod tests {
 
     #[test]
     fn keys_with_slashes_are_escaped() {
-        let docs = parse_documents("a/b: 1\n", crate::ssot::loader::Limits::default().yaml_options()).expect("parse");
+        let docs = parse_documents(
+            "a/b: 1\n",
+            crate::ssot::loader::Limits::default().yaml_options(),
+        )
+        .expect("parse");
         assert_eq!(docs[0].pos("/a~1b").line, 1);
     }
 }

@@ -26,7 +26,10 @@ pub fn kind_schema(kind: Kind) -> Value {
     if let Value::Object(m) = &mut v {
         m.insert(
             "$id".into(),
-            json!(format!("https://odooops.dev/schemas/v1alpha1/{}", file_name(kind))),
+            json!(format!(
+                "https://odooops.dev/schemas/v1alpha1/{}",
+                file_name(kind)
+            )),
         );
         m.insert("title".into(), json!(kind.as_str()));
     }
@@ -128,7 +131,8 @@ pub fn properties_at(kind: Kind, segments: &[String]) -> Vec<String> {
                     if let Some(items) = branch.get("items") {
                         next.push(resolve(&root, items));
                     }
-                } else if let Some(ap) = branch.get("additionalProperties").filter(|a| a.is_object())
+                } else if let Some(ap) =
+                    branch.get("additionalProperties").filter(|a| a.is_object())
                 {
                     next.push(resolve(&root, ap));
                 }

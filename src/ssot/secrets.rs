@@ -26,7 +26,11 @@ fn classify_shape(v: &str) -> Option<&'static str> {
     if prefixed(&["dop_v1_", "doo_v1_", "dor_v1_"], 16, hex) {
         return Some("a DigitalOcean token");
     }
-    if prefixed(&["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"], 10, token) {
+    if prefixed(
+        &["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"],
+        10,
+        token,
+    ) {
         return Some("a Slack token");
     }
     if v.starts_with("https://hooks.slack.com/services/") && v.len() > 45 {
@@ -75,7 +79,11 @@ fn url_with_password(v: &str) -> bool {
     let Some((scheme, rest)) = v.split_once("://") else {
         return false;
     };
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') {
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+')
+    {
         return false;
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -90,9 +98,18 @@ fn url_with_password(v: &str) -> bool {
 /// Field names that hold credentials (or references to them).
 fn is_credential_field(field: &str) -> bool {
     let f = field.to_ascii_lowercase();
-    ["token", "secret", "password", "passwd", "apikey", "api_key", "credential", "privatekey"]
-        .iter()
-        .any(|w| f.contains(w))
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "apikey",
+        "api_key",
+        "credential",
+        "privatekey",
+    ]
+    .iter()
+    .any(|w| f.contains(w))
 }
 
 /// `UPPER_SNAKE_CASE`: the shape of a registry key name, which is what belongs there.
@@ -125,33 +142,41 @@ fn high_entropy(v: &str) -> bool {
 
 /// Mask anything secret-shaped in a source line before it is shown in a diagnostic.
 pub fn redact_line(line: &str) -> String {
-    let (field, value) = match line.split_once(':') {
-        Some((k, v)) if !k.contains("//") => (k.trim().trim_start_matches("- "), v),
-        _ => ("", line),
+    let (prefix, field, value) = match line.split_once(':') {
+        Some((k, v)) if !k.contains("//") && !k.contains('"') => (
+            format!("{k}:"),
+            k.trim().trim_start_matches("- ").to_string(),
+            v,
+        ),
+        _ => (String::new(), String::new(), line),
     };
-    let masked_words: Vec<String> = value
-        .split(' ')
-        .map(|w| {
-            let bare = w.trim_matches(|c| c == '"' || c == '\'' || c == ',');
-            if !bare.is_empty() && classify(field, bare).is_some() {
-                "***".to_string()
-            } else {
-                w.to_string()
-            }
-        })
-        .collect();
-    let value_out = masked_words.join(" ");
-    if classify(field, value.trim().trim_matches(|c| c == '"' || c == '\'')).is_some() {
-        return format!("{}: ***", line.split_once(':').map(|x| x.0).unwrap_or(""));
+    let whole = value.trim().trim_matches(|c| c == '"' || c == '\'');
+    if line.contains("PRIVATE KEY") || (!whole.is_empty() && classify(&field, whole).is_some()) {
+        return format!("{prefix} ***");
     }
-    if value_out == value {
-        line.to_string()
-    } else {
-        match line.split_once(':') {
-            Some((k, _)) if !k.contains("//") => format!("{k}:{value_out}"),
-            _ => value_out,
+    let mut out = String::with_capacity(line.len());
+    out.push_str(&prefix);
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        if !token.is_empty() {
+            if classify(&field, token).is_some() {
+                out.push_str("***");
+            } else {
+                out.push_str(token);
+            }
+            token.clear();
+        }
+    };
+    for c in value.chars() {
+        if c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '[' | ']' | '{' | '}') {
+            flush(&mut token, &mut out);
+            out.push(c);
+        } else {
+            token.push(c);
         }
     }
+    flush(&mut token, &mut out);
+    out
 }
 
 /// A registry key name suggested for a secret found at a JSON pointer.
@@ -159,7 +184,12 @@ pub fn suggest_key_name(pointer: &str) -> String {
     let segs: Vec<&str> = pointer
         .split('/')
         .filter(|s| !s.is_empty() && !s.chars().all(|c| c.is_ascii_digit()))
-        .filter(|s| !matches!(*s, "spec" | "metadata" | "providers" | "annotations" | "labels"))
+        .filter(|s| {
+            !matches!(
+                *s,
+                "spec" | "metadata" | "providers" | "annotations" | "labels"
+            )
+        })
         .collect();
     let tail: Vec<&str> = segs.iter().rev().take(2).rev().copied().collect();
     let mut out = String::new();
@@ -202,7 +232,10 @@ mod tests {
         assert_eq!(classify("x", &slack), Some("a Slack token"));
         let sbp = format!("sbp_{}", "0f".repeat(20));
         assert_eq!(classify("x", &sbp), Some("a Supabase key"));
-        let jwt = format!("eyJ{}.eyJ{}.{}", "hbGciOiJIUzI1NiJ9", "zdWIiOiIxIn0", "c2lnbmF0dXJlX3BhcnQ");
+        let jwt = format!(
+            "eyJ{}.eyJ{}.{}",
+            "hbGciOiJIUzI1NiJ9", "zdWIiOiIxIn0", "c2lnbmF0dXJlX3BhcnQ"
+        );
         assert_eq!(classify("x", &jwt), Some("a JWT"));
         let aws = format!("AKIA{}", "ABCDEFGHIJKLMNOP");
         assert_eq!(classify("x", &aws), Some("an AWS access key"));
@@ -219,7 +252,10 @@ mod tests {
         assert_eq!(classify("tokenSecret", "DIGITALOCEAN_TOKEN"), None);
         assert_eq!(classify("passwordSecret", "SMTP_PASSWORD"), None);
         assert_eq!(classify("image", "odoo:17.0"), None);
-        assert_eq!(classify("url", "https://github.com/acme/odoo-addons.git"), None);
+        assert_eq!(
+            classify("url", "https://github.com/acme/odoo-addons.git"),
+            None
+        );
         assert_eq!(classify("url", "postgres://db.example.com/odoo"), None);
     }
 
@@ -246,6 +282,9 @@ mod tests {
             suggest_key_name("/spec/providers/digitalocean/tokenSecret"),
             "DIGITALOCEAN_TOKEN"
         );
-        assert_eq!(suggest_key_name("/spec/mail/passwordSecret"), "MAIL_PASSWORD");
+        assert_eq!(
+            suggest_key_name("/spec/mail/passwordSecret"),
+            "MAIL_PASSWORD"
+        );
     }
 }

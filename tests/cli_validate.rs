@@ -1,0 +1,96 @@
+//! `odooops validate` and `odooops schema` as a user runs them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn odooops(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_odooops"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("run odooops")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn a_valid_tree_exits_0_with_counts_per_kind() {
+    let o = odooops(&["validate", "--ssot", "ssot"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let s = stdout(&o);
+    assert!(s.contains("14 resources in 10 files"), "{s}");
+    assert!(
+        s.contains("4 Environment") && s.contains("5 Gate") && s.contains("valid"),
+        "{s}"
+    );
+}
+
+#[test]
+fn an_invalid_tree_exits_1_with_compiler_style_diagnostics() {
+    let o = odooops(&["validate", "--ssot", "examples/invalid/unknown-field"]);
+    assert_eq!(o.status.code(), Some(1));
+    let s = stdout(&o);
+    assert!(
+        s.contains("examples/invalid/unknown-field/env.yaml:18:5: error[unknown-field]: Environment/production: /spec/odoo/wrokers: unknown field `wrokers`"),
+        "{s}"
+    );
+    assert!(
+        s.contains("18 |     wrokers: 2"),
+        "the offending line is shown:\n{s}"
+    );
+    assert!(s.contains("= help: did you mean `workers`?"), "{s}");
+}
+
+#[test]
+fn json_output_is_a_list_of_diagnostics() {
+    let o = odooops(&["validate", "-o", "json", "--ssot", "examples/invalid/waves"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let list = v.as_array().expect("array");
+    assert_eq!(list.len(), 2);
+    for d in list {
+        for field in ["level", "code", "file", "line", "column", "path", "message"] {
+            assert!(d.get(field).is_some(), "missing {field} in {d}");
+        }
+    }
+    let ok = odooops(&["validate", "-o", "json", "--ssot", "ssot"]);
+    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&ok.stdout).expect("json"),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    assert_eq!(odooops(&["validate", "--bogus"]).status.code(), Some(64));
+    assert_eq!(odooops(&["no-such-verb"]).status.code(), Some(64));
+    assert_eq!(odooops(&["validate", "-o", "yaml"]).status.code(), Some(64));
+    assert_eq!(odooops(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn schema_out_writes_one_file_per_kind_plus_the_document_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = odooops(&["schema", "--out", dir.path().to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(0));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("read")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 8, "{names:?}");
+    assert!(names.contains(&"document.schema.json".to_string()));
+    assert!(names.contains(&"backup-policy.schema.json".to_string()));
+    for n in names {
+        let text = std::fs::read_to_string(Path::new(dir.path()).join(&n)).expect("read");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            v["$schema"], "https://json-schema.org/draft/2020-12/schema",
+            "{n}"
+        );
+    }
+}
