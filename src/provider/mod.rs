@@ -8,6 +8,9 @@ pub mod http;
 pub mod paginate;
 pub mod ratelimit;
 pub mod secret;
+pub mod secret_sync;
+pub mod supabase;
+pub mod vercel;
 
 pub use error::{Provider, ProviderError};
 pub use http::{Auth, ClientConfig, HttpClient, Metrics, Request};
