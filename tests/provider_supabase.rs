@@ -59,7 +59,11 @@ async fn projects_health_buckets_and_queries_round_trip() {
     let all = s.list_projects().await.expect("list");
     assert_eq!(all.len(), 1);
     assert_eq!(
-        (all[0].project_ref.as_str(), all[0].name.as_str(), all[0].status.as_str()),
+        (
+            all[0].project_ref.as_str(),
+            all[0].name.as_str(),
+            all[0].status.as_str()
+        ),
         (REF, "acme", "ACTIVE_HEALTHY")
     );
     assert_eq!(
@@ -72,7 +76,10 @@ async fn projects_health_buckets_and_queries_round_trip() {
         None
     );
 
-    let h = s.health(REF, &["rest", "db", "auth"]).await.expect("health");
+    let h = s
+        .health(REF, &["rest", "db", "auth"])
+        .await
+        .expect("health");
     assert_eq!(
         h.iter().map(|x| x.name.as_str()).collect::<Vec<_>>(),
         ["auth", "db", "rest"],
@@ -81,14 +88,21 @@ async fn projects_health_buckets_and_queries_round_trip() {
     assert!(h.iter().all(|x| x.healthy && x.status == "ACTIVE_HEALTHY"));
 
     lock(&sim.state.supabase)
-        .mutate("bucket", &format!("{REF}/media"), &json!({"public": true}), false)
+        .mutate(
+            "bucket",
+            &format!("{REF}/media"),
+            &json!({"public": true}),
+            false,
+        )
         .expect("seed bucket");
     lock(&sim.state.supabase)
         .mutate("bucket", &format!("{REF}/backups"), &json!({}), false)
         .expect("seed bucket");
     let b = s.list_buckets(REF).await.expect("buckets");
     assert_eq!(
-        b.iter().map(|x| (x.id.as_str(), x.public)).collect::<Vec<_>>(),
+        b.iter()
+            .map(|x| (x.id.as_str(), x.public))
+            .collect::<Vec<_>>(),
         [("backups", false), ("media", true)]
     );
 
@@ -263,8 +277,16 @@ async fn health_needs_services_and_errors_use_the_envelope() {
 #[tokio::test]
 async fn rate_limit_headers_count_down_in_seconds() {
     let (_sim, s, _) = setup("").await;
-    let first = s.http().send(Request::get("/v1/projects")).await.expect("1");
-    let second = s.http().send(Request::get("/v1/projects")).await.expect("2");
+    let first = s
+        .http()
+        .send(Request::get("/v1/projects"))
+        .await
+        .expect("1");
+    let second = s
+        .http()
+        .send(Request::get("/v1/projects"))
+        .await
+        .expect("2");
     let h = |r: &odooops::provider::http::Response, k: &str| -> u64 {
         r.headers
             .get(k)
@@ -277,12 +299,16 @@ async fn rate_limit_headers_count_down_in_seconds() {
         h(&first, "x-ratelimit-remaining") - 1,
         h(&second, "x-ratelimit-remaining")
     );
-    assert!(h(&second, "x-ratelimit-reset") <= 60, "seconds, not an epoch");
+    assert!(
+        h(&second, "x-ratelimit-reset") <= 60,
+        "seconds, not an epoch"
+    );
 }
 
 #[tokio::test]
 async fn retries_honour_retry_after_and_posts_without_a_key_are_sent_once() {
-    let (sim, s, sleeper) = setup("route=/supabase/v1/projects,count=2,kinds=429;retry_after=4").await;
+    let (sim, s, sleeper) =
+        setup("route=/supabase/v1/projects,count=2,kinds=429;retry_after=4").await;
     assert_eq!(s.list_projects().await.expect("after two 429s").len(), 1);
     assert_eq!(
         sleeper.recorded(),
@@ -321,7 +347,10 @@ async fn secret_values_never_reach_logs_or_debug_output() {
     let listed = s.list_secrets(REF).await.expect("list");
     let err = s
         .http()
-        .send(Request::new(Method::DELETE, format!("/v1/projects/{REF}/secrets")).json(json!({"not": "a list"})))
+        .send(
+            Request::new(Method::DELETE, format!("/v1/projects/{REF}/secrets"))
+                .json(json!({"not": "a list"})),
+        )
         .await
         .expect_err("400");
     let debug = format!("{secrets:?} {listed:?} {err:?} {s:?}");

@@ -130,7 +130,11 @@ async fn a_201_with_failed_entries_is_an_error_and_upsert_overwrites() {
         .into_iter()
         .map(|e| e.key)
         .collect();
-    assert_eq!(keys, ["NEW_KEY", "STRIPE_KEY"], "the rest of the batch landed");
+    assert_eq!(
+        keys,
+        ["NEW_KEY", "STRIPE_KEY"],
+        "the rest of the batch landed"
+    );
     assert_eq!(sim.state.request_count("POST /vercel"), 2);
 
     let up = v
@@ -183,7 +187,12 @@ async fn team_scope_is_required_and_checked() {
     }
     // A personal project needs no team.
     lock(&sim.state.vercel)
-        .mutate("project", "prj_me", &json!({"name": "acme-web-personal"}), false)
+        .mutate(
+            "project",
+            "prj_me",
+            &json!({"name": "acme-web-personal"}),
+            false,
+        )
         .expect("seed");
     let (v, _) = client(&sim, None);
     let personal = Vercel::new(v.http().clone(), "acme-web-personal", None);
@@ -296,7 +305,10 @@ async fn secret_values_never_reach_logs_debug_or_the_sim_state() {
     let _guard = logs.install();
     let value = canary("vc-logs");
     let (sim, v, sleeper) = setup("route=/vercel/v10/projects,count=2,kinds=500|429").await;
-    let vars = [EnvCreate::encrypted("STRIPE_KEY", SecretValue::new(value.clone()))];
+    let vars = [EnvCreate::encrypted(
+        "STRIPE_KEY",
+        SecretValue::new(value.clone()),
+    )];
     let up = v.upsert_env(&vars).await.expect("after faults");
     assert_eq!(sleeper.recorded().len(), 2);
     let err = v.create_env(&vars).await.expect_err("duplicate");

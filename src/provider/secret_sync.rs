@@ -92,14 +92,20 @@ fn plan(
         for to in &key.sync_to {
             let t = match to {
                 Where::Env => {
-                    skip(None, "`env` is where values are read from; nothing to push".into());
+                    skip(
+                        None,
+                        "`env` is where values are read from; nothing to push".into(),
+                    );
                     continue;
                 }
                 Where::Supabase => Target::Supabase,
                 Where::Vercel => Target::Vercel,
             };
             if *to == key.source {
-                skip(Some(t), format!("{t} is the key's source; it is not overwritten"));
+                skip(
+                    Some(t),
+                    format!("{t} is the key's source; it is not overwritten"),
+                );
             } else if !targets.contains(&t) {
                 targets.push(t);
             }
@@ -212,9 +218,9 @@ async fn push_supabase(
             return report;
         }
     };
-    let (same, changed): (Batch, Batch) = batch.into_iter().partition(|(name, value)| {
-        live.iter().any(|m| &m.name == name && m.holds(value))
-    });
+    let (same, changed): (Batch, Batch) = batch
+        .into_iter()
+        .partition(|(name, value)| live.iter().any(|m| &m.name == name && m.holds(value)));
     report.unchanged = names(&same);
     report.pushed = names(&changed);
     if !dry_run {
@@ -285,10 +291,8 @@ mod tests {
             Some(vec!["STRIPE_KEY".to_string()])
         );
         assert!(!batches.contains_key(&Target::Vercel));
-        let why: Vec<(String, Option<Target>)> = skipped
-            .iter()
-            .map(|s| (s.name.clone(), s.target))
-            .collect();
+        let why: Vec<(String, Option<Target>)> =
+            skipped.iter().map(|s| (s.name.clone(), s.target)).collect();
         assert_eq!(
             why,
             vec![

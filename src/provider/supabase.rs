@@ -112,12 +112,15 @@ fn req_text(v: &Value, k: &str, what: &str) -> Result<String, ProviderError> {
 }
 
 pub fn normalize_project(v: &Value) -> Result<Project, ProviderError> {
-    let database = v.get("database").filter(|d| d.is_object()).map(|d| Database {
-        host: text(d, "host").unwrap_or_default(),
-        version: text(d, "version").unwrap_or_default(),
-        postgres_engine: text(d, "postgres_engine").unwrap_or_default(),
-        release_channel: text(d, "release_channel").unwrap_or_default(),
-    });
+    let database = v
+        .get("database")
+        .filter(|d| d.is_object())
+        .map(|d| Database {
+            host: text(d, "host").unwrap_or_default(),
+            version: text(d, "version").unwrap_or_default(),
+            postgres_engine: text(d, "postgres_engine").unwrap_or_default(),
+            release_channel: text(d, "release_channel").unwrap_or_default(),
+        });
     Ok(Project {
         project_ref: text(v, "ref")
             .or_else(|| text(v, "id"))
@@ -251,9 +254,12 @@ impl Supabase {
 
     /// Secret names (and when they changed), sorted by name. Never values.
     pub async fn list_secrets(&self, project_ref: &str) -> Result<Vec<SecretMeta>, ProviderError> {
-        let items =
-            paginate::supabase(&self.http, &format!("/v1/projects/{project_ref}/secrets"), "")
-                .await?;
+        let items = paginate::supabase(
+            &self.http,
+            &format!("/v1/projects/{project_ref}/secrets"),
+            "",
+        )
+        .await?;
         let mut out = items
             .iter()
             .map(|s| {
@@ -307,8 +313,11 @@ impl Supabase {
         if names.is_empty() {
             return Ok(());
         }
-        let req = Request::new(Method::DELETE, format!("/v1/projects/{project_ref}/secrets"))
-            .json(json!(names));
+        let req = Request::new(
+            Method::DELETE,
+            format!("/v1/projects/{project_ref}/secrets"),
+        )
+        .json(json!(names));
         self.http.send(req).await.map(|_| ())
     }
 
@@ -390,9 +399,11 @@ mod tests {
 
     #[test]
     fn normalizes_a_project() {
-        let p = normalize_project(&json!({"id": "abcdefghijklmnopqrst", "ref": "abcdefghijklmnopqrst",
+        let p = normalize_project(
+            &json!({"id": "abcdefghijklmnopqrst", "ref": "abcdefghijklmnopqrst",
             "organization_id": "o", "name": "acme", "region": "eu-central-1", "created_at": "t",
-            "status": "ACTIVE_HEALTHY", "database": {"host": "h", "version": "17", "postgres_engine": "17", "release_channel": "ga"}}));
+            "status": "ACTIVE_HEALTHY", "database": {"host": "h", "version": "17", "postgres_engine": "17", "release_channel": "ga"}}),
+        );
         assert_eq!(p.map(|p| p.name), Ok("acme".to_string()));
         assert!(normalize_project(&json!({"name": "x"})).is_err());
     }

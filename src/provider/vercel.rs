@@ -128,7 +128,11 @@ fn text(v: &Value, k: &str) -> Option<String> {
 pub fn normalize_env(v: &Value) -> Result<EnvVar, ProviderError> {
     let target = match v.get("target") {
         Some(Value::String(t)) => vec![t.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     };
     let kind = text(v, "type").ok_or_else(|| decode("env var without `type`"))?;
@@ -165,7 +169,11 @@ fn sort_envs(v: &mut [EnvVar]) {
 
 /// Read a create answer: `{created, failed[]}`. Any failure is an error, even on a 201.
 pub fn parse_created(v: &Value) -> Result<Vec<EnvVar>, ProviderError> {
-    if let Some(failed) = v.get("failed").and_then(Value::as_array).filter(|f| !f.is_empty()) {
+    if let Some(failed) = v
+        .get("failed")
+        .and_then(Value::as_array)
+        .filter(|f| !f.is_empty())
+    {
         let first_code = failed
             .first()
             .and_then(|f| f.pointer("/error/code"))
@@ -179,7 +187,10 @@ pub fn parse_created(v: &Value) -> Result<Vec<EnvVar>, ProviderError> {
                     .or_else(|| f.pointer("/error/key"))
                     .and_then(Value::as_str)
                     .unwrap_or("?");
-                let code = f.pointer("/error/code").and_then(Value::as_str).unwrap_or("?");
+                let code = f
+                    .pointer("/error/code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?");
                 format!("{key} ({code})")
             })
             .collect();
@@ -246,10 +257,7 @@ impl Vercel {
         req
     }
     fn team_query(&self) -> Vec<(&'static str, String)> {
-        self.team_id
-            .iter()
-            .map(|t| ("teamId", t.clone()))
-            .collect()
+        self.team_id.iter().map(|t| ("teamId", t.clone())).collect()
     }
 
     /// Every env var of the project, normalized and sorted.
@@ -273,7 +281,11 @@ impl Vercel {
         self.post_env(vars, true).await
     }
 
-    async fn post_env(&self, vars: &[EnvCreate], upsert: bool) -> Result<Vec<EnvVar>, ProviderError> {
+    async fn post_env(
+        &self,
+        vars: &[EnvCreate],
+        upsert: bool,
+    ) -> Result<Vec<EnvVar>, ProviderError> {
         if vars.is_empty() {
             return Ok(Vec::new());
         }
@@ -294,8 +306,11 @@ impl Vercel {
     /// Edit one variable (only the fields set in `patch` are sent).
     pub async fn edit_env(&self, id: &str, patch: &EnvPatch) -> Result<EnvVar, ProviderError> {
         let req = self.scoped(
-            Request::new(Method::PATCH, format!("/v9/projects/{}/env/{id}", self.project))
-                .json(patch.body()),
+            Request::new(
+                Method::PATCH,
+                format!("/v9/projects/{}/env/{id}", self.project),
+            )
+            .json(patch.body()),
         );
         normalize_env(&self.http.json(req).await?)
     }
@@ -373,16 +388,25 @@ mod tests {
         let one = parse_env_list(&env("A", json!("production"))).expect("single");
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].target, vec!["production"]);
-        let paged = parse_env_list(&json!({"envs": [env("B", json!(["production", "preview"])), env("A", json!([]))],
-            "pagination": {"count": 2, "next": null, "prev": null}}))
+        let paged = parse_env_list(
+            &json!({"envs": [env("B", json!(["production", "preview"])), env("A", json!([]))],
+            "pagination": {"count": 2, "next": null, "prev": null}}),
+        )
         .expect("paged");
         assert_eq!(
             paged.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
             ["A", "B"]
         );
-        assert_eq!(paged[1].target, vec!["preview", "production"], "targets sorted");
+        assert_eq!(
+            paged[1].target,
+            vec!["preview", "production"],
+            "targets sorted"
+        );
         assert_eq!(parse_env_list(&json!({"envs": []})).map(|v| v.len()), Ok(0));
-        assert!(parse_env_list(&json!({"nothing": 1})).is_err(), "no list is not an empty list");
+        assert!(
+            parse_env_list(&json!({"nothing": 1})).is_err(),
+            "no list is not an empty list"
+        );
     }
 
     #[test]
@@ -390,7 +414,10 @@ mod tests {
         let v = json!({"created": [], "failed": [{"error": {"code": "ENV_ALREADY_EXISTS",
             "message": "exists", "key": "A", "envVarKey": "A"}}]});
         let e = parse_created(&v).expect_err("failed[] is an error");
-        assert_eq!((e.code.as_str(), e.status, e.retryable), ("ENV_ALREADY_EXISTS", Some(201), false));
+        assert_eq!(
+            (e.code.as_str(), e.status, e.retryable),
+            ("ENV_ALREADY_EXISTS", Some(201), false)
+        );
         assert!(e.error.contains("A (ENV_ALREADY_EXISTS)"));
         let ok = parse_created(&json!({"created": env("A", json!(["preview"])), "failed": []}));
         assert_eq!(ok.map(|v| v.len()), Ok(1));
@@ -401,6 +428,9 @@ mod tests {
         let c = EnvCreate::encrypted("API_KEY", SecretValue::new(format!("unit-{}", "canary")));
         assert!(!format!("{c:?}").contains("unit-canary"));
         assert_eq!(c.body()["value"], "unit-canary");
-        assert_eq!(c.body()["target"], json!(["development", "preview", "production"]));
+        assert_eq!(
+            c.body()["target"],
+            json!(["development", "preview", "production"])
+        );
     }
 }

@@ -108,9 +108,7 @@ impl SupabaseState {
         match kind {
             "project" => {
                 if !valid_ref(id) {
-                    return Err(format!(
-                        "a project ref is 20 lowercase letters, not `{id}`"
-                    ));
+                    return Err(format!("a project ref is 20 lowercase letters, not `{id}`"));
                 }
                 if delete {
                     self.secrets.remove(id);
@@ -124,7 +122,8 @@ impl SupabaseState {
                 match self.projects.get_mut(id) {
                     Some(p) => merge(p, set),
                     None => {
-                        self.projects.insert(id.to_string(), project_object(id, set));
+                        self.projects
+                            .insert(id.to_string(), project_object(id, set));
                     }
                 }
                 Ok(())
@@ -193,7 +192,9 @@ pub fn routes() -> Router<Shared> {
         .route("/v1/projects/{ref}/health", get(health))
         .route(
             "/v1/projects/{ref}/secrets",
-            get(list_secrets).post(create_secrets).delete(delete_secrets),
+            get(list_secrets)
+                .post(create_secrets)
+                .delete(delete_secrets),
         )
         .route("/v1/projects/{ref}/storage/buckets", get(list_buckets))
         .route("/v1/projects/{ref}/database/query", post(run_query))
@@ -290,8 +291,14 @@ async fn org_projects(
     mine.sort_by(|a, b| {
         let key = |v: &Value| {
             (
-                v.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
-                v.get("ref").and_then(Value::as_str).unwrap_or("").to_string(),
+                v.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                v.get("ref")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
             )
         };
         key(a).cmp(&key(b))

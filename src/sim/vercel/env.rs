@@ -45,7 +45,10 @@ fn targets(v: Option<&Value>) -> Result<Vec<String>, String> {
     list.iter()
         .map(|t| match t.as_str() {
             Some(t) if TARGETS.contains(&t) => Ok(t.to_string()),
-            _ => Err(format!("`target` values must be one of {}", TARGETS.join(", "))),
+            _ => Err(format!(
+                "`target` values must be one of {}",
+                TARGETS.join(", ")
+            )),
         })
         .collect()
 }
@@ -65,7 +68,16 @@ fn set_value(rec: &mut Map<String, Value>, kind: &str, value: &str) {
 }
 
 /// Validate one create item.
-fn item(v: &Value) -> Result<(String, String, String, Vec<String>, Option<String>), String> {
+/// One validated create item.
+struct Item {
+    key: String,
+    value: String,
+    kind: String,
+    target: Vec<String>,
+    branch: Option<String>,
+}
+
+fn item(v: &Value) -> Result<Item, String> {
     let key = v
         .get("key")
         .and_then(Value::as_str)
@@ -92,22 +104,22 @@ fn item(v: &Value) -> Result<(String, String, String, Vec<String>, Option<String
         .get("gitBranch")
         .and_then(Value::as_str)
         .map(str::to_string);
-    Ok((
-        key.to_string(),
-        value.to_string(),
-        kind.to_string(),
+    Ok(Item {
+        key: key.to_string(),
+        value: value.to_string(),
+        kind: kind.to_string(),
         target,
         branch,
-    ))
+    })
 }
 
 fn conflicts(e: &Value, key: &str, target: &[String], branch: &Option<String>) -> bool {
     let same_key = e.get("key").and_then(Value::as_str) == Some(key);
     let same_branch = e.get("gitBranch").and_then(Value::as_str) == branch.as_deref();
-    let overlap = e
-        .get("target")
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|t| t.as_str().is_some_and(|t| target.iter().any(|x| x == t))));
+    let overlap = e.get("target").and_then(Value::as_array).is_some_and(|a| {
+        a.iter()
+            .any(|t| t.as_str().is_some_and(|t| target.iter().any(|x| x == t)))
+    });
     same_key && same_branch && overlap
 }
 
@@ -162,7 +174,12 @@ pub(super) async fn create(
     let (single, items) = match parsed {
         Value::Array(a) if !a.is_empty() => (false, a),
         v @ Value::Object(_) => (true, vec![v]),
-        _ => return bad(&s, "Invalid request: body should be an object or a non-empty array."),
+        _ => {
+            return bad(
+                &s,
+                "Invalid request: body should be an object or a non-empty array.",
+            )
+        }
     };
     let mut checked = Vec::new();
     for (i, v) in items.iter().enumerate() {
@@ -177,7 +194,20 @@ pub(super) async fn create(
     let new_ids: Vec<String> = (0..checked.len()).map(|_| st.id("env")).collect();
     let list = st.envs.entry(pid).or_default();
     let at = now_ms();
-    for ((raw, (key, value, kind, target, branch)), new_id) in checked.into_iter().zip(new_ids) {
+    for (
+        (
+            raw,
+            Item {
+                key,
+                value,
+                kind,
+                target,
+                branch,
+            },
+        ),
+        new_id,
+    ) in checked.into_iter().zip(new_ids)
+    {
         let existing = list
             .iter()
             .position(|e| conflicts(e, &key, &target, &branch));
@@ -195,7 +225,9 @@ pub(super) async fn create(
                 continue;
             }
             (None, _) => {
-                list.push(json!({"id": new_id, "key": key, "createdAt": at, "configurationId": null}));
+                list.push(
+                    json!({"id": new_id, "key": key, "createdAt": at, "configurationId": null}),
+                );
                 list.len() - 1
             }
         };
@@ -261,11 +293,19 @@ pub(super) async fn edit(
     let Some(rec) = st
         .envs
         .get_mut(&pid)
-        .and_then(|l| l.iter_mut().find(|e| e.get("id").and_then(Value::as_str) == Some(id.as_str())))
+        .and_then(|l| {
+            l.iter_mut()
+                .find(|e| e.get("id").and_then(Value::as_str) == Some(id.as_str()))
+        })
         .and_then(Value::as_object_mut)
     else {
         drop(st);
-        return fail(&s, StatusCode::NOT_FOUND, "not_found", "Environment variable not found");
+        return fail(
+            &s,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Environment variable not found",
+        );
     };
     for (k, v) in &patch {
         if !matches!(k.as_str(), "value" | "target") {
@@ -318,6 +358,11 @@ pub(super) async fn remove(
     drop(st);
     match removed {
         Some(e) => ok(&s, StatusCode::OK, public(&e)),
-        None => fail(&s, StatusCode::NOT_FOUND, "not_found", "Environment variable not found"),
+        None => fail(
+            &s,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Environment variable not found",
+        ),
     }
 }
