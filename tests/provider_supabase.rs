@@ -116,6 +116,44 @@ async fn projects_health_buckets_and_queries_round_trip() {
 }
 
 #[tokio::test]
+async fn projects_are_seeded_through_the_control_api() {
+    let (sim, s, _) = setup("").await;
+    let http = reqwest::Client::new();
+    let seed = |body: serde_json::Value| {
+        http.post(format!("{}/_sim/mutate", sim.url()))
+            .json(&body)
+            .send()
+    };
+    let r = seed(
+        json!({"provider": "supabase", "kind": "project", "id": "zyxwvutsrqponmlkjihg",
+                        "set": {"name": "beta", "region": "us-east-1"}}),
+    )
+    .await
+    .expect("seed");
+    assert!(r.status().is_success());
+    // Merging into an existing project keeps its other fields.
+    let r = seed(json!({"provider": "supabase", "kind": "project", "id": REF,
+                        "set": {"status": "INACTIVE"}}))
+    .await
+    .expect("merge");
+    assert!(r.status().is_success());
+    let r = seed(json!({"provider": "supabase", "kind": "project", "id": "NOT-A-REF", "set": {}}))
+        .await
+        .expect("bad ref");
+    assert_eq!(r.status().as_u16(), 404);
+    let all = s.list_projects().await.expect("list");
+    assert_eq!(
+        all.iter()
+            .map(|p| (p.name.as_str(), p.status.as_str(), p.region.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("acme", "INACTIVE", "eu-central-1"),
+            ("beta", "ACTIVE_HEALTHY", "us-east-1")
+        ]
+    );
+}
+
+#[tokio::test]
 async fn organization_projects_page_through_offsets() {
     let (sim, s, _) = setup("").await;
     {
