@@ -2,6 +2,7 @@
 //! 0 ok, 1 error or invalid input, 2 changes present (`--detailed-exitcode`), 64 usage.
 
 mod demo;
+mod providers;
 mod reconcile;
 mod sim;
 mod store;
@@ -113,11 +114,33 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// Secret registry operations.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+    /// Ingest every provider object we can see into ops.inventory.
+    Inventory {
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
     /// The main job on the embedded default: simulator + SQLite store + examples/quickstart.
     Demo {
         /// SSOT reconciled by the demo.
         #[arg(long, default_value = "examples/quickstart")]
         tree: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretsCommand {
+    /// Push registry keys (values from this process's environment) to Supabase secrets and
+    /// Vercel env vars; names only are printed and recorded.
+    Sync {
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
     },
 }
 
@@ -222,6 +245,24 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 data_dir: &cli.data_dir,
             };
             reconcile::drift(&cli.ssot, &t, output)
+        }
+        Command::Secrets {
+            command: SecretsCommand::Sync { dry_run, output },
+        } => {
+            let t = reconcile::Target {
+                sim: cli.sim.as_deref(),
+                database_url: cli.database_url.as_deref(),
+                data_dir: &cli.data_dir,
+            };
+            providers::secrets_sync(&t, &cli.ssot, dry_run, output)
+        }
+        Command::Inventory { output } => {
+            let t = reconcile::Target {
+                sim: cli.sim.as_deref(),
+                database_url: cli.database_url.as_deref(),
+                data_dir: &cli.data_dir,
+            };
+            providers::inventory(&t, &cli.ssot, output)
         }
         Command::Demo { tree } => demo::run(&tree, cli.database_url.as_deref(), &cli.data_dir),
     }
