@@ -16,7 +16,11 @@ fn time<F: FnMut() -> usize>(label: &str, runs: usize, mut f: F) {
     samples.sort();
     let p50 = samples[runs / 2];
     let max = samples[runs - 1];
-    println!("{label:<48} p50 {:>9.2} ms   max {:>9.2} ms   ({last} diagnostics/resources)", ms(p50), ms(max));
+    println!(
+        "{label:<48} p50 {:>9.2} ms   max {:>9.2} ms   ({last} diagnostics/resources)",
+        ms(p50),
+        ms(max)
+    );
 }
 
 fn ms(d: Duration) -> f64 {
@@ -27,7 +31,9 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let limits = Limits::default();
     time("validate examples/agency (305 resources)", 20, || {
-        ssot::load(&root.join("examples/agency"), &limits).entries.len()
+        ssot::load(&root.join("examples/agency"), &limits)
+            .entries
+            .len()
     });
     time("validate ssot/ (14 resources)", 50, || {
         ssot::load(&root.join("ssot"), &limits).entries.len()
@@ -37,7 +43,10 @@ fn main() {
     let mut bomb = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for i in 1..10u8 {
         let (name, prev) = ((b'a' + i) as char, (b'a' + i - 1) as char);
-        bomb.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
+        bomb.push_str(&format!(
+            "{name}: &{name} [{}]\n",
+            vec![format!("*{prev}"); 10].join(", ")
+        ));
     }
     while bomb.len() < 1024 * 1024 {
         bomb.push_str("# padding padding padding padding padding padding padding padding\n");
@@ -52,7 +61,11 @@ fn main() {
 
     let deep_dir = dir.path().join("deep");
     std::fs::create_dir_all(&deep_dir).expect("mkdir");
-    std::fs::write(deep_dir.join("deep.yaml"), format!("{}x\n", "- ".repeat(10_000))).expect("write");
+    std::fs::write(
+        deep_dir.join("deep.yaml"),
+        format!("{}x\n", "- ".repeat(10_000)),
+    )
+    .expect("write");
     time("refuse a 10,000-level nested file", 10, || {
         ssot::load(&deep_dir, &limits).diagnostics.len()
     });

@@ -1,6 +1,9 @@
 //! The command line: a thin layer of clap over the library. Exit codes follow the design:
 //! 0 ok, 1 error or invalid input, 2 changes present (`--detailed-exitcode`), 64 usage.
 
+mod modules;
+mod neutralize;
+mod render;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -43,6 +46,51 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print an environment's rendered odoo.conf or cloud-init user data.
+    Render {
+        /// Environment name.
+        #[arg(long = "env")]
+        env: String,
+        #[arg(long, value_enum, default_value = "conf")]
+        what: render::What,
+    },
+    /// Addon module graph: dependencies, missing addons, cycles, licenses.
+    Modules {
+        #[command(subcommand)]
+        command: ModulesCommand,
+    },
+    /// Neutralize an Odoo database (odoo-bin neutralize semantics) and verify the result.
+    Neutralize {
+        /// PostgreSQL URL of the Odoo database.
+        #[arg(long, env = "ODOOOPS_NEUTRALIZE_DATABASE_URL")]
+        database_url: String,
+        /// Addons paths searched for `<module>/data/neutralize.sql`: DIR[,DIR…].
+        #[arg(long)]
+        addons_path: Option<String>,
+        /// Run in a transaction that is rolled back; report what would change.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModulesCommand {
+    /// Transitive dependencies of a selection (default: every discovered addon).
+    Deps {
+        /// DIR[,DIR…]; the first directory holding an addon wins.
+        #[arg(long)]
+        addons_path: String,
+        /// Addons to resolve: a,b,c.
+        #[arg(long)]
+        select: Option<String>,
+        /// Odoo series whose core addons satisfy dependencies.
+        #[arg(long, default_value = "17.0")]
+        series: String,
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
 }
 
 /// Parse arguments and run; returns the process exit code.
@@ -72,5 +120,21 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Validate { output } => Ok(validate::run(&cli.ssot, output)),
         Command::Schema { out } => validate::schema(out.as_deref()),
+        Command::Render { env, what } => render::run(&cli.ssot, &env, what),
+        Command::Modules {
+            command:
+                ModulesCommand::Deps {
+                    addons_path,
+                    select,
+                    series,
+                    output,
+                },
+        } => modules::deps(&addons_path, select.as_deref(), &series, output),
+        Command::Neutralize {
+            database_url,
+            addons_path,
+            dry_run,
+            output,
+        } => neutralize::run(&database_url, addons_path.as_deref(), dry_run, output),
     }
 }
