@@ -314,10 +314,17 @@ impl Parser<'_> {
     }
 
     fn expected_sep(&self, close: u8) -> ParseError {
+        // `'a': 'x'  'b': 1` — adjacent strings concatenate, so a forgotten comma surfaces
+        // at the next colon; say so, as CPython does.
+        let hint = if close == b'}' && self.peek() == Some(b':') {
+            " (a missing `,` before this entry? adjacent strings are concatenated)"
+        } else {
+            ""
+        };
         self.err_at(
             self.pos,
             &format!(
-                "expected `,` or `{}`, found {}",
+                "expected `,` or `{}`, found {}{hint}",
                 close as char,
                 self.describe()
             ),
