@@ -14,8 +14,8 @@ pub use verify::{is_real_host, verify, verify_in, Violation};
 
 use rules::Columns;
 use serde::Serialize;
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
-use sqlx::Row;
+use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::{Connection, Row};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -92,35 +92,38 @@ pub struct Options {
     pub no_builtin: bool,
 }
 
-/// Connect to `url` and neutralize (see [`run_with`]).
+/// Connect to `url` (one connection, failing fast when the server is unreachable) and
+/// neutralize (see [`run_on`]).
 pub async fn run(
     url: &str,
     addons_paths: &[PathBuf],
     dry_run: bool,
 ) -> Result<NeutralizeReport, NeutralizeError> {
-    let pool = connect(url).await?;
+    let mut conn = PgConnection::connect(url)
+        .await
+        .map_err(NeutralizeError::Connect)?;
     let opts = Options {
         addons_paths: addons_paths.to_vec(),
         dry_run,
         no_builtin: false,
     };
-    let r = run_with(&pool, &opts).await;
-    pool.close().await;
+    let r = run_on(&mut conn, &opts).await;
+    let _ = conn.close().await;
     r
 }
 
-/// A small pool for one operation.
-pub async fn connect(url: &str) -> Result<PgPool, NeutralizeError> {
-    PgPoolOptions::new()
-        .max_connections(2)
-        .connect(url)
-        .await
-        .map_err(NeutralizeError::Connect)
+/// Neutralize through a connection of an existing pool.
+pub async fn run_with(pool: &PgPool, opts: &Options) -> Result<NeutralizeReport, NeutralizeError> {
+    let mut conn = pool.acquire().await?;
+    run_on(&mut conn, opts).await
 }
 
-/// Neutralize through an existing pool.
-pub async fn run_with(pool: &PgPool, opts: &Options) -> Result<NeutralizeReport, NeutralizeError> {
-    let mut tx = pool.begin().await?;
+/// Neutralize on one connection: one transaction, verified before commit or rollback.
+pub async fn run_on(
+    conn: &mut PgConnection,
+    opts: &Options,
+) -> Result<NeutralizeReport, NeutralizeError> {
+    let mut tx = conn.begin().await?;
     let database: String = sqlx::query_scalar("SELECT current_database()::text")
         .fetch_one(&mut *tx)
         .await?;
