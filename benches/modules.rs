@@ -1,5 +1,6 @@
 //! Module graph figures: 3,000 generated addons (realistic manifests) in three addons paths.
-//! Run: `cargo bench --bench modules`
+//! Run: `cargo bench --bench modules`. Under `cargo test --all-targets` (no `--bench`
+//! argument) every case runs once, as a smoke test.
 
 use odooops::odoo::graph;
 use odooops::odoo::manifest::Manifest;
@@ -101,6 +102,8 @@ fn manifest(i: usize, rng: &mut Rng) -> String {
 }
 
 fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let runs = |n: usize| if bench { n } else { 1 };
     let tmp = tempfile::tempdir().expect("tempdir");
     let paths: Vec<PathBuf> = (0..3)
         .map(|p| tmp.path().join(format!("path{p}")))
@@ -121,30 +124,36 @@ fn main() {
         bytes as f64 / 1024.0
     );
 
-    time("parse 3,000 manifests (in memory)", 10, || {
+    time("parse 3,000 manifests (in memory)", runs(10), || {
         texts
             .iter()
             .filter(|t| Manifest::parse(t, "bench").is_ok())
             .count()
     });
-    time("discover + parse 3,000 addons (from disk)", 10, || {
-        graph::discover(&paths).expect("discover").addons.len()
-    });
+    time(
+        "discover + parse 3,000 addons (from disk)",
+        runs(10),
+        || graph::discover(&paths).expect("discover").addons.len(),
+    );
     let index = graph::discover(&paths).expect("discover");
-    time("deps of all 3,000 (closure, cycles, licenses)", 10, || {
-        graph::deps(&index, &[], "17.0")
-            .expect("deps")
-            .licenses
-            .len()
-    });
+    time(
+        "deps of all 3,000 (closure, cycles, licenses)",
+        runs(10),
+        || {
+            graph::deps(&index, &[], "17.0")
+                .expect("deps")
+                .licenses
+                .len()
+        },
+    );
     let newest = vec![format!("addon_{:04}", ADDONS - 1)];
-    time("deps of the newest addon (deep closure)", 50, || {
+    time("deps of the newest addon (deep closure)", runs(50), || {
         graph::deps(&index, &newest, "17.0")
             .expect("deps")
             .depends
             .len()
     });
-    time("end to end: discover + deps of all 3,000", 10, || {
+    time("end to end: discover + deps of all 3,000", runs(10), || {
         let idx = graph::discover(&paths).expect("discover");
         graph::deps(&idx, &[], "17.0").expect("deps").depends.len()
     });
