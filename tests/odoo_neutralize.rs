@@ -281,6 +281,39 @@ async fn cli_neutralize_dry_run_json_then_real_run_text() {
         return;
     };
     let bin = env!("CARGO_BIN_EXE_odooops");
+    let check = |expect: i32| {
+        let o = Command::new(bin)
+            .args([
+                "neutralize",
+                "--database-url",
+                &db.url,
+                "--verify-only",
+                "-o",
+                "json",
+            ])
+            .output()
+            .expect("run");
+        assert_eq!(
+            o.status.code(),
+            Some(expect),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("json")
+    };
+    // A production-like database: verification fails and names what is live.
+    let before = check(1);
+    let kinds: Vec<&str> = before
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|v| v["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"mail_server") && kinds.contains(&"cron") && kinds.contains(&"flag"),
+        "{kinds:?}"
+    );
+
     let dry = Command::new(bin)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([

@@ -70,6 +70,9 @@ pub enum Command {
         /// Run in a transaction that is rolled back; report what would change.
         #[arg(long)]
         dry_run: bool,
+        /// Change nothing: only check that the database is neutralized.
+        #[arg(long, conflicts_with_all = ["dry_run", "addons_path"])]
+        verify_only: bool,
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
@@ -134,7 +137,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             database_url,
             addons_path,
             dry_run,
+            verify_only,
             output,
-        } => neutralize::run(&database_url, addons_path.as_deref(), dry_run, output),
+        } => {
+            if verify_only {
+                neutralize::verify_only(&database_url, output)
+            } else {
+                neutralize::run(&database_url, addons_path.as_deref(), dry_run, output)
+            }
+        }
     }
 }

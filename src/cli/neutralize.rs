@@ -2,7 +2,7 @@
 
 use super::{Output, EXIT_ERROR, EXIT_OK};
 use crate::odoo::graph::split_paths;
-use crate::odoo::neutralize::{self, NeutralizeReport, Source};
+use crate::odoo::neutralize::{self, NeutralizeReport, Source, Violation};
 use std::io::Write;
 
 pub fn run(
@@ -23,6 +23,36 @@ pub fn run(
         Output::Text => write_text(&mut out, &report)?,
     }
     Ok(if report.ok() { EXIT_OK } else { EXIT_ERROR })
+}
+
+/// `--verify-only`: check a database without changing it.
+pub fn verify_only(database_url: &str, output: Output) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let violations = rt.block_on(neutralize::verify_url(database_url))?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match output {
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&violations)?)?,
+        Output::Text => write_violations(&mut out, &violations)?,
+    }
+    Ok(if violations.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_ERROR
+    })
+}
+
+fn write_violations(out: &mut impl Write, violations: &[Violation]) -> std::io::Result<()> {
+    if violations.is_empty() {
+        return writeln!(out, "verified: no violation");
+    }
+    for v in violations {
+        let id = v.id.map(|i| format!(" #{i}")).unwrap_or_default();
+        writeln!(out, "violation: {}{id} {}: {}", v.kind, v.name, v.detail)?;
+    }
+    writeln!(out, "NOT neutralized: {} violation(s)", violations.len())
 }
 
 fn write_text(out: &mut impl Write, r: &NeutralizeReport) -> std::io::Result<()> {
@@ -49,13 +79,5 @@ fn write_text(out: &mut impl Write, r: &NeutralizeReport) -> std::io::Result<()>
         "rolled back (dry run)"
     };
     writeln!(out, "{} row(s) changed, {verb}", r.rows_changed)?;
-    if r.violations.is_empty() {
-        writeln!(out, "verified: no violation")
-    } else {
-        for v in &r.violations {
-            let id = v.id.map(|i| format!(" #{i}")).unwrap_or_default();
-            writeln!(out, "violation: {}{id} {}: {}", v.kind, v.name, v.detail)?;
-        }
-        writeln!(out, "NOT neutralized: {} violation(s)", r.violations.len())
-    }
+    write_violations(out, &r.violations)
 }

@@ -10,7 +10,7 @@
 pub mod rules;
 mod verify;
 
-pub use verify::{is_real_host, verify, verify_in, Violation};
+pub use verify::{is_real_host, verify, verify_in, verify_url, Violation};
 
 use rules::Columns;
 use serde::Serialize;

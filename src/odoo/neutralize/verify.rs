@@ -6,7 +6,7 @@
 use super::{columns, NeutralizeError};
 use serde::Serialize;
 use sqlx::postgres::{PgConnection, PgPool};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
@@ -31,6 +31,16 @@ pub fn is_real_host(host: &str) -> bool {
 pub async fn verify(pool: &PgPool) -> Result<Vec<Violation>, NeutralizeError> {
     let mut conn = pool.acquire().await?;
     verify_in(&mut conn).await
+}
+
+/// Connect to `url` and verify (read-only).
+pub async fn verify_url(url: &str) -> Result<Vec<Violation>, NeutralizeError> {
+    let mut conn = PgConnection::connect(url)
+        .await
+        .map_err(NeutralizeError::Connect)?;
+    let r = verify_in(&mut conn).await;
+    let _ = conn.close().await;
+    r
 }
 
 /// Verify on one connection (inside a transaction, to check before committing).
