@@ -3,4 +3,8 @@
 
 pub mod cli;
 pub mod odoo;
+pub mod provider;
+pub mod reconcile;
+pub mod sim;
 pub mod ssot;
+pub mod store;

@@ -285,7 +285,7 @@ async fn cli_neutralize_dry_run_json_then_real_run_text() {
         let o = Command::new(bin)
             .args([
                 "neutralize",
-                "--database-url",
+                "--odoo-database-url",
                 &db.url,
                 "--verify-only",
                 "-o",
@@ -318,7 +318,7 @@ async fn cli_neutralize_dry_run_json_then_real_run_text() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "neutralize",
-            "--database-url",
+            "--odoo-database-url",
             &db.url,
             "--addons-path",
             "examples/addons",
@@ -347,7 +347,7 @@ async fn cli_neutralize_dry_run_json_then_real_run_text() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "neutralize",
-            "--database-url",
+            "--odoo-database-url",
             &db.url,
             "--addons-path",
             "examples/addons",
@@ -378,7 +378,7 @@ async fn cli_neutralize_dry_run_json_then_real_run_text() {
     let bad = Command::new(bin)
         .args([
             "neutralize",
-            "--database-url",
+            "--odoo-database-url",
             "postgres://postgres@127.0.0.1:1/none",
         ])
         .output()

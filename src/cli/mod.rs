@@ -4,6 +4,8 @@
 mod modules;
 mod neutralize;
 mod render;
+mod sim;
+mod store;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -23,6 +25,23 @@ pub struct Cli {
     /// The SSOT directory (every *.yaml/*.yml under it, any depth).
     #[arg(long, global = true, default_value = "ssot", env = "ODOOOPS_SSOT")]
     pub ssot: PathBuf,
+    /// The evidence store: postgres://… (Supabase in production) or sqlite:PATH.
+    /// Default: the embedded SQLite file DATA_DIR/ops.db.
+    #[arg(
+        long,
+        global = true,
+        env = "ODOOOPS_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Local state: the embedded database and the artifact directory.
+    #[arg(
+        long,
+        global = true,
+        default_value = ".odooops",
+        env = "ODOOOPS_DATA_DIR"
+    )]
+    pub data_dir: PathBuf,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -39,6 +58,11 @@ pub enum Command {
     Validate {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
+    },
+    /// The provider simulator (DigitalOcean, Supabase, Vercel, Slack, Plane on loopback).
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
     },
     /// Print or write the JSON Schemas generated from the resource types.
     Schema {
@@ -61,9 +85,10 @@ pub enum Command {
     },
     /// Neutralize an Odoo database (odoo-bin neutralize semantics) and verify the result.
     Neutralize {
-        /// PostgreSQL URL of the Odoo database.
-        #[arg(long, env = "ODOOOPS_NEUTRALIZE_DATABASE_URL")]
-        database_url: String,
+        /// PostgreSQL URL of the Odoo database to neutralize (not the evidence store, which
+        /// is the global --database-url).
+        #[arg(long, env = "ODOOOPS_ODOO_DATABASE_URL", hide_env_values = true)]
+        odoo_database_url: String,
         /// Addons paths searched for `<module>/data/neutralize.sql`: DIR[,DIR…].
         #[arg(long)]
         addons_path: Option<String>,
@@ -76,6 +101,13 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// The evidence store: apply migrations, show status.
+    Store {
+        #[command(subcommand)]
+        action: store::StoreCommand,
+    },
+    /// Read the unified event stream, newest first.
+    Events(store::EventsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,6 +125,18 @@ pub enum ModulesCommand {
         series: String,
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SimCommand {
+    /// Serve every simulated provider under its own path prefix.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Fault injection, e.g. `p=0.2,kinds=429|500|503|timeout,seed=7`.
+        #[arg(long)]
+        faults: Option<String>,
     },
 }
 
@@ -134,17 +178,22 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 },
         } => modules::deps(&addons_path, select.as_deref(), &series, output),
         Command::Neutralize {
-            database_url,
+            odoo_database_url,
             addons_path,
             dry_run,
             verify_only,
             output,
         } => {
             if verify_only {
-                neutralize::verify_only(&database_url, output)
+                neutralize::verify_only(&odoo_database_url, output)
             } else {
-                neutralize::run(&database_url, addons_path.as_deref(), dry_run, output)
+                neutralize::run(&odoo_database_url, addons_path.as_deref(), dry_run, output)
             }
         }
+        Command::Sim {
+            command: SimCommand::Serve { listen, faults },
+        } => sim::serve(&listen, faults.as_deref()),
+        Command::Store { action } => store::run(cli.database_url.as_deref(), &cli.data_dir, action),
+        Command::Events(args) => store::events(cli.database_url.as_deref(), &cli.data_dir, args),
     }
 }

@@ -22,7 +22,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum NeutralizeError {
-    #[error("cannot connect to the database: {0} (check --database-url)")]
+    #[error("cannot connect to the database: {0} (check the Odoo database URL)")]
     Connect(#[source] sqlx::Error),
     #[error("{0}")]
     Database(#[from] sqlx::Error),

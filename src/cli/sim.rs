@@ -1,0 +1,27 @@
+//! `odooops sim serve`: the provider simulator on loopback.
+
+use super::EXIT_OK;
+use crate::provider::Provider;
+use crate::sim::{self, faults::FaultConfig};
+
+pub fn serve(listen: &str, faults: Option<&str>) -> anyhow::Result<i32> {
+    let cfg = match faults {
+        Some(spec) => FaultConfig::parse(spec).map_err(|e| anyhow::anyhow!("--faults: {e}"))?,
+        None => FaultConfig::default(),
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let running = sim::start(listen, cfg).await?;
+        println!("provider simulator listening on {}", running.url());
+        for p in Provider::ALL {
+            println!("  {:<13} {}", p.as_str(), running.provider_url(p));
+        }
+        println!(
+            "  control       {}/_sim/state  /_sim/requests  /_sim/faults  /_sim/mutate",
+            running.url()
+        );
+        tokio::signal::ctrl_c().await?;
+        anyhow::Ok(())
+    })?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,193 @@
+//! Desired state (pure): the provider objects each environment should have, derived from
+//! the SSOT. Every object is keyed by (environment, kind, name) and carries the canonical
+//! comparable value the adapters' normalization produces for live objects.
+
+use super::diff::{Desired, ObjectKey, ObjectKind};
+use crate::odoo::render;
+use crate::provider::digitalocean::{canonical_firewall, Droplet, Firewall, Record, Rule};
+use crate::provider::owner_tags;
+use crate::ssot::{DatabaseProvider, Environment, Project, Ssot};
+use serde_json::{json, Value};
+
+/// Placeholder for a value only known once another object exists (the droplet's address).
+pub fn droplet_ip_ref(droplet: &str) -> String {
+    format!("${{droplet:{droplet}.ipv4}}")
+}
+
+/// Droplet name of an environment.
+pub fn droplet_name(project: &str, env: &str) -> String {
+    format!("{project}-{env}")
+}
+
+/// Firewall name of an environment (its ownership mark: firewalls carry no tags of their own).
+pub fn firewall_name(project: &str, env: &str) -> String {
+    format!("odooops-{project}-{env}")
+}
+
+/// Everything the engine needs to act on one environment that is not compared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnvPlanInput {
+    pub environment: String,
+    pub project: String,
+    pub user_data: String,
+    pub ssh_keys: Vec<String>,
+    pub owner_tag: String,
+    pub region: String,
+}
+
+/// The desired objects of one environment.
+pub fn environment(project: &Project, env: &Environment) -> (Vec<Desired>, EnvPlanInput) {
+    let p = &project.metadata.name;
+    let e = &env.metadata.name;
+    let key = |kind, name: &str| ObjectKey { kind, env: e.clone(), name: name.to_string() };
+    let [managed, project_tag, env_tag] = owner_tags(p, e);
+    let mut out = Vec::new();
+
+    // Database first: it must exist before Odoo boots.
+    let db = &env.spec.database;
+    let (cluster, db_key) = match db.provider {
+        DatabaseProvider::Digitalocean => (db.cluster.clone().unwrap_or_default(), "cluster"),
+        DatabaseProvider::Supabase => (db.project_ref.clone().unwrap_or_default(), "projectRef"),
+        DatabaseProvider::Postgres => (String::from("external"), "server"),
+    };
+    if db.provider == DatabaseProvider::Digitalocean {
+        out.push(Desired {
+            key: key(ObjectKind::Database, &db.name),
+            value: json!({"provider": "digitalocean", db_key: cluster, "name": db.name}),
+        });
+        if let Some(user) = &db.user {
+            out.push(Desired {
+                key: key(ObjectKind::DatabaseUser, user),
+                value: json!({"provider": "digitalocean", db_key: cluster, "name": user}),
+            });
+        }
+    }
+
+    let region = env
+        .spec
+        .host
+        .region
+        .clone()
+        .or_else(|| project.spec.default_region.clone())
+        .unwrap_or_default();
+    let mut tags = vec![managed, project_tag, env_tag.clone()];
+    tags.extend(env.spec.host.tags.iter().cloned());
+    let droplet = Droplet {
+        name: droplet_name(p, e),
+        region,
+        size: env.spec.host.size.clone(),
+        image: env.spec.host.image.clone(),
+        tags,
+        monitoring: env.spec.host.monitoring,
+        backups: env.spec.host.backups,
+        ipv6: env.spec.host.ipv6,
+    }
+    .canonical();
+    out.push(Desired { key: key(ObjectKind::Droplet, &droplet.name), value: to_value(&droplet) });
+
+    if let Some(d) = &env.spec.domain {
+        let record = Record { kind: "A".into(), name: d.record.clone(), data: droplet_ip_ref(&droplet.name), ttl: d.ttl as u64 };
+        out.push(Desired {
+            key: key(ObjectKind::DnsRecord, &format!("{}.{}", d.record, d.zone)),
+            value: json!({"zone": d.zone, "record": to_value(&record)}),
+        });
+    }
+
+    let fw = firewall(p, e, &env_tag, env);
+    out.push(Desired { key: key(ObjectKind::Firewall, &fw.name), value: to_value(&fw) });
+
+    let input = EnvPlanInput {
+        environment: e.clone(),
+        project: p.clone(),
+        user_data: render::cloud_init(project, env),
+        ssh_keys: env.spec.host.ssh_keys.clone(),
+        owner_tag: env_tag,
+        region: droplet.region.clone(),
+    };
+    (out, input)
+}
+
+/// Inbound 80/443 (from `httpSources`, default anywhere) and 22 (only from `sshSources`);
+/// outbound everything except port 25 (Odoo.sh parity: use 465/587).
+pub fn firewall(project: &str, env: &str, env_tag: &str, spec: &Environment) -> Firewall {
+    let anywhere = vec!["0.0.0.0/0".to_string(), "::/0".to_string()];
+    let http = if spec.spec.firewall.http_sources.is_empty() { anywhere.clone() } else { spec.spec.firewall.http_sources.clone() };
+    let rule = |protocol: &str, ports: &str, addresses: &[String]| Rule {
+        protocol: protocol.into(),
+        ports: ports.into(),
+        addresses: addresses.to_vec(),
+        tags: vec![],
+    };
+    let mut inbound = vec![rule("tcp", "80", &http), rule("tcp", "443", &http)];
+    if !spec.spec.firewall.ssh_sources.is_empty() {
+        inbound.push(rule("tcp", "22", &spec.spec.firewall.ssh_sources));
+    }
+    let outbound = vec![
+        rule("tcp", "1-24", &anywhere),
+        rule("tcp", "26-65535", &anywhere),
+        rule("udp", "all", &anywhere),
+        rule("icmp", "", &anywhere),
+    ];
+    canonical_firewall(Firewall { name: firewall_name(project, env), inbound, outbound, tags: vec![env_tag.to_string()] })
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// Desired objects of every environment (or one), with their plan inputs.
+pub fn all(ssot: &Ssot, only: Option<&str>) -> (Vec<Desired>, Vec<EnvPlanInput>) {
+    let mut objects = Vec::new();
+    let mut inputs = Vec::new();
+    for env in ssot.environments().filter(|e| only.is_none_or(|o| e.metadata.name == o)) {
+        if let Some(project) = ssot.project(&env.spec.project) {
+            let (o, i) = environment(project, env);
+            objects.extend(o);
+            inputs.push(i);
+        }
+    }
+    (objects, inputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssot::{self, Limits};
+    use std::path::Path;
+
+    fn sample() -> Ssot {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ssot");
+        ssot::load(&dir, &Limits::default()).into_ssot().expect("valid ssot")
+    }
+
+    #[test]
+    fn every_environment_gets_droplet_firewall_and_record() {
+        let s = sample();
+        let (objects, inputs) = all(&s, None);
+        assert_eq!(inputs.len(), 4);
+        let staging: Vec<&Desired> = objects.iter().filter(|d| d.key.env == "staging").collect();
+        let kinds: Vec<ObjectKind> = staging.iter().map(|d| d.key.kind).collect();
+        assert!(kinds.contains(&ObjectKind::Droplet) && kinds.contains(&ObjectKind::Firewall) && kinds.contains(&ObjectKind::DnsRecord));
+        let droplet = staging.iter().find(|d| d.key.kind == ObjectKind::Droplet).expect("droplet");
+        assert_eq!(droplet.value["tags"], json!(["acme", "odooops:env:staging", "odooops:managed", "odooops:project:acme"]));
+        assert_eq!(droplet.value["region"], "fra1", "the project's default region");
+        let input = inputs.iter().find(|i| i.environment == "staging").expect("input");
+        assert!(input.user_data.starts_with("#cloud-config"));
+    }
+
+    #[test]
+    fn the_firewall_never_allows_outbound_port_25() {
+        let s = sample();
+        let env = s.environment("production").expect("production");
+        let fw = firewall("acme", "production", "odooops:env:production", env);
+        for r in &fw.outbound {
+            if r.protocol == "tcp" {
+                let (lo, hi) = r.ports.split_once('-').map(|(a, b)| (a.parse::<u32>().unwrap_or(0), b.parse::<u32>().unwrap_or(0))).unwrap_or((0, 0));
+                assert!(!(lo..=hi).contains(&25), "{r:?}");
+                assert_ne!(r.ports, "all");
+            }
+        }
+        let ssh = fw.inbound.iter().find(|r| r.ports == "22").expect("ssh rule");
+        assert_eq!(ssh.addresses, vec!["203.0.113.10/32"]);
+    }
+}

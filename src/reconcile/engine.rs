@@ -1,0 +1,426 @@
+//! The engine: plan (observe → diff → plan, stored as evidence) and apply (ledger row
+//! committed before every side effect, then the outcome), for one SSOT revision.
+
+use super::desired::{self, droplet_ip_ref, EnvPlanInput};
+use super::diff::{self, Change, ObjectKind, ResourceDiff};
+use super::observe::{self, Observed};
+use super::plan::{self, Action, EnvPolicy, Op, Plan, PlanError};
+use super::render;
+use crate::provider::digitalocean::{DigitalOcean, Droplet, DropletCreate, Firewall, Record};
+use crate::provider::ProviderError;
+use crate::ssot::{ReconcileMode, Ssot, Stage};
+use crate::store::{
+    self, ActionStatus, ActionUpdate, DriftObservation, Level, LedgerInsert, NewAction, NewDiff, NewEvent, NewPlan, NewRun,
+    PlanStatus, RunKind, RunStatus, Store, Trigger,
+};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("observing live state failed (nothing was planned): {0}")]
+    Observe(ProviderError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("plan {0} not found")]
+    NoPlan(Uuid),
+    #[error("plan {0} is {1}, not planned: re-plan")]
+    NotPlanned(Uuid, String),
+    #[error("stale plan: {0}; re-plan")]
+    Stale(String),
+    #[error("{failed} of {total} actions failed (see run {run})")]
+    ApplyFailed { failed: usize, total: usize, run: Uuid },
+}
+
+/// Who asked, and how.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub trigger: Trigger,
+    pub actor: String,
+    pub only_env: Option<String>,
+    pub allow_destroy_production: bool,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context { trigger: Trigger::Cli, actor: "cli".into(), only_env: None, allow_destroy_production: false }
+    }
+}
+
+pub struct Engine {
+    pub store: Store,
+    pub digitalocean: DigitalOcean,
+}
+
+/// What `plan` produced.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub run_id: Uuid,
+    pub plan_id: Uuid,
+    pub plan: Plan,
+    pub diffs: Vec<ResourceDiff>,
+    pub text: String,
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Applied {
+    pub run_id: Uuid,
+    pub plan_id: Uuid,
+    pub succeeded: usize,
+    pub adopted: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+fn policies(ssot: &Ssot) -> BTreeMap<String, EnvPolicy> {
+    ssot.environments()
+        .map(|e| {
+            (
+                e.metadata.name.clone(),
+                EnvPolicy {
+                    production: e.spec.stage == Stage::Production,
+                    prune: e.spec.reconcile.prune,
+                    detect_only: e.spec.reconcile.mode == ReconcileMode::DetectOnly,
+                },
+            )
+        })
+        .collect()
+}
+
+fn ignores(ssot: &Ssot) -> BTreeMap<String, Vec<String>> {
+    ssot.environments().map(|e| (e.metadata.name.clone(), e.spec.reconcile.ignore.clone())).collect()
+}
+
+impl Engine {
+    async fn event(&self, run: Uuid, corr: &str, level: Level, env: Option<&str>, msg: String, fields: Value) {
+        let mut e = NewEvent::new(level, "reconcile", msg);
+        e.run_id = Some(run);
+        e.correlation_id = Some(corr.to_string());
+        e.environment = env.map(str::to_string);
+        e.fields = fields;
+        // Evidence writes are best effort only for log lines; ledger writes are not.
+        if let Err(err) = self.store.append_events(&[e]).await {
+            tracing::warn!(%err, "could not record event");
+        }
+    }
+
+    /// Observe and diff (no evidence): the shared first half of plan and apply.
+    pub async fn observe_and_diff(&self, ssot: &Ssot, ctx: &Context) -> Result<(Vec<ResourceDiff>, Observed, Vec<EnvPlanInput>, usize), EngineError> {
+        let (mut wanted, inputs) = desired::all(ssot, ctx.only_env.as_deref());
+        let observed = observe::observe(&self.digitalocean, &wanted).await.map_err(EngineError::Observe)?;
+        observe::resolve_refs(&mut wanted, &observed.droplet_ips);
+        let mut live = observed.live.clone();
+        if let Some(only) = &ctx.only_env {
+            live.retain(|l| &l.key.env == only);
+        }
+        // Live objects of environments no longer in the SSOT are candidates for pruning only
+        // through an environment policy; without one they are held.
+        let diffs = diff::diff(&wanted, &live, &ignores(ssot));
+        Ok((diffs, observed, inputs, wanted.len()))
+    }
+
+    /// Plan: observe, diff, plan, and store it all as evidence.
+    pub async fn plan(&self, ssot: &Ssot, ctx: &Context) -> Result<Planned, EngineError> {
+        let run = self
+            .store
+            .begin_run(&NewRun {
+                kind: RunKind::Plan,
+                trigger: ctx.trigger,
+                ssot_revision: ssot.revision.clone(),
+                actor: ctx.actor.clone(),
+                environment: ctx.only_env.clone(),
+                correlation_id: None,
+            })
+            .await?;
+        let corr = run.correlation_id.clone();
+        let result = self.plan_in_run(ssot, ctx, run.id, &corr).await;
+        let (status, summary) = match &result {
+            Ok(p) => (RunStatus::Succeeded, json!({"plan_id": p.plan_id, "summary": p.plan.summary})),
+            Err(e) => {
+                self.event(run.id, &corr, Level::Error, None, format!("plan failed: {e}"), json!({})).await;
+                (RunStatus::Failed, json!({"error": e.to_string()}))
+            }
+        };
+        self.store.finish_run(run.id, status, &summary).await?;
+        result
+    }
+
+    async fn plan_in_run(&self, ssot: &Ssot, ctx: &Context, run_id: Uuid, corr: &str) -> Result<Planned, EngineError> {
+        let (diffs, _observed, _inputs, desired_count) = self.observe_and_diff(ssot, ctx).await?;
+        let plan = plan::plan(&ssot.revision, diffs.clone(), &policies(ssot), desired_count, ctx.allow_destroy_production)?;
+        let text = render::plan_text(&plan, &diffs, false);
+        let plan_json = serde_json::to_value(&plan).unwrap_or(Value::Null);
+        let changed: Vec<NewDiff> = diffs
+            .iter()
+            .filter(|d| d.change != Change::NoOp)
+            .map(|d| NewDiff {
+                run_id,
+                environment: Some(d.key.env.clone()),
+                resource_kind: d.key.kind.as_str().to_string(),
+                resource_name: d.key.name.clone(),
+                before: d.before.clone(),
+                after: d.after.clone(),
+                changes: serde_json::to_value(&d.fields).unwrap_or(Value::Null),
+                unified: d.text.clone(),
+            })
+            .collect();
+        self.store.insert_diffs(&changed).await?;
+        let row = self
+            .store
+            .save_plan(&NewPlan {
+                run_id,
+                ssot_revision: ssot.revision.clone(),
+                live_fingerprint: plan.live_fingerprint.clone(),
+                plan: plan_json.clone(),
+                rendered: text.clone(),
+            })
+            .await?;
+        let json_bytes = serde_json::to_vec_pretty(&plan_json).unwrap_or_default();
+        self.store.put_artifact(&json_bytes, "application/json", Some(run_id)).await?;
+        self.store.put_artifact(text.as_bytes(), "text/plain; charset=utf-8", Some(run_id)).await?;
+        self.record_drift(&diffs, run_id).await?;
+        self.event(run_id, corr, Level::Info, ctx.only_env.as_deref(), format!("planned: {}", render::summary_line(&plan)), json!({"plan_id": row.id})).await;
+        Ok(Planned { run_id, plan_id: row.id, plan, diffs, text })
+    }
+
+    /// Drift: a field of an existing object that differs from desired is a finding; a
+    /// resource that matches again resolves its open findings.
+    async fn record_drift(&self, diffs: &[ResourceDiff], run_id: Uuid) -> Result<(), EngineError> {
+        let mut obs = Vec::new();
+        for d in diffs {
+            match d.change {
+                Change::Update | Change::Replace => {
+                    for f in &d.fields {
+                        obs.push(DriftObservation {
+                            environment: d.key.env.clone(),
+                            resource_kind: d.key.kind.as_str().to_string(),
+                            resource_name: d.key.name.clone(),
+                            field_path: f.path.clone(),
+                            desired: Some(f.after.clone()),
+                            observed: Some(f.before.clone()),
+                            run_id: Some(run_id),
+                        });
+                    }
+                }
+                Change::NoOp => {
+                    self.store.resolve_drift(&d.key.env, d.key.kind.as_str(), &d.key.name, None, &format!("run:{run_id}")).await?;
+                }
+                Change::Create | Change::Delete => {}
+            }
+        }
+        if !obs.is_empty() {
+            self.store.upsert_drift(&obs).await?;
+        }
+        Ok(())
+    }
+
+    /// Apply a stored plan. Refused when the SSOT revision or the live state changed.
+    pub async fn apply(&self, ssot: &Ssot, plan_id: Uuid, ctx: &Context) -> Result<Applied, EngineError> {
+        let row = self.store.plan(plan_id).await?.ok_or(EngineError::NoPlan(plan_id))?;
+        if row.status != PlanStatus::Planned.as_str() {
+            return Err(EngineError::NotPlanned(plan_id, row.status));
+        }
+        let plan: Plan = serde_json::from_value(row.plan.clone()).map_err(|e| EngineError::Stale(format!("unreadable plan: {e}")))?;
+        if plan.revision != ssot.revision {
+            self.store.set_plan_status(plan_id, PlanStatus::Stale).await?;
+            return Err(EngineError::Stale(format!("the SSOT changed since the plan was made ({} → {})", plan.revision, ssot.revision)));
+        }
+        let (diffs, observed, inputs, _) = self.observe_and_diff(ssot, ctx).await?;
+        if plan::fingerprint(&diffs) != plan.live_fingerprint {
+            self.store.set_plan_status(plan_id, PlanStatus::Stale).await?;
+            return Err(EngineError::Stale("the live state changed since the plan was made".into()));
+        }
+        let run = self
+            .store
+            .begin_run(&NewRun {
+                kind: RunKind::Apply,
+                trigger: ctx.trigger,
+                ssot_revision: ssot.revision.clone(),
+                actor: ctx.actor.clone(),
+                environment: ctx.only_env.clone(),
+                correlation_id: None,
+            })
+            .await?;
+        let corr = run.correlation_id.clone();
+        let inputs: BTreeMap<String, EnvPlanInput> = inputs.into_iter().map(|i| (i.environment.clone(), i)).collect();
+        let mut ips = observed.droplet_ips.clone();
+        let mut clusters = observed.clusters.clone();
+        let mut out = Applied { run_id: run.id, plan_id, succeeded: 0, adopted: 0, skipped: 0, failed: 0 };
+        let mut failed_envs: Vec<String> = Vec::new();
+        for action in &plan.actions {
+            let env = action.diff.key.env.clone();
+            if failed_envs.contains(&env) {
+                out.skipped += 1;
+                self.event(run.id, &corr, Level::Warn, Some(&env), format!("skipped {} (an earlier action of {env} failed)", action.diff.key), json!({"dedupe_key": action.dedupe_key})).await;
+                continue;
+            }
+            let ledger = self
+                .store
+                .ledger_insert(&NewAction {
+                    dedupe_key: action.dedupe_key.clone(),
+                    plan_id: Some(plan_id),
+                    run_id: Some(run.id),
+                    resource_kind: action.diff.key.kind.as_str().to_string(),
+                    resource_name: action.diff.key.name.clone(),
+                    operation: format!("{:?}", action.op).to_lowercase(),
+                    request_summary: Some(json!({"env": env, "fields": action.diff.fields.iter().map(|f| &f.path).collect::<Vec<_>>()})),
+                })
+                .await?;
+            let row = match &ledger {
+                LedgerInsert::Existing(a) if a.status == ActionStatus::Succeeded.as_str() || a.status == ActionStatus::Adopted.as_str() => {
+                    out.skipped += 1;
+                    self.event(run.id, &corr, Level::Info, Some(&env), format!("{} already done (ledger {})", action.diff.key, a.id), json!({"dedupe_key": action.dedupe_key})).await;
+                    continue;
+                }
+                other => other.action().clone(),
+            };
+            self.store
+                .ledger_update(row.id, &ActionUpdate { status: Some(ActionStatus::InFlight), bump_attempts: true, ..Default::default() })
+                .await?;
+            let input = inputs.get(&env);
+            match self.execute(action, input, &mut ips, &mut clusters).await {
+                Ok((status, response)) => {
+                    self.store
+                        .ledger_update(row.id, &ActionUpdate { status: Some(status), response_summary: Some(response.clone()), ..Default::default() })
+                        .await?;
+                    if status == ActionStatus::Adopted {
+                        out.adopted += 1;
+                    } else {
+                        out.succeeded += 1;
+                    }
+                    self.store.resolve_drift(&env, action.diff.key.kind.as_str(), &action.diff.key.name, None, &format!("run:{}", run.id)).await?;
+                    self.event(run.id, &corr, Level::Info, Some(&env), format!("{:?} {} {}", action.op, action.diff.key, status.as_str()).to_lowercase(), response).await;
+                }
+                Err(e) => {
+                    out.failed += 1;
+                    failed_envs.push(env.clone());
+                    self.store
+                        .ledger_update(row.id, &ActionUpdate { status: Some(ActionStatus::Failed), error: Some(e.to_string()), ..Default::default() })
+                        .await?;
+                    self.event(run.id, &corr, Level::Error, Some(&env), format!("{:?} {} failed: {e}", action.op, action.diff.key), serde_json::to_value(&e).unwrap_or(Value::Null)).await;
+                }
+            }
+        }
+        let status = if out.failed == 0 { RunStatus::Succeeded } else { RunStatus::Failed };
+        if out.failed == 0 {
+            self.store.set_plan_status(plan_id, PlanStatus::Applied).await?;
+        }
+        self.store.finish_run(run.id, status, &serde_json::to_value(&out).unwrap_or(Value::Null)).await?;
+        if out.failed > 0 {
+            return Err(EngineError::ApplyFailed { failed: out.failed, total: plan.actions.len(), run: run.id });
+        }
+        Ok(out)
+    }
+
+    /// One side effect. Creates observe first and adopt what exists.
+    async fn execute(
+        &self,
+        action: &Action,
+        input: Option<&EnvPlanInput>,
+        ips: &mut BTreeMap<String, String>,
+        clusters: &mut BTreeMap<String, String>,
+    ) -> Result<(ActionStatus, Value), ProviderError> {
+        let dig = &self.digitalocean;
+        let d = &action.diff;
+        let after = d.after.clone().unwrap_or(Value::Null);
+        let live_id = d.live_id.clone().unwrap_or_default();
+        let bad = |m: &str| ProviderError::new(crate::provider::Provider::Digitalocean, "plan", m.to_string());
+        match (d.key.kind, action.op) {
+            (ObjectKind::Droplet, Op::Create | Op::Replace) => {
+                let droplet: Droplet = serde_json::from_value(after).map_err(|e| bad(&e.to_string()))?;
+                let input = input.ok_or_else(|| bad("no plan input for the environment"))?;
+                if action.op == Op::Replace {
+                    if let Ok(id) = live_id.parse::<u64>() {
+                        dig.delete_droplet(id).await?;
+                    }
+                }
+                // A droplet already in place (created before a crash, before our ledger update)
+                // is adopted, never created twice.
+                let create = DropletCreate { droplet, user_data: input.user_data.clone(), ssh_keys: input.ssh_keys.clone() };
+                let (live, status) = match dig.find_droplet(&input.owner_tag, &create.droplet.name).await? {
+                    Some(l) => (l, ActionStatus::Adopted),
+                    None => (dig.create_droplet(&create, &input.owner_tag).await?, ActionStatus::Succeeded),
+                };
+                if let Some(ip) = &live.ipv4 {
+                    ips.insert(live.droplet.name.clone(), ip.clone());
+                }
+                Ok((status, json!({"id": live.id, "ipv4": live.ipv4})))
+            }
+            (ObjectKind::Droplet, Op::Update) => {
+                let id: u64 = live_id.parse().map_err(|_| bad("droplet without id"))?;
+                for f in &d.fields {
+                    match f.path.as_str() {
+                        "/size" => dig.resize_droplet(id, f.after.as_str().unwrap_or_default()).await?,
+                        other => return Err(bad(&format!("{other} of a droplet cannot change in place; it is recorded as drift"))),
+                    }
+                }
+                Ok((ActionStatus::Succeeded, json!({"id": id})))
+            }
+            (ObjectKind::Droplet, Op::Delete) => {
+                dig.delete_droplet(live_id.parse().map_err(|_| bad("droplet without id"))?).await?;
+                Ok((ActionStatus::Succeeded, json!({"id": live_id})))
+            }
+            (ObjectKind::Firewall, Op::Create | Op::Replace) => {
+                let fw: Firewall = serde_json::from_value(after).map_err(|e| bad(&e.to_string()))?;
+                let live = dig.create_firewall(&fw).await?;
+                Ok((ActionStatus::Succeeded, json!({"id": live.id})))
+            }
+            (ObjectKind::Firewall, Op::Update) => {
+                let fw: Firewall = serde_json::from_value(after).map_err(|e| bad(&e.to_string()))?;
+                let live = dig.update_firewall(&live_id, &fw).await?;
+                Ok((ActionStatus::Succeeded, json!({"id": live.id})))
+            }
+            (ObjectKind::Firewall, Op::Delete) => {
+                dig.delete_firewall(&live_id).await?;
+                Ok((ActionStatus::Succeeded, json!({"id": live_id})))
+            }
+            (ObjectKind::DnsRecord, op) => {
+                let zone = after["zone"].as_str().or_else(|| d.before.as_ref().and_then(|b| b["zone"].as_str())).unwrap_or("").to_string();
+                if op == Op::Delete {
+                    dig.delete_record(&zone, live_id.parse().map_err(|_| bad("record without id"))?).await?;
+                    return Ok((ActionStatus::Succeeded, json!({"id": live_id})));
+                }
+                let mut record: Record = serde_json::from_value(after["record"].clone()).map_err(|e| bad(&e.to_string()))?;
+                for (name, ip) in ips.iter() {
+                    if record.data == droplet_ip_ref(name) {
+                        record.data = ip.clone();
+                    }
+                }
+                if record.data.starts_with("${") {
+                    return Err(bad("the droplet's address is not known yet"));
+                }
+                dig.ensure_domain(&zone).await?;
+                let live = match (op, live_id.parse::<u64>()) {
+                    (Op::Update, Ok(id)) => dig.update_record(&zone, id, &record).await?,
+                    _ => dig.create_record(&zone, &record).await?,
+                };
+                Ok((ActionStatus::Succeeded, json!({"id": live.id, "data": live.record.data})))
+            }
+            (ObjectKind::Database | ObjectKind::DatabaseUser, op) => {
+                let cluster_name = after["cluster"].as_str().or_else(|| d.before.as_ref().and_then(|b| b["cluster"].as_str())).unwrap_or("").to_string();
+                let cluster_id = match clusters.get(&cluster_name) {
+                    Some(id) => id.clone(),
+                    None => {
+                        let region = input.map(|i| i.region.as_str()).filter(|r| !r.is_empty()).unwrap_or("fra1");
+                        let c = dig.create_cluster(&cluster_name, region, "db-s-1vcpu-1gb", &["odooops:managed".to_string()]).await?;
+                        clusters.insert(cluster_name.clone(), c.id.clone());
+                        c.id
+                    }
+                };
+                match (d.key.kind, op) {
+                    (ObjectKind::Database, Op::Delete) => dig.delete_database(&cluster_id, &d.key.name).await?,
+                    (ObjectKind::Database, _) => dig.ensure_database(&cluster_id, &d.key.name).await?,
+                    (_, Op::Delete) => dig.delete_user(&cluster_id, &d.key.name).await?,
+                    _ => dig.ensure_user(&cluster_id, &d.key.name).await?,
+                }
+                Ok((ActionStatus::Succeeded, json!({"cluster": cluster_id, "name": d.key.name})))
+            }
+        }
+    }
+}

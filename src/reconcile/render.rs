@@ -1,0 +1,73 @@
+//! Human rendering of plans and drift: `+ ~ -` lines like Terraform, coloured on a TTY.
+
+use super::diff::{Change, ResourceDiff};
+use super::plan::{Op, Plan};
+use std::fmt::Write;
+
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const RESET: &str = "\x1b[0m";
+
+pub fn summary_line(plan: &Plan) -> String {
+    let s = &plan.summary;
+    format!(
+        "{} to create, {} to update, {} to replace, {} to delete, {} unchanged, {} held (drift only)",
+        s.create, s.update, s.replace, s.delete, s.no_op, s.held + plan.detected_only.len().saturating_sub(s.held)
+    )
+}
+
+fn sigil(op: Op) -> (&'static str, &'static str) {
+    match op {
+        Op::Create => ("+", GREEN),
+        Op::Update => ("~", YELLOW),
+        Op::Replace => ("-/+", YELLOW),
+        Op::Delete => ("-", RED),
+    }
+}
+
+/// The plan as text: one block per action with its field changes, then detected-only drift.
+pub fn plan_text(plan: &Plan, _all: &[ResourceDiff], color: bool) -> String {
+    let mut out = String::new();
+    let paint = |c: &str, s: &str| if color { format!("{c}{s}{RESET}") } else { s.to_string() };
+    if plan.actions.is_empty() && plan.detected_only.is_empty() {
+        let _ = writeln!(out, "No changes. Live state matches the SSOT ({}).", plan.revision);
+    }
+    for a in &plan.actions {
+        let (s, c) = sigil(a.op);
+        let _ = writeln!(out, "{} {}", paint(c, s), a.diff.key);
+        for f in &a.diff.fields {
+            let _ = writeln!(out, "    {} {}: {} → {}", paint(c, s.chars().last().map(String::from).unwrap_or_default().as_str()), f.path, f.before, f.after);
+        }
+        let _ = writeln!(out, "    ledger key {}", a.dedupe_key);
+    }
+    for d in &plan.detected_only {
+        let what = if d.change == Change::Delete { "not in the SSOT (held: no prune)" } else { "drift (detect-only)" };
+        let _ = writeln!(out, "{} {} — {what}", paint(YELLOW, "!"), d.key);
+        for f in &d.fields {
+            let _ = writeln!(out, "    {}: {} (desired {})", f.path, f.before, f.after);
+        }
+    }
+    let _ = writeln!(out, "\nPlan: {}.", summary_line(plan));
+    out
+}
+
+/// Unified diffs of every changed resource.
+pub fn diff_text(diffs: &[ResourceDiff], color: bool) -> String {
+    let mut out = String::new();
+    for d in diffs.iter().filter(|d| d.change != Change::NoOp) {
+        let _ = writeln!(out, "--- {} ({:?})", d.key, d.change);
+        for line in d.text.lines() {
+            let painted = match line.chars().next() {
+                Some('+') if color && !line.starts_with("+++") => format!("{GREEN}{line}{RESET}"),
+                Some('-') if color && !line.starts_with("---") => format!("{RED}{line}{RESET}"),
+                _ => line.to_string(),
+            };
+            let _ = writeln!(out, "{painted}");
+        }
+    }
+    if out.is_empty() {
+        out.push_str("No differences.\n");
+    }
+    out
+}

@@ -1,0 +1,29 @@
+//! Supabase, simulated. (Routes are filled in by the Supabase adapter work.)
+
+use super::Shared;
+use axum::Router;
+use serde_json::{json, Value};
+
+#[derive(Debug, Default)]
+pub struct SupabaseState {
+    pub objects: Vec<Value>,
+}
+
+impl SupabaseState {
+    pub fn snapshot(&self) -> Value {
+        json!({ "objects": self.objects })
+    }
+    pub fn mutate(
+        &mut self,
+        kind: &str,
+        _id: &str,
+        _set: &Value,
+        _delete: bool,
+    ) -> Result<(), String> {
+        Err(format!("unknown supabase kind `{kind}`"))
+    }
+}
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+}

@@ -1,0 +1,316 @@
+//! The DigitalOcean adapter against the simulator, over real loopback HTTP.
+
+use odooops::provider::digitalocean::{
+    DigitalOcean, Droplet, DropletCreate, Firewall, Record, Rule,
+};
+use odooops::provider::http::{Auth, ClientConfig, HttpClient, Metrics, RecordingSleeper, Request};
+use odooops::provider::{Provider, SecretValue};
+use odooops::sim::{self, faults::FaultConfig};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn token() -> String {
+    format!("test-token-{}", "do-canary-7f3a")
+}
+
+async fn setup(faults: &str) -> (sim::Running, DigitalOcean, Arc<RecordingSleeper>) {
+    let cfg = FaultConfig::parse(faults).expect("faults");
+    let running = sim::start("127.0.0.1:0", cfg).await.expect("sim");
+    let mut cc = ClientConfig::new(
+        Provider::Digitalocean,
+        &running.provider_url(Provider::Digitalocean),
+        Auth::Bearer(SecretValue::new(token())),
+    );
+    cc.timeout = Duration::from_millis(800);
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let http = HttpClient::with_sleeper(cc, Arc::new(Metrics::default()), sleeper.clone())
+        .expect("client");
+    (running, DigitalOcean::new(http), sleeper)
+}
+
+fn droplet(name: &str, env: &str) -> DropletCreate {
+    DropletCreate {
+        droplet: Droplet {
+            name: name.into(),
+            region: "fra1".into(),
+            size: "s-2vcpu-4gb".into(),
+            image: "ubuntu-24-04-x64".into(),
+            tags: vec![
+                "odooops:managed".into(),
+                format!("odooops:env:{env}"),
+                "odooops:project:acme".into(),
+            ],
+            monitoring: true,
+            backups: false,
+            ipv6: false,
+        }
+        .canonical(),
+        user_data: "#cloud-config\n".into(),
+        ssh_keys: vec![],
+    }
+}
+
+#[tokio::test]
+async fn droplets_round_trip_and_creates_are_idempotent() {
+    let (sim, d, _) = setup("").await;
+    let c = droplet("acme-staging", "staging");
+    let created = d
+        .create_droplet(&c, "odooops:env:staging")
+        .await
+        .expect("create");
+    assert_eq!(
+        created.droplet, c.droplet,
+        "what we read back normalizes to what we asked for"
+    );
+    let again = d
+        .create_droplet(&c, "odooops:env:staging")
+        .await
+        .expect("adopt");
+    assert_eq!(
+        again.id, created.id,
+        "a second create adopts, never duplicates"
+    );
+    let seen = d
+        .observe_droplets("odooops:env:staging")
+        .await
+        .expect("observe");
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].droplet, c.droplet, "unchanged object: no diff");
+    d.resize_droplet(created.id, "s-4vcpu-8gb")
+        .await
+        .expect("resize");
+    assert_eq!(
+        d.observe_droplets("odooops:env:staging")
+            .await
+            .expect("observe")[0]
+            .droplet
+            .size,
+        "s-4vcpu-8gb"
+    );
+    d.delete_droplet(created.id).await.expect("delete");
+    d.delete_droplet(created.id)
+        .await
+        .expect("deleting twice is fine");
+    assert!(d
+        .observe_droplets("odooops:env:staging")
+        .await
+        .expect("observe")
+        .is_empty());
+    assert!(sim.state.request_count("POST /digitalocean/v2/droplets") >= 1);
+}
+
+#[tokio::test]
+async fn observation_pages_through_every_droplet() {
+    let (sim, d, _) = setup("").await;
+    for batch in 0..3 {
+        let names: Vec<String> = (0..150).map(|i| format!("bulk-{batch}-{i}")).collect();
+        d.http()
+            .json(Request::post("/v2/droplets", json!({"names": names, "size": "s-1vcpu-1gb", "image": "ubuntu-24-04-x64", "region": "fra1", "tags": ["bulk"]})))
+            .await
+            .expect("bulk create");
+    }
+    let before = sim.state.request_count("GET /digitalocean/v2/droplets");
+    let all = d.observe_droplets("bulk").await.expect("observe");
+    assert_eq!(all.len(), 450);
+    let pages = sim.state.request_count("GET /digitalocean/v2/droplets") - before;
+    assert_eq!(pages, 3, "ceil(450 / 200) pages");
+}
+
+#[tokio::test]
+async fn retries_honour_retry_after_on_429_and_recover_from_5xx() {
+    let (sim, d, sleeper) =
+        setup("route=/digitalocean/v2/droplets,count=2,kinds=429;retry_after=3").await;
+    let seen = d
+        .observe_droplets("none")
+        .await
+        .expect("observe after two 429s");
+    assert!(seen.is_empty());
+    assert_eq!(
+        sleeper.recorded(),
+        vec![Duration::from_secs(3), Duration::from_secs(3)]
+    );
+    assert_eq!(sim.state.request_count("GET /digitalocean/v2/droplets"), 3);
+    let metrics = d.http().metrics().snapshot();
+    assert_eq!(
+        metrics.get(&(Provider::Digitalocean, "429".to_string())),
+        Some(&2)
+    );
+
+    let (_sim, d, sleeper) = setup("route=/digitalocean/v2/firewalls,count=3,kinds=500|503").await;
+    assert!(d
+        .observe_firewalls("odooops-")
+        .await
+        .expect("observe")
+        .is_empty());
+    assert_eq!(sleeper.recorded().len(), 3, "three backoffs");
+}
+
+#[tokio::test]
+async fn five_attempts_at_most() {
+    let (sim, d, sleeper) = setup("route=/digitalocean/v2/droplets,count=100,kinds=503").await;
+    let err = d.observe_droplets("x").await.expect_err("always failing");
+    assert_eq!(
+        (err.code.as_str(), err.status, err.retryable),
+        ("service_unavailable", Some(503), true)
+    );
+    assert_eq!(sim.state.request_count("GET /digitalocean/v2/droplets"), 5);
+    assert_eq!(sleeper.recorded().len(), 4);
+}
+
+#[tokio::test]
+async fn a_non_idempotent_request_without_a_key_is_not_retried() {
+    let (sim, d, _) = setup("route=/digitalocean/v2/domains,count=1,kinds=503").await;
+    let err = d
+        .http()
+        .send(Request::post("/v2/domains", json!({"name": "example.com"})))
+        .await
+        .expect_err("503");
+    assert_eq!(err.status, Some(503));
+    assert_eq!(
+        sim.state.request_count("POST /digitalocean/v2/domains"),
+        1,
+        "sent once"
+    );
+    // With a key it is retried.
+    let (sim, d, _) = setup("route=/digitalocean/v2/domains,count=1,kinds=503").await;
+    d.http()
+        .send(Request::post("/v2/domains", json!({"name": "example.com"})).idempotency_key("k1"))
+        .await
+        .expect("retried");
+    assert_eq!(sim.state.request_count("POST /digitalocean/v2/domains"), 2);
+}
+
+#[tokio::test]
+async fn errors_come_back_as_the_typed_envelope() {
+    let (_sim, d, _) = setup("").await;
+    let err = d
+        .http()
+        .json(Request::get("/v2/droplets/424242"))
+        .await
+        .expect_err("404");
+    let v = serde_json::to_value(&err).expect("json");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["code"], "not_found");
+    assert_eq!(v["provider"], "digitalocean");
+    assert_eq!(v["retryable"], false);
+    assert!(v["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+    // Missing auth is refused like the real API.
+    let running = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    let anon = HttpClient::new(
+        ClientConfig::new(
+            Provider::Digitalocean,
+            &running.provider_url(Provider::Digitalocean),
+            Auth::None,
+        ),
+        Arc::new(Metrics::default()),
+    )
+    .expect("client");
+    let err = anon
+        .json(Request::get("/v2/account"))
+        .await
+        .expect_err("401");
+    assert_eq!((err.code.as_str(), err.status), ("unauthorized", Some(401)));
+}
+
+#[tokio::test]
+async fn malformed_and_truncated_answers_are_retried() {
+    let (_sim, d, sleeper) =
+        setup("route=/digitalocean/v2/droplets,count=2,kinds=malformed|truncate").await;
+    assert!(d
+        .observe_droplets("x")
+        .await
+        .expect("third answer is good")
+        .is_empty());
+    assert_eq!(sleeper.recorded().len(), 2);
+}
+
+#[tokio::test]
+async fn firewalls_records_and_databases() {
+    let (_sim, d, _) = setup("").await;
+    let fw = Firewall {
+        name: "odooops-acme-staging".into(),
+        inbound: vec![
+            Rule {
+                protocol: "tcp".into(),
+                ports: "443".into(),
+                addresses: vec!["0.0.0.0/0".into(), "::/0".into()],
+                tags: vec![],
+            },
+            Rule {
+                protocol: "tcp".into(),
+                ports: "22".into(),
+                addresses: vec!["203.0.113.10/32".into()],
+                tags: vec![],
+            },
+        ],
+        outbound: vec![Rule {
+            protocol: "tcp".into(),
+            ports: "443".into(),
+            addresses: vec!["0.0.0.0/0".into()],
+            tags: vec![],
+        }],
+        tags: vec!["odooops:env:staging".into()],
+    };
+    let fw = odooops::provider::digitalocean::canonical_firewall(fw);
+    let live = d.create_firewall(&fw).await.expect("create");
+    assert_eq!(live.firewall, fw);
+    assert_eq!(d.create_firewall(&fw).await.expect("adopt").id, live.id);
+    let mut changed = fw.clone();
+    changed.inbound.retain(|r| r.ports != "22");
+    let updated = d.update_firewall(&live.id, &changed).await.expect("update");
+    assert_eq!(updated.firewall, changed);
+    assert_eq!(
+        d.observe_firewalls("odooops-acme").await.expect("observe")[0].firewall,
+        changed
+    );
+
+    d.ensure_domain("acme.example").await.expect("zone");
+    d.ensure_domain("acme.example").await.expect("zone twice");
+    let rec = Record {
+        kind: "A".into(),
+        name: "staging".into(),
+        data: "203.0.113.7".into(),
+        ttl: 1800,
+    };
+    let live_rec = d.create_record("acme.example", &rec).await.expect("record");
+    assert_eq!(live_rec.record, rec);
+    let moved = Record {
+        data: "203.0.113.8".into(),
+        ..rec.clone()
+    };
+    assert_eq!(
+        d.update_record("acme.example", live_rec.id, &moved)
+            .await
+            .expect("update")
+            .record,
+        moved
+    );
+
+    let cluster = d
+        .create_cluster(
+            "acme-pg",
+            "fra1",
+            "db-s-1vcpu-1gb",
+            &["odooops:project:acme".into()],
+        )
+        .await
+        .expect("cluster");
+    d.ensure_database(&cluster.id, "acme_staging")
+        .await
+        .expect("db");
+    d.ensure_database(&cluster.id, "acme_staging")
+        .await
+        .expect("db twice");
+    d.ensure_user(&cluster.id, "odoo").await.expect("user");
+    let seen = d
+        .observe_clusters(Some("odooops:project:acme"))
+        .await
+        .expect("observe");
+    assert_eq!(seen[0].databases, vec!["acme_staging"]);
+    assert_eq!(seen[0].users, vec!["odoo"]);
+    let inv = d.inventory().await.expect("inventory");
+    assert_eq!(inv["databases"].as_array().map(Vec::len), Some(1));
+}
