@@ -1,8 +1,11 @@
 //! The command line: a thin layer of clap over the library. Exit codes follow the design:
 //! 0 ok, 1 error or invalid input, 2 changes present (`--detailed-exitcode`), 64 usage.
 
+mod demo;
 mod modules;
 mod neutralize;
+mod providers;
+mod reconcile;
 mod render;
 mod sim;
 mod store;
@@ -42,6 +45,10 @@ pub struct Cli {
         env = "ODOOOPS_DATA_DIR"
     )]
     pub data_dir: PathBuf,
+    /// Point every provider adapter at a running simulator (`URL/digitalocean`, …); provider
+    /// tokens are then not required.
+    #[arg(long, global = true, env = "ODOOOPS_SIM")]
+    pub sim: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -108,6 +115,67 @@ pub enum Command {
     },
     /// Read the unified event stream, newest first.
     Events(store::EventsArgs),
+    /// Observe live state, diff it against the SSOT and save a plan (exit 2 with
+    /// --detailed-exitcode when there are changes).
+    Plan {
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+        /// Also write the plan JSON to FILE.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        detailed_exitcode: bool,
+        #[arg(long)]
+        allow_destroy_production: bool,
+    },
+    /// Apply a saved plan (refused if stale), or plan and apply with --auto-approve.
+    Apply {
+        plan_id: Option<String>,
+        #[arg(long)]
+        auto_approve: bool,
+        #[arg(long)]
+        allow_destroy_production: bool,
+    },
+    /// Show unified diffs of live state against the SSOT (read-only).
+    Diff {
+        #[arg(long)]
+        env: Option<String>,
+    },
+    /// Detect drift, record findings, list the open ones (exit 1 when any is open).
+    Drift {
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Secret registry operations.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+    /// Ingest every provider object we can see into ops.inventory.
+    Inventory {
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// The main job on the embedded default: simulator + SQLite store + examples/quickstart.
+    Demo {
+        /// SSOT reconciled by the demo.
+        #[arg(long, default_value = "examples/quickstart")]
+        tree: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretsCommand {
+    /// Push registry keys (values from this process's environment) to Supabase secrets and
+    /// Vercel env vars; names only are printed and recorded.
+    Sync {
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -195,5 +263,82 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         } => sim::serve(&listen, faults.as_deref()),
         Command::Store { action } => store::run(cli.database_url.as_deref(), &cli.data_dir, action),
         Command::Events(args) => store::events(cli.database_url.as_deref(), &cli.data_dir, args),
+        Command::Plan {
+            env,
+            output,
+            out,
+            detailed_exitcode,
+            allow_destroy_production,
+        } => {
+            let t = reconcile::Target {
+                sim: cli.sim.as_deref(),
+                database_url: cli.database_url.as_deref(),
+                data_dir: &cli.data_dir,
+            };
+            reconcile::plan(
+                &cli.ssot,
+                &t,
+                reconcile::PlanArgs {
+                    env: env.as_deref(),
+                    output,
+                    out: out.as_deref(),
+                    detailed_exitcode,
+                    allow_destroy_production,
+                },
+            )
+        }
+        Command::Apply {
+            plan_id,
+            auto_approve,
+            allow_destroy_production,
+        } => {
+            let t = reconcile::Target {
+                sim: cli.sim.as_deref(),
+                database_url: cli.database_url.as_deref(),
+                data_dir: &cli.data_dir,
+            };
+            reconcile::apply(
+                &cli.ssot,
+                &t,
+                plan_id.as_deref(),
+                auto_approve,
+                allow_destroy_production,
+            )
+        }
+        Command::Diff { env } => {
+            let t = reconcile::Target {
+                sim: cli.sim.as_deref(),
+                database_url: cli.database_url.as_deref(),
+                data_dir: &cli.data_dir,
+            };
+            reconcile::diff(&cli.ssot, &t, env.as_deref())
+        }
+        Command::Drift { output } => {
+            let t = reconcile::Target {
+                sim: cli.sim.as_deref(),
+                database_url: cli.database_url.as_deref(),
+                data_dir: &cli.data_dir,
+            };
+            reconcile::drift(&cli.ssot, &t, output)
+        }
+        Command::Secrets {
+            command: SecretsCommand::Sync { dry_run, output },
+        } => {
+            let t = reconcile::Target {
+                sim: cli.sim.as_deref(),
+                database_url: cli.database_url.as_deref(),
+                data_dir: &cli.data_dir,
+            };
+            providers::secrets_sync(&t, &cli.ssot, dry_run, output)
+        }
+        Command::Inventory { output } => {
+            let t = reconcile::Target {
+                sim: cli.sim.as_deref(),
+                database_url: cli.database_url.as_deref(),
+                data_dir: &cli.data_dir,
+            };
+            providers::inventory(&t, &cli.ssot, output)
+        }
+        Command::Demo { tree } => demo::run(&tree, cli.database_url.as_deref(), &cli.data_dir),
     }
 }

@@ -293,6 +293,16 @@ pub fn droplet_body(c: &DropletCreate) -> Value {
     })
 }
 
+/// The request body for a record create (POST) and replacement (PUT).
+pub fn record_body(r: &Record) -> Value {
+    json!({"type": r.kind, "name": r.name, "data": r.data, "ttl": r.ttl})
+}
+
+/// The request body for a PostgreSQL cluster create.
+pub fn cluster_body(name: &str, region: &str, size: &str, tags: &[String]) -> Value {
+    json!({"name": name, "engine": "pg", "version": "16", "region": region, "size": size, "num_nodes": 1, "tags": tags})
+}
+
 fn normalize_record(zone: &str, v: &Value) -> Result<LiveRecord, ProviderError> {
     let id = v
         .get("id")
@@ -577,7 +587,7 @@ impl DigitalOcean {
             {
                 return Ok(existing);
             }
-            let body = json!({"type": r.kind, "name": r.name, "data": r.data, "ttl": r.ttl});
+            let body = record_body(r);
             match self
                 .http
                 .json(Request::post(format!("/v2/domains/{zone}/records"), body))
@@ -603,7 +613,7 @@ impl DigitalOcean {
         id: u64,
         r: &Record,
     ) -> Result<LiveRecord, ProviderError> {
-        let body = json!({"type": r.kind, "name": r.name, "data": r.data, "ttl": r.ttl});
+        let body = record_body(r);
         let v = self
             .http
             .json(Request::new(Method::PUT, format!("/v2/domains/{zone}/records/{id}")).json(body))
@@ -661,7 +671,7 @@ impl DigitalOcean {
         {
             return Ok(c);
         }
-        let body = json!({"name": name, "engine": "pg", "version": "16", "region": region, "size": size, "num_nodes": 1, "tags": tags});
+        let body = cluster_body(name, region, size, tags);
         let v = self.http.json(Request::post("/v2/databases", body)).await?;
         normalize_cluster(
             v.get("database")

@@ -56,6 +56,10 @@ pub struct ProviderError {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     pub retryable: bool,
+    /// On a conflict, the id of the object that already exists, when the provider names it
+    /// (Plane's 409 on a duplicate `external_id` + `external_source`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_id: Option<String>,
 }
 
 impl ProviderError {
@@ -68,6 +72,7 @@ impl ProviderError {
             status: None,
             request_id: None,
             retryable: false,
+            existing_id: None,
         }
     }
     pub fn retryable(mut self, r: bool) -> Self {
@@ -140,6 +145,9 @@ impl ProviderError {
             status: Some(status),
             request_id: body_request_id.or(header_request_id),
             retryable,
+            existing_id: (status == 409)
+                .then(|| json.as_ref().and_then(|v| str_at(v, "/id")))
+                .flatten(),
         }
     }
 }
@@ -214,5 +222,21 @@ mod tests {
         let v = serde_json::to_value(&e).expect("json");
         assert_eq!(v["ok"], false);
         assert_eq!(v["provider"], "plane");
+    }
+
+    #[test]
+    fn a_conflict_names_the_existing_object() {
+        let e = ProviderError::from_response(
+            Provider::Plane,
+            409,
+            r#"{"error":"Issue with the same external id and external source already exists","id":"3f1e"}"#,
+            None,
+        );
+        assert_eq!(
+            (e.code.as_str(), e.existing_id.as_deref()),
+            ("conflict", Some("3f1e"))
+        );
+        let e = ProviderError::from_response(Provider::Plane, 404, r#"{"id":"x"}"#, None);
+        assert_eq!(e.existing_id, None);
     }
 }

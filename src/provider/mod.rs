@@ -6,8 +6,13 @@ pub mod digitalocean;
 pub mod error;
 pub mod http;
 pub mod paginate;
+pub mod plane;
 pub mod ratelimit;
 pub mod secret;
+pub mod secret_sync;
+pub mod slack;
+pub mod supabase;
+pub mod vercel;
 
 pub use error::{Provider, ProviderError};
 pub use http::{Auth, ClientConfig, HttpClient, Metrics, Request};

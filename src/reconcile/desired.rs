@@ -39,7 +39,11 @@ pub struct EnvPlanInput {
 pub fn environment(project: &Project, env: &Environment) -> (Vec<Desired>, EnvPlanInput) {
     let p = &project.metadata.name;
     let e = &env.metadata.name;
-    let key = |kind, name: &str| ObjectKey { kind, env: e.clone(), name: name.to_string() };
+    let key = |kind, name: &str| ObjectKey {
+        kind,
+        env: e.clone(),
+        name: name.to_string(),
+    };
     let [managed, project_tag, env_tag] = owner_tags(p, e);
     let mut out = Vec::new();
 
@@ -83,10 +87,18 @@ pub fn environment(project: &Project, env: &Environment) -> (Vec<Desired>, EnvPl
         ipv6: env.spec.host.ipv6,
     }
     .canonical();
-    out.push(Desired { key: key(ObjectKind::Droplet, &droplet.name), value: to_value(&droplet) });
+    out.push(Desired {
+        key: key(ObjectKind::Droplet, &droplet.name),
+        value: to_value(&droplet),
+    });
 
     if let Some(d) = &env.spec.domain {
-        let record = Record { kind: "A".into(), name: d.record.clone(), data: droplet_ip_ref(&droplet.name), ttl: d.ttl as u64 };
+        let record = Record {
+            kind: "A".into(),
+            name: d.record.clone(),
+            data: droplet_ip_ref(&droplet.name),
+            ttl: d.ttl as u64,
+        };
         out.push(Desired {
             key: key(ObjectKind::DnsRecord, &format!("{}.{}", d.record, d.zone)),
             value: json!({"zone": d.zone, "record": to_value(&record)}),
@@ -94,7 +106,10 @@ pub fn environment(project: &Project, env: &Environment) -> (Vec<Desired>, EnvPl
     }
 
     let fw = firewall(p, e, &env_tag, env);
-    out.push(Desired { key: key(ObjectKind::Firewall, &fw.name), value: to_value(&fw) });
+    out.push(Desired {
+        key: key(ObjectKind::Firewall, &fw.name),
+        value: to_value(&fw),
+    });
 
     let input = EnvPlanInput {
         environment: e.clone(),
@@ -111,7 +126,11 @@ pub fn environment(project: &Project, env: &Environment) -> (Vec<Desired>, EnvPl
 /// outbound everything except port 25 (Odoo.sh parity: use 465/587).
 pub fn firewall(project: &str, env: &str, env_tag: &str, spec: &Environment) -> Firewall {
     let anywhere = vec!["0.0.0.0/0".to_string(), "::/0".to_string()];
-    let http = if spec.spec.firewall.http_sources.is_empty() { anywhere.clone() } else { spec.spec.firewall.http_sources.clone() };
+    let http = if spec.spec.firewall.http_sources.is_empty() {
+        anywhere.clone()
+    } else {
+        spec.spec.firewall.http_sources.clone()
+    };
     let rule = |protocol: &str, ports: &str, addresses: &[String]| Rule {
         protocol: protocol.into(),
         ports: ports.into(),
@@ -128,7 +147,12 @@ pub fn firewall(project: &str, env: &str, env_tag: &str, spec: &Environment) -> 
         rule("udp", "all", &anywhere),
         rule("icmp", "", &anywhere),
     ];
-    canonical_firewall(Firewall { name: firewall_name(project, env), inbound, outbound, tags: vec![env_tag.to_string()] })
+    canonical_firewall(Firewall {
+        name: firewall_name(project, env),
+        inbound,
+        outbound,
+        tags: vec![env_tag.to_string()],
+    })
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
@@ -139,7 +163,10 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 pub fn all(ssot: &Ssot, only: Option<&str>) -> (Vec<Desired>, Vec<EnvPlanInput>) {
     let mut objects = Vec::new();
     let mut inputs = Vec::new();
-    for env in ssot.environments().filter(|e| only.is_none_or(|o| e.metadata.name == o)) {
+    for env in ssot
+        .environments()
+        .filter(|e| only.is_none_or(|o| e.metadata.name == o))
+    {
         if let Some(project) = ssot.project(&env.spec.project) {
             let (o, i) = environment(project, env);
             objects.extend(o);
@@ -157,7 +184,9 @@ mod tests {
 
     fn sample() -> Ssot {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ssot");
-        ssot::load(&dir, &Limits::default()).into_ssot().expect("valid ssot")
+        ssot::load(&dir, &Limits::default())
+            .into_ssot()
+            .expect("valid ssot")
     }
 
     #[test]
@@ -167,11 +196,32 @@ mod tests {
         assert_eq!(inputs.len(), 4);
         let staging: Vec<&Desired> = objects.iter().filter(|d| d.key.env == "staging").collect();
         let kinds: Vec<ObjectKind> = staging.iter().map(|d| d.key.kind).collect();
-        assert!(kinds.contains(&ObjectKind::Droplet) && kinds.contains(&ObjectKind::Firewall) && kinds.contains(&ObjectKind::DnsRecord));
-        let droplet = staging.iter().find(|d| d.key.kind == ObjectKind::Droplet).expect("droplet");
-        assert_eq!(droplet.value["tags"], json!(["acme", "odooops:env:staging", "odooops:managed", "odooops:project:acme"]));
-        assert_eq!(droplet.value["region"], "fra1", "the project's default region");
-        let input = inputs.iter().find(|i| i.environment == "staging").expect("input");
+        assert!(
+            kinds.contains(&ObjectKind::Droplet)
+                && kinds.contains(&ObjectKind::Firewall)
+                && kinds.contains(&ObjectKind::DnsRecord)
+        );
+        let droplet = staging
+            .iter()
+            .find(|d| d.key.kind == ObjectKind::Droplet)
+            .expect("droplet");
+        assert_eq!(
+            droplet.value["tags"],
+            json!([
+                "acme",
+                "odooops:env:staging",
+                "odooops:managed",
+                "odooops:project:acme"
+            ])
+        );
+        assert_eq!(
+            droplet.value["region"], "fra1",
+            "the project's default region"
+        );
+        let input = inputs
+            .iter()
+            .find(|i| i.environment == "staging")
+            .expect("input");
         assert!(input.user_data.starts_with("#cloud-config"));
     }
 
@@ -182,12 +232,20 @@ mod tests {
         let fw = firewall("acme", "production", "odooops:env:production", env);
         for r in &fw.outbound {
             if r.protocol == "tcp" {
-                let (lo, hi) = r.ports.split_once('-').map(|(a, b)| (a.parse::<u32>().unwrap_or(0), b.parse::<u32>().unwrap_or(0))).unwrap_or((0, 0));
+                let (lo, hi) = r
+                    .ports
+                    .split_once('-')
+                    .map(|(a, b)| (a.parse::<u32>().unwrap_or(0), b.parse::<u32>().unwrap_or(0)))
+                    .unwrap_or((0, 0));
                 assert!(!(lo..=hi).contains(&25), "{r:?}");
                 assert_ne!(r.ports, "all");
             }
         }
-        let ssh = fw.inbound.iter().find(|r| r.ports == "22").expect("ssh rule");
+        let ssh = fw
+            .inbound
+            .iter()
+            .find(|r| r.ports == "22")
+            .expect("ssh rule");
         assert_eq!(ssh.addresses, vec!["203.0.113.10/32"]);
     }
 }

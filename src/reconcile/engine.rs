@@ -10,8 +10,8 @@ use crate::provider::digitalocean::{DigitalOcean, Droplet, DropletCreate, Firewa
 use crate::provider::ProviderError;
 use crate::ssot::{ReconcileMode, Ssot, Stage};
 use crate::store::{
-    self, ActionStatus, ActionUpdate, DriftObservation, Level, LedgerInsert, NewAction, NewDiff, NewEvent, NewPlan, NewRun,
-    PlanStatus, RunKind, RunStatus, Store, Trigger,
+    self, ActionStatus, ActionUpdate, DriftObservation, LedgerInsert, Level, NewAction, NewDiff,
+    NewEvent, NewPlan, NewRun, PlanStatus, RunKind, RunStatus, Store, Trigger,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -34,7 +34,11 @@ pub enum EngineError {
     #[error("stale plan: {0}; re-plan")]
     Stale(String),
     #[error("{failed} of {total} actions failed (see run {run})")]
-    ApplyFailed { failed: usize, total: usize, run: Uuid },
+    ApplyFailed {
+        failed: usize,
+        total: usize,
+        run: Uuid,
+    },
 }
 
 /// Who asked, and how.
@@ -48,7 +52,12 @@ pub struct Context {
 
 impl Default for Context {
     fn default() -> Self {
-        Context { trigger: Trigger::Cli, actor: "cli".into(), only_env: None, allow_destroy_production: false }
+        Context {
+            trigger: Trigger::Cli,
+            actor: "cli".into(),
+            only_env: None,
+            allow_destroy_production: false,
+        }
     }
 }
 
@@ -94,11 +103,21 @@ fn policies(ssot: &Ssot) -> BTreeMap<String, EnvPolicy> {
 }
 
 fn ignores(ssot: &Ssot) -> BTreeMap<String, Vec<String>> {
-    ssot.environments().map(|e| (e.metadata.name.clone(), e.spec.reconcile.ignore.clone())).collect()
+    ssot.environments()
+        .map(|e| (e.metadata.name.clone(), e.spec.reconcile.ignore.clone()))
+        .collect()
 }
 
 impl Engine {
-    async fn event(&self, run: Uuid, corr: &str, level: Level, env: Option<&str>, msg: String, fields: Value) {
+    async fn event(
+        &self,
+        run: Uuid,
+        corr: &str,
+        level: Level,
+        env: Option<&str>,
+        msg: String,
+        fields: Value,
+    ) {
         let mut e = NewEvent::new(level, "reconcile", msg);
         e.run_id = Some(run);
         e.correlation_id = Some(corr.to_string());
@@ -111,9 +130,15 @@ impl Engine {
     }
 
     /// Observe and diff (no evidence): the shared first half of plan and apply.
-    pub async fn observe_and_diff(&self, ssot: &Ssot, ctx: &Context) -> Result<(Vec<ResourceDiff>, Observed, Vec<EnvPlanInput>, usize), EngineError> {
+    pub async fn observe_and_diff(
+        &self,
+        ssot: &Ssot,
+        ctx: &Context,
+    ) -> Result<(Vec<ResourceDiff>, Observed, Vec<EnvPlanInput>, usize), EngineError> {
         let (mut wanted, inputs) = desired::all(ssot, ctx.only_env.as_deref());
-        let observed = observe::observe(&self.digitalocean, &wanted).await.map_err(EngineError::Observe)?;
+        let observed = observe::observe(&self.digitalocean, &wanted)
+            .await
+            .map_err(EngineError::Observe)?;
         observe::resolve_refs(&mut wanted, &observed.droplet_ips);
         let mut live = observed.live.clone();
         if let Some(only) = &ctx.only_env {
@@ -141,9 +166,20 @@ impl Engine {
         let corr = run.correlation_id.clone();
         let result = self.plan_in_run(ssot, ctx, run.id, &corr).await;
         let (status, summary) = match &result {
-            Ok(p) => (RunStatus::Succeeded, json!({"plan_id": p.plan_id, "summary": p.plan.summary})),
+            Ok(p) => (
+                RunStatus::Succeeded,
+                json!({"plan_id": p.plan_id, "summary": p.plan.summary}),
+            ),
             Err(e) => {
-                self.event(run.id, &corr, Level::Error, None, format!("plan failed: {e}"), json!({})).await;
+                self.event(
+                    run.id,
+                    &corr,
+                    Level::Error,
+                    None,
+                    format!("plan failed: {e}"),
+                    json!({}),
+                )
+                .await;
                 (RunStatus::Failed, json!({"error": e.to_string()}))
             }
         };
@@ -151,9 +187,21 @@ impl Engine {
         result
     }
 
-    async fn plan_in_run(&self, ssot: &Ssot, ctx: &Context, run_id: Uuid, corr: &str) -> Result<Planned, EngineError> {
+    async fn plan_in_run(
+        &self,
+        ssot: &Ssot,
+        ctx: &Context,
+        run_id: Uuid,
+        corr: &str,
+    ) -> Result<Planned, EngineError> {
         let (diffs, _observed, _inputs, desired_count) = self.observe_and_diff(ssot, ctx).await?;
-        let plan = plan::plan(&ssot.revision, diffs.clone(), &policies(ssot), desired_count, ctx.allow_destroy_production)?;
+        let plan = plan::plan(
+            &ssot.revision,
+            diffs.clone(),
+            &policies(ssot),
+            desired_count,
+            ctx.allow_destroy_production,
+        )?;
         let text = render::plan_text(&plan, &diffs, false);
         let plan_json = serde_json::to_value(&plan).unwrap_or(Value::Null);
         let changed: Vec<NewDiff> = diffs
@@ -182,11 +230,29 @@ impl Engine {
             })
             .await?;
         let json_bytes = serde_json::to_vec_pretty(&plan_json).unwrap_or_default();
-        self.store.put_artifact(&json_bytes, "application/json", Some(run_id)).await?;
-        self.store.put_artifact(text.as_bytes(), "text/plain; charset=utf-8", Some(run_id)).await?;
+        self.store
+            .put_artifact(&json_bytes, "application/json", Some(run_id))
+            .await?;
+        self.store
+            .put_artifact(text.as_bytes(), "text/plain; charset=utf-8", Some(run_id))
+            .await?;
         self.record_drift(&diffs, run_id).await?;
-        self.event(run_id, corr, Level::Info, ctx.only_env.as_deref(), format!("planned: {}", render::summary_line(&plan)), json!({"plan_id": row.id})).await;
-        Ok(Planned { run_id, plan_id: row.id, plan, diffs, text })
+        self.event(
+            run_id,
+            corr,
+            Level::Info,
+            ctx.only_env.as_deref(),
+            format!("planned: {}", render::summary_line(&plan)),
+            json!({"plan_id": row.id}),
+        )
+        .await;
+        Ok(Planned {
+            run_id,
+            plan_id: row.id,
+            plan,
+            diffs,
+            text,
+        })
     }
 
     /// Drift: a field of an existing object that differs from desired is a finding; a
@@ -209,7 +275,15 @@ impl Engine {
                     }
                 }
                 Change::NoOp => {
-                    self.store.resolve_drift(&d.key.env, d.key.kind.as_str(), &d.key.name, None, &format!("run:{run_id}")).await?;
+                    self.store
+                        .resolve_drift(
+                            &d.key.env,
+                            d.key.kind.as_str(),
+                            &d.key.name,
+                            None,
+                            &format!("run:{run_id}"),
+                        )
+                        .await?;
                 }
                 Change::Create | Change::Delete => {}
             }
@@ -221,20 +295,39 @@ impl Engine {
     }
 
     /// Apply a stored plan. Refused when the SSOT revision or the live state changed.
-    pub async fn apply(&self, ssot: &Ssot, plan_id: Uuid, ctx: &Context) -> Result<Applied, EngineError> {
-        let row = self.store.plan(plan_id).await?.ok_or(EngineError::NoPlan(plan_id))?;
+    pub async fn apply(
+        &self,
+        ssot: &Ssot,
+        plan_id: Uuid,
+        ctx: &Context,
+    ) -> Result<Applied, EngineError> {
+        let row = self
+            .store
+            .plan(plan_id)
+            .await?
+            .ok_or(EngineError::NoPlan(plan_id))?;
         if row.status != PlanStatus::Planned.as_str() {
             return Err(EngineError::NotPlanned(plan_id, row.status));
         }
-        let plan: Plan = serde_json::from_value(row.plan.clone()).map_err(|e| EngineError::Stale(format!("unreadable plan: {e}")))?;
+        let plan: Plan = serde_json::from_value(row.plan.clone())
+            .map_err(|e| EngineError::Stale(format!("unreadable plan: {e}")))?;
         if plan.revision != ssot.revision {
-            self.store.set_plan_status(plan_id, PlanStatus::Stale).await?;
-            return Err(EngineError::Stale(format!("the SSOT changed since the plan was made ({} → {})", plan.revision, ssot.revision)));
+            self.store
+                .set_plan_status(plan_id, PlanStatus::Stale)
+                .await?;
+            return Err(EngineError::Stale(format!(
+                "the SSOT changed since the plan was made ({} → {})",
+                plan.revision, ssot.revision
+            )));
         }
         let (diffs, observed, inputs, _) = self.observe_and_diff(ssot, ctx).await?;
         if plan::fingerprint(&diffs) != plan.live_fingerprint {
-            self.store.set_plan_status(plan_id, PlanStatus::Stale).await?;
-            return Err(EngineError::Stale("the live state changed since the plan was made".into()));
+            self.store
+                .set_plan_status(plan_id, PlanStatus::Stale)
+                .await?;
+            return Err(EngineError::Stale(
+                "the live state changed since the plan was made".into(),
+            ));
         }
         let run = self
             .store
@@ -248,16 +341,38 @@ impl Engine {
             })
             .await?;
         let corr = run.correlation_id.clone();
-        let inputs: BTreeMap<String, EnvPlanInput> = inputs.into_iter().map(|i| (i.environment.clone(), i)).collect();
+        self.resolve_interrupted(&diffs, run.id, &corr).await?;
+        let inputs: BTreeMap<String, EnvPlanInput> = inputs
+            .into_iter()
+            .map(|i| (i.environment.clone(), i))
+            .collect();
         let mut ips = observed.droplet_ips.clone();
         let mut clusters = observed.clusters.clone();
-        let mut out = Applied { run_id: run.id, plan_id, succeeded: 0, adopted: 0, skipped: 0, failed: 0 };
+        let mut out = Applied {
+            run_id: run.id,
+            plan_id,
+            succeeded: 0,
+            adopted: 0,
+            skipped: 0,
+            failed: 0,
+        };
         let mut failed_envs: Vec<String> = Vec::new();
         for action in &plan.actions {
             let env = action.diff.key.env.clone();
             if failed_envs.contains(&env) {
                 out.skipped += 1;
-                self.event(run.id, &corr, Level::Warn, Some(&env), format!("skipped {} (an earlier action of {env} failed)", action.diff.key), json!({"dedupe_key": action.dedupe_key})).await;
+                self.event(
+                    run.id,
+                    &corr,
+                    Level::Warn,
+                    Some(&env),
+                    format!(
+                        "skipped {} (an earlier action of {env} failed)",
+                        action.diff.key
+                    ),
+                    json!({"dedupe_key": action.dedupe_key}),
+                )
+                .await;
                 continue;
             }
             let ledger = self
@@ -273,49 +388,179 @@ impl Engine {
                 })
                 .await?;
             let row = match &ledger {
-                LedgerInsert::Existing(a) if a.status == ActionStatus::Succeeded.as_str() || a.status == ActionStatus::Adopted.as_str() => {
+                LedgerInsert::Existing(a)
+                    if a.status == ActionStatus::Succeeded.as_str()
+                        || a.status == ActionStatus::Adopted.as_str() =>
+                {
                     out.skipped += 1;
-                    self.event(run.id, &corr, Level::Info, Some(&env), format!("{} already done (ledger {})", action.diff.key, a.id), json!({"dedupe_key": action.dedupe_key})).await;
+                    self.event(
+                        run.id,
+                        &corr,
+                        Level::Info,
+                        Some(&env),
+                        format!("{} already done (ledger {})", action.diff.key, a.id),
+                        json!({"dedupe_key": action.dedupe_key}),
+                    )
+                    .await;
                     continue;
                 }
                 other => other.action().clone(),
             };
             self.store
-                .ledger_update(row.id, &ActionUpdate { status: Some(ActionStatus::InFlight), bump_attempts: true, ..Default::default() })
+                .ledger_update(
+                    row.id,
+                    &ActionUpdate {
+                        status: Some(ActionStatus::InFlight),
+                        bump_attempts: true,
+                        ..Default::default()
+                    },
+                )
                 .await?;
             let input = inputs.get(&env);
             match self.execute(action, input, &mut ips, &mut clusters).await {
                 Ok((status, response)) => {
                     self.store
-                        .ledger_update(row.id, &ActionUpdate { status: Some(status), response_summary: Some(response.clone()), ..Default::default() })
+                        .ledger_update(
+                            row.id,
+                            &ActionUpdate {
+                                status: Some(status),
+                                response_summary: Some(response.clone()),
+                                ..Default::default()
+                            },
+                        )
                         .await?;
                     if status == ActionStatus::Adopted {
                         out.adopted += 1;
                     } else {
                         out.succeeded += 1;
                     }
-                    self.store.resolve_drift(&env, action.diff.key.kind.as_str(), &action.diff.key.name, None, &format!("run:{}", run.id)).await?;
-                    self.event(run.id, &corr, Level::Info, Some(&env), format!("{:?} {} {}", action.op, action.diff.key, status.as_str()).to_lowercase(), response).await;
+                    self.store
+                        .resolve_drift(
+                            &env,
+                            action.diff.key.kind.as_str(),
+                            &action.diff.key.name,
+                            None,
+                            &format!("run:{}", run.id),
+                        )
+                        .await?;
+                    self.event(
+                        run.id,
+                        &corr,
+                        Level::Info,
+                        Some(&env),
+                        format!("{:?} {} {}", action.op, action.diff.key, status.as_str())
+                            .to_lowercase(),
+                        response,
+                    )
+                    .await;
                 }
                 Err(e) => {
                     out.failed += 1;
                     failed_envs.push(env.clone());
                     self.store
-                        .ledger_update(row.id, &ActionUpdate { status: Some(ActionStatus::Failed), error: Some(e.to_string()), ..Default::default() })
+                        .ledger_update(
+                            row.id,
+                            &ActionUpdate {
+                                status: Some(ActionStatus::Failed),
+                                error: Some(e.to_string()),
+                                ..Default::default()
+                            },
+                        )
                         .await?;
-                    self.event(run.id, &corr, Level::Error, Some(&env), format!("{:?} {} failed: {e}", action.op, action.diff.key), serde_json::to_value(&e).unwrap_or(Value::Null)).await;
+                    self.event(
+                        run.id,
+                        &corr,
+                        Level::Error,
+                        Some(&env),
+                        format!("{:?} {} failed: {e}", action.op, action.diff.key),
+                        serde_json::to_value(&e).unwrap_or(Value::Null),
+                    )
+                    .await;
                 }
             }
         }
-        let status = if out.failed == 0 { RunStatus::Succeeded } else { RunStatus::Failed };
+        let status = if out.failed == 0 {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Failed
+        };
         if out.failed == 0 {
-            self.store.set_plan_status(plan_id, PlanStatus::Applied).await?;
+            self.store
+                .set_plan_status(plan_id, PlanStatus::Applied)
+                .await?;
         }
-        self.store.finish_run(run.id, status, &serde_json::to_value(&out).unwrap_or(Value::Null)).await?;
+        self.store
+            .finish_run(
+                run.id,
+                status,
+                &serde_json::to_value(&out).unwrap_or(Value::Null),
+            )
+            .await?;
         if out.failed > 0 {
-            return Err(EngineError::ApplyFailed { failed: out.failed, total: plan.actions.len(), run: run.id });
+            return Err(EngineError::ApplyFailed {
+                failed: out.failed,
+                total: plan.actions.len(),
+                run: run.id,
+            });
         }
         Ok(out)
+    }
+
+    /// Ledger rows left `pending`/`in_flight` by a process that died are resolved by what is
+    /// observed now: an object that exists and matches was done (adopted); anything else is
+    /// closed as interrupted and left to this plan's own actions (whose creates observe and
+    /// adopt before acting), so nothing is ever done twice.
+    async fn resolve_interrupted(
+        &self,
+        diffs: &[ResourceDiff],
+        run_id: Uuid,
+        corr: &str,
+    ) -> Result<(), EngineError> {
+        for row in self.store.unfinished_actions().await? {
+            let current = diffs.iter().find(|d| {
+                d.key.kind.as_str() == row.resource_kind && d.key.name == row.resource_name
+            });
+            let (status, note) = match current {
+                Some(d) if d.change == Change::NoOp => (
+                    ActionStatus::Adopted,
+                    "interrupted; observed converged after restart",
+                ),
+                Some(_) => (
+                    ActionStatus::Failed,
+                    "interrupted; superseded by a fresh plan after restart",
+                ),
+                None => (
+                    ActionStatus::Failed,
+                    "interrupted; the resource is no longer desired",
+                ),
+            };
+            self.store
+                .ledger_update(
+                    row.id,
+                    &ActionUpdate {
+                        status: Some(status),
+                        error: (status == ActionStatus::Failed).then(|| note.to_string()),
+                        response_summary: Some(
+                            json!({"resolved_by": format!("run:{run_id}"), "note": note}),
+                        ),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            self.event(
+                run_id,
+                corr,
+                Level::Warn,
+                None,
+                format!(
+                    "ledger {} ({}/{}): {note}",
+                    row.dedupe_key, row.resource_kind, row.resource_name
+                ),
+                json!({"ledger_id": row.id}),
+            )
+            .await;
+        }
+        Ok(())
     }
 
     /// One side effect. Creates observe first and adopt what exists.
@@ -330,10 +575,17 @@ impl Engine {
         let d = &action.diff;
         let after = d.after.clone().unwrap_or(Value::Null);
         let live_id = d.live_id.clone().unwrap_or_default();
-        let bad = |m: &str| ProviderError::new(crate::provider::Provider::Digitalocean, "plan", m.to_string());
+        let bad = |m: &str| {
+            ProviderError::new(
+                crate::provider::Provider::Digitalocean,
+                "plan",
+                m.to_string(),
+            )
+        };
         match (d.key.kind, action.op) {
             (ObjectKind::Droplet, Op::Create | Op::Replace) => {
-                let droplet: Droplet = serde_json::from_value(after).map_err(|e| bad(&e.to_string()))?;
+                let droplet: Droplet =
+                    serde_json::from_value(after).map_err(|e| bad(&e.to_string()))?;
                 let input = input.ok_or_else(|| bad("no plan input for the environment"))?;
                 if action.op == Op::Replace {
                     if let Ok(id) = live_id.parse::<u64>() {
@@ -342,10 +594,20 @@ impl Engine {
                 }
                 // A droplet already in place (created before a crash, before our ledger update)
                 // is adopted, never created twice.
-                let create = DropletCreate { droplet, user_data: input.user_data.clone(), ssh_keys: input.ssh_keys.clone() };
-                let (live, status) = match dig.find_droplet(&input.owner_tag, &create.droplet.name).await? {
+                let create = DropletCreate {
+                    droplet,
+                    user_data: input.user_data.clone(),
+                    ssh_keys: input.ssh_keys.clone(),
+                };
+                let (live, status) = match dig
+                    .find_droplet(&input.owner_tag, &create.droplet.name)
+                    .await?
+                {
                     Some(l) => (l, ActionStatus::Adopted),
-                    None => (dig.create_droplet(&create, &input.owner_tag).await?, ActionStatus::Succeeded),
+                    None => (
+                        dig.create_droplet(&create, &input.owner_tag).await?,
+                        ActionStatus::Succeeded,
+                    ),
                 };
                 if let Some(ip) = &live.ipv4 {
                     ips.insert(live.droplet.name.clone(), ip.clone());
@@ -356,23 +618,33 @@ impl Engine {
                 let id: u64 = live_id.parse().map_err(|_| bad("droplet without id"))?;
                 for f in &d.fields {
                     match f.path.as_str() {
-                        "/size" => dig.resize_droplet(id, f.after.as_str().unwrap_or_default()).await?,
-                        other => return Err(bad(&format!("{other} of a droplet cannot change in place; it is recorded as drift"))),
+                        "/size" => {
+                            dig.resize_droplet(id, f.after.as_str().unwrap_or_default())
+                                .await?
+                        }
+                        other => {
+                            return Err(bad(&format!(
+                            "{other} of a droplet cannot change in place; it is recorded as drift"
+                        )))
+                        }
                     }
                 }
                 Ok((ActionStatus::Succeeded, json!({"id": id})))
             }
             (ObjectKind::Droplet, Op::Delete) => {
-                dig.delete_droplet(live_id.parse().map_err(|_| bad("droplet without id"))?).await?;
+                dig.delete_droplet(live_id.parse().map_err(|_| bad("droplet without id"))?)
+                    .await?;
                 Ok((ActionStatus::Succeeded, json!({"id": live_id})))
             }
             (ObjectKind::Firewall, Op::Create | Op::Replace) => {
-                let fw: Firewall = serde_json::from_value(after).map_err(|e| bad(&e.to_string()))?;
+                let fw: Firewall =
+                    serde_json::from_value(after).map_err(|e| bad(&e.to_string()))?;
                 let live = dig.create_firewall(&fw).await?;
                 Ok((ActionStatus::Succeeded, json!({"id": live.id})))
             }
             (ObjectKind::Firewall, Op::Update) => {
-                let fw: Firewall = serde_json::from_value(after).map_err(|e| bad(&e.to_string()))?;
+                let fw: Firewall =
+                    serde_json::from_value(after).map_err(|e| bad(&e.to_string()))?;
                 let live = dig.update_firewall(&live_id, &fw).await?;
                 Ok((ActionStatus::Succeeded, json!({"id": live.id})))
             }
@@ -381,12 +653,21 @@ impl Engine {
                 Ok((ActionStatus::Succeeded, json!({"id": live_id})))
             }
             (ObjectKind::DnsRecord, op) => {
-                let zone = after["zone"].as_str().or_else(|| d.before.as_ref().and_then(|b| b["zone"].as_str())).unwrap_or("").to_string();
+                let zone = after["zone"]
+                    .as_str()
+                    .or_else(|| d.before.as_ref().and_then(|b| b["zone"].as_str()))
+                    .unwrap_or("")
+                    .to_string();
                 if op == Op::Delete {
-                    dig.delete_record(&zone, live_id.parse().map_err(|_| bad("record without id"))?).await?;
+                    dig.delete_record(
+                        &zone,
+                        live_id.parse().map_err(|_| bad("record without id"))?,
+                    )
+                    .await?;
                     return Ok((ActionStatus::Succeeded, json!({"id": live_id})));
                 }
-                let mut record: Record = serde_json::from_value(after["record"].clone()).map_err(|e| bad(&e.to_string()))?;
+                let mut record: Record = serde_json::from_value(after["record"].clone())
+                    .map_err(|e| bad(&e.to_string()))?;
                 for (name, ip) in ips.iter() {
                     if record.data == droplet_ip_ref(name) {
                         record.data = ip.clone();
@@ -400,26 +681,50 @@ impl Engine {
                     (Op::Update, Ok(id)) => dig.update_record(&zone, id, &record).await?,
                     _ => dig.create_record(&zone, &record).await?,
                 };
-                Ok((ActionStatus::Succeeded, json!({"id": live.id, "data": live.record.data})))
+                Ok((
+                    ActionStatus::Succeeded,
+                    json!({"id": live.id, "data": live.record.data}),
+                ))
             }
             (ObjectKind::Database | ObjectKind::DatabaseUser, op) => {
-                let cluster_name = after["cluster"].as_str().or_else(|| d.before.as_ref().and_then(|b| b["cluster"].as_str())).unwrap_or("").to_string();
+                let cluster_name = after["cluster"]
+                    .as_str()
+                    .or_else(|| d.before.as_ref().and_then(|b| b["cluster"].as_str()))
+                    .unwrap_or("")
+                    .to_string();
                 let cluster_id = match clusters.get(&cluster_name) {
                     Some(id) => id.clone(),
                     None => {
-                        let region = input.map(|i| i.region.as_str()).filter(|r| !r.is_empty()).unwrap_or("fra1");
-                        let c = dig.create_cluster(&cluster_name, region, "db-s-1vcpu-1gb", &["odooops:managed".to_string()]).await?;
+                        let region = input
+                            .map(|i| i.region.as_str())
+                            .filter(|r| !r.is_empty())
+                            .unwrap_or("fra1");
+                        let c = dig
+                            .create_cluster(
+                                &cluster_name,
+                                region,
+                                "db-s-1vcpu-1gb",
+                                &["odooops:managed".to_string()],
+                            )
+                            .await?;
                         clusters.insert(cluster_name.clone(), c.id.clone());
                         c.id
                     }
                 };
                 match (d.key.kind, op) {
-                    (ObjectKind::Database, Op::Delete) => dig.delete_database(&cluster_id, &d.key.name).await?,
-                    (ObjectKind::Database, _) => dig.ensure_database(&cluster_id, &d.key.name).await?,
+                    (ObjectKind::Database, Op::Delete) => {
+                        dig.delete_database(&cluster_id, &d.key.name).await?
+                    }
+                    (ObjectKind::Database, _) => {
+                        dig.ensure_database(&cluster_id, &d.key.name).await?
+                    }
                     (_, Op::Delete) => dig.delete_user(&cluster_id, &d.key.name).await?,
                     _ => dig.ensure_user(&cluster_id, &d.key.name).await?,
                 }
-                Ok((ActionStatus::Succeeded, json!({"cluster": cluster_id, "name": d.key.name})))
+                Ok((
+                    ActionStatus::Succeeded,
+                    json!({"cluster": cluster_id, "name": d.key.name}),
+                ))
             }
         }
     }

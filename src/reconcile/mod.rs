@@ -3,7 +3,7 @@
 
 pub mod desired;
 pub mod diff;
+pub mod engine;
 pub mod observe;
 pub mod plan;
 pub mod render;
-pub mod engine;

@@ -25,7 +25,9 @@ pub struct Observed {
 }
 
 fn env_of(tags: &[String]) -> Option<String> {
-    tags.iter().find_map(|t| t.strip_prefix(ENV_TAG)).map(str::to_string)
+    tags.iter()
+        .find_map(|t| t.strip_prefix(ENV_TAG))
+        .map(str::to_string)
 }
 
 /// Read everything the desired objects could correspond to.
@@ -34,21 +36,43 @@ pub async fn observe(dig: &DigitalOcean, desired: &[Desired]) -> Result<Observed
 
     // Droplets: one list of everything we manage.
     for d in dig.observe_droplets(MANAGED_TAG).await? {
-        let Some(env) = env_of(&d.droplet.tags) else { continue };
+        let Some(env) = env_of(&d.droplet.tags) else {
+            continue;
+        };
         if let Some(ip) = &d.ipv4 {
             obs.droplet_ips.insert(d.droplet.name.clone(), ip.clone());
         }
-        let key = ObjectKey { kind: ObjectKind::Droplet, env, name: d.droplet.name.clone() };
+        let key = ObjectKey {
+            kind: ObjectKind::Droplet,
+            env,
+            name: d.droplet.name.clone(),
+        };
         obs.ids.insert(key.clone(), d.id.to_string());
-        obs.live.push(Live { key, id: d.id.to_string(), value: serde_json::to_value(&d.droplet).unwrap_or(Value::Null), owned: true });
+        obs.live.push(Live {
+            key,
+            id: d.id.to_string(),
+            value: serde_json::to_value(&d.droplet).unwrap_or(Value::Null),
+            owned: true,
+        });
     }
 
     // Firewalls: one list; ours are named `odooops-…` and apply to an environment tag.
     for f in dig.observe_firewalls("odooops-").await? {
-        let Some(env) = env_of(&f.firewall.tags) else { continue };
-        let key = ObjectKey { kind: ObjectKind::Firewall, env, name: f.firewall.name.clone() };
+        let Some(env) = env_of(&f.firewall.tags) else {
+            continue;
+        };
+        let key = ObjectKey {
+            kind: ObjectKind::Firewall,
+            env,
+            name: f.firewall.name.clone(),
+        };
         obs.ids.insert(key.clone(), f.id.clone());
-        obs.live.push(Live { key, id: f.id, value: serde_json::to_value(&f.firewall).unwrap_or(Value::Null), owned: true });
+        obs.live.push(Live {
+            key,
+            id: f.id,
+            value: serde_json::to_value(&f.firewall).unwrap_or(Value::Null),
+            owned: true,
+        });
     }
 
     // DNS records: one list per zone that any environment uses.
@@ -80,21 +104,33 @@ pub async fn observe(dig: &DigitalOcean, desired: &[Desired]) -> Result<Observed
     }
 
     // Managed databases: one (unpaginated) list of clusters, with their dbs and users.
-    let wants_db = desired.iter().any(|d| matches!(d.key.kind, ObjectKind::Database | ObjectKind::DatabaseUser));
+    let wants_db = desired
+        .iter()
+        .any(|d| matches!(d.key.kind, ObjectKind::Database | ObjectKind::DatabaseUser));
     if wants_db {
         let clusters = dig.observe_clusters(None).await?;
         for c in &clusters {
             obs.clusters.insert(c.name.clone(), c.id.clone());
         }
-        for d in desired.iter().filter(|d| matches!(d.key.kind, ObjectKind::Database | ObjectKind::DatabaseUser)) {
+        for d in desired
+            .iter()
+            .filter(|d| matches!(d.key.kind, ObjectKind::Database | ObjectKind::DatabaseUser))
+        {
             let cluster_name = d.value["cluster"].as_str().unwrap_or("");
-            let Some(c) = clusters.iter().find(|c| c.name == cluster_name) else { continue };
+            let Some(c) = clusters.iter().find(|c| c.name == cluster_name) else {
+                continue;
+            };
             let present = match d.key.kind {
                 ObjectKind::Database => c.databases.contains(&d.key.name),
                 _ => c.users.contains(&d.key.name),
             };
             if present {
-                obs.live.push(Live { key: d.key.clone(), id: format!("{}/{}", c.id, d.key.name), value: d.value.clone(), owned: true });
+                obs.live.push(Live {
+                    key: d.key.clone(),
+                    id: format!("{}/{}", c.id, d.key.name),
+                    value: d.value.clone(),
+                    owned: true,
+                });
             }
         }
     }
@@ -104,7 +140,10 @@ pub async fn observe(dig: &DigitalOcean, desired: &[Desired]) -> Result<Observed
 /// Replace `${droplet:NAME.ipv4}` references with observed addresses (unknown ones stay,
 /// and are resolved at apply time once the droplet exists).
 pub fn resolve_refs(desired: &mut [Desired], ips: &BTreeMap<String, String>) {
-    for d in desired.iter_mut().filter(|d| d.key.kind == ObjectKind::DnsRecord) {
+    for d in desired
+        .iter_mut()
+        .filter(|d| d.key.kind == ObjectKind::DnsRecord)
+    {
         if let Some(data) = d.value.pointer_mut("/record/data") {
             for (name, ip) in ips {
                 if data.as_str() == Some(droplet_ip_ref(name).as_str()) {

@@ -29,20 +29,52 @@ fn sigil(op: Op) -> (&'static str, &'static str) {
 /// The plan as text: one block per action with its field changes, then detected-only drift.
 pub fn plan_text(plan: &Plan, _all: &[ResourceDiff], color: bool) -> String {
     let mut out = String::new();
-    let paint = |c: &str, s: &str| if color { format!("{c}{s}{RESET}") } else { s.to_string() };
+    let paint = |c: &str, s: &str| {
+        if color {
+            format!("{c}{s}{RESET}")
+        } else {
+            s.to_string()
+        }
+    };
     if plan.actions.is_empty() && plan.detected_only.is_empty() {
-        let _ = writeln!(out, "No changes. Live state matches the SSOT ({}).", plan.revision);
+        let _ = writeln!(
+            out,
+            "No changes. Live state matches the SSOT ({}).",
+            plan.revision
+        );
     }
     for a in &plan.actions {
         let (s, c) = sigil(a.op);
         let _ = writeln!(out, "{} {}", paint(c, s), a.diff.key);
         for f in &a.diff.fields {
-            let _ = writeln!(out, "    {} {}: {} → {}", paint(c, s.chars().last().map(String::from).unwrap_or_default().as_str()), f.path, f.before, f.after);
+            let mark = paint(
+                c,
+                s.chars()
+                    .last()
+                    .map(String::from)
+                    .unwrap_or_default()
+                    .as_str(),
+            );
+            match a.op {
+                Op::Create => {
+                    let _ = writeln!(out, "    {mark} {} = {}", f.path, f.after);
+                }
+                Op::Delete => {
+                    let _ = writeln!(out, "    {mark} {} = {}", f.path, f.before);
+                }
+                _ => {
+                    let _ = writeln!(out, "    {mark} {}: {} → {}", f.path, f.before, f.after);
+                }
+            }
         }
         let _ = writeln!(out, "    ledger key {}", a.dedupe_key);
     }
     for d in &plan.detected_only {
-        let what = if d.change == Change::Delete { "not in the SSOT (held: no prune)" } else { "drift (detect-only)" };
+        let what = if d.change == Change::Delete {
+            "not in the SSOT (held: no prune)"
+        } else {
+            "drift (detect-only)"
+        };
         let _ = writeln!(out, "{} {} — {what}", paint(YELLOW, "!"), d.key);
         for f in &d.fields {
             let _ = writeln!(out, "    {}: {} (desired {})", f.path, f.before, f.after);

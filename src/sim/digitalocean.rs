@@ -35,6 +35,8 @@ pub struct DoState {
     pub tags: BTreeMap<String, Value>,
     /// Requests answered in the current hour, for the `ratelimit-*` headers.
     used: u64,
+    /// Droplets ever created (a request cut off before the handler ran creates none).
+    pub droplets_created: u64,
 }
 
 impl DoState {
@@ -452,6 +454,7 @@ async fn create_droplet(
                     .or_insert_with(|| json!({"name": t}));
             }
             st.droplets.insert(id, d.clone());
+            st.droplets_created += 1;
             let action = json!({"id": action_id, "status": "completed", "type": "create", "started_at": now(), "completed_at": now(),
                                 "resource_id": id, "resource_type": "droplet", "region": region_object(&region), "region_slug": region});
             st.actions.insert(action_id, action);

@@ -162,12 +162,17 @@ async fn count_and_fault(State(state): State<Shared>, req: Request, next: Next) 
     let p = provider.unwrap_or(Provider::Digitalocean);
     match kind {
         FaultKind::TooMany => {
-            let mut r = error(
-                p,
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                "API rate limit exceeded.",
-            );
+            // Each provider's own 429 body: Slack `{"ok":false,"error":"ratelimited"}`, Plane
+            // (DRF) `{"detail":"Request was throttled. …"}`, the others `too_many_requests`.
+            let (code, message) = match p {
+                Provider::Slack => ("ratelimited", "ratelimited".to_string()),
+                Provider::Plane => (
+                    "throttled",
+                    format!("Request was throttled. Expected available in {retry_after} seconds."),
+                ),
+                _ => ("too_many_requests", "API rate limit exceeded.".to_string()),
+            };
+            let mut r = error(p, StatusCode::TOO_MANY_REQUESTS, code, &message);
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 r.headers_mut().insert("retry-after", v);
             }
@@ -319,6 +324,7 @@ async fn control_mutate(State(s): State<Shared>, Json(body): Json<Value>) -> Res
         "supabase" => lock(&s.supabase).mutate(kind, &id, &set, delete),
         "vercel" => lock(&s.vercel).mutate(kind, &id, &set, delete),
         "plane" => lock(&s.plane).mutate(kind, &id, &set, delete),
+        "slack" => lock(&s.slack).mutate(kind, &id, &set, delete),
         _ => Err(format!("unknown provider `{provider}`")),
     };
     match done {

@@ -1,7 +1,7 @@
 //! Runs, plans, diffs, the idempotency ledger and the event stream.
 
 use super::types::*;
-use super::{now, with_pool, Result, Store, StoreError};
+use super::{now, with_pool, Pool, Result, Store, StoreError};
 use serde_json::Value;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -120,6 +120,47 @@ impl Store {
             "INSERT INTO ops.diffs (run_id, environment, resource_kind, resource_name, before, after, changes, unified, created_at) ",
         );
         let mut n = 0;
+        if let Pool::Pg(p) = &self.pool {
+            // One statement per batch with nine array parameters: far less to parse and plan
+            // than thousands of placeholders.
+            let sql = "INSERT INTO ops.diffs (run_id, environment, resource_kind, resource_name, before, after, changes, unified, created_at)
+                SELECT r, e, k, n, b, a, c, u, $9
+                FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::jsonb[], $8::text[])
+                  AS t(r, e, k, n, b, a, c, u)";
+            let mut tx = p.begin().await?;
+            for chunk in diffs.chunks(BATCH_ROWS) {
+                n += sqlx::query(sql)
+                    .bind(chunk.iter().map(|d| d.run_id).collect::<Vec<_>>())
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|d| d.environment.as_deref())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|d| d.resource_kind.as_str())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|d| d.resource_name.as_str())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(chunk.iter().map(|d| d.before.as_ref()).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|d| d.after.as_ref()).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|d| &d.changes).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|d| d.unified.as_str()).collect::<Vec<_>>())
+                    .bind(t)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            return Ok(n);
+        }
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
             for chunk in diffs.chunks(BATCH_ROWS) {
@@ -235,6 +276,42 @@ impl Store {
             "INSERT INTO ops.run_events (ts, level, service, environment, correlation_id, run_id, message, fields) ",
         );
         let mut n = 0;
+        if let Pool::Pg(p) = &self.pool {
+            let sql = "INSERT INTO ops.run_events (ts, level, service, environment, correlation_id, run_id, message, fields)
+                SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::jsonb[])";
+            let mut tx = p.begin().await?;
+            for chunk in events.chunks(BATCH_ROWS) {
+                n += sqlx::query(sql)
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|e| super::truncate_micros(e.ts))
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(chunk.iter().map(|e| e.level.as_str()).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|e| e.service.as_str()).collect::<Vec<_>>())
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|e| e.environment.as_deref())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|e| e.correlation_id.as_deref())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(chunk.iter().map(|e| e.run_id).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|e| e.message.as_str()).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|e| &e.fields).collect::<Vec<_>>())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            return Ok(n);
+        }
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
             for chunk in events.chunks(BATCH_ROWS) {

@@ -32,7 +32,7 @@ static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgre
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// Advisory-lock key held around migrations on PostgreSQL ("odooops" in ASCII, truncated).
-const PG_MIGRATION_LOCK: i64 = 0x6f64_6f6f_6f70_73;
+const PG_MIGRATION_LOCK: i64 = 0x006f_646f_6f6f_7073;
 
 /// The default embedded database, relative to the data directory.
 pub const DEFAULT_SQLITE_FILE: &str = "ops.db";

@@ -3,6 +3,10 @@
 //! ODOOOPS_TEST_DATABASE_URL (skipped with a message when unset, a failure under CI=true).
 #![allow(dead_code)]
 
+mod logs;
+#[allow(unused_imports)]
+pub use logs::*;
+
 use odooops::store::Store;
 use sqlx::Connection;
 use tempfile::TempDir;

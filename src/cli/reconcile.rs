@@ -1,0 +1,208 @@
+//! `odooops plan | apply | diff | drift | demo`: the reconcile engine from the command line.
+
+use super::{Output, EXIT_ERROR, EXIT_OK, EXIT_USAGE};
+use crate::provider::digitalocean::DigitalOcean;
+use crate::provider::http::{Auth, ClientConfig, HttpClient, Metrics};
+use crate::provider::{EnvSecrets, Provider, SecretSource, SecretValue};
+use crate::reconcile::engine::{Context, Engine};
+use crate::reconcile::render;
+use crate::ssot::{self, Limits, Ssot};
+use crate::store::Store;
+use anyhow::{anyhow, bail, Context as _};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Where providers are reached: the SSOT's accounts, or a simulator.
+pub struct Target<'a> {
+    pub sim: Option<&'a str>,
+    pub database_url: Option<&'a str>,
+    pub data_dir: &'a Path,
+}
+
+pub fn load_ssot(dir: &Path) -> anyhow::Result<Ssot> {
+    let report = ssot::load(dir, &Limits::default());
+    if !report.is_valid() {
+        for d in &report.diagnostics {
+            eprint!("{}", d.render(report.source(&d.file)));
+        }
+        bail!(
+            "{} is invalid ({} errors): run `odooops validate --ssot {}`",
+            dir.display(),
+            report.error_count(),
+            dir.display()
+        );
+    }
+    report.into_ssot().ok_or_else(|| anyhow!("invalid SSOT"))
+}
+
+/// The DigitalOcean adapter for this SSOT (one account for every project).
+pub fn digitalocean(
+    ssot: &Ssot,
+    sim: Option<&str>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<DigitalOcean> {
+    let cfg = match sim {
+        Some(url) => ClientConfig::new(
+            Provider::Digitalocean,
+            &format!("{}/digitalocean", url.trim_end_matches('/')),
+            Auth::Bearer(SecretValue::new("sim-token")),
+        ),
+        None => {
+            let mut accounts = ssot
+                .projects()
+                .filter_map(|p| p.spec.providers.digitalocean.as_ref().map(|a| (p, a)));
+            let (project, account) = accounts.next().ok_or_else(|| {
+                anyhow!("no Project has providers.digitalocean: add one, or pass --sim URL")
+            })?;
+            let token = EnvSecrets.get(&account.token_secret).ok_or_else(|| {
+                anyhow!("secret `{}` (DigitalOcean token of project `{}`) is not set in the environment", account.token_secret, project.metadata.name)
+            })?;
+            let base = project
+                .spec
+                .providers
+                .base_url("digitalocean")
+                .unwrap_or_default();
+            ClientConfig::new(Provider::Digitalocean, &base, Auth::Bearer(token))
+        }
+    };
+    Ok(DigitalOcean::new(HttpClient::new(cfg, metrics)?))
+}
+
+pub async fn engine(ssot: &Ssot, t: &Target<'_>) -> anyhow::Result<Engine> {
+    let store = Store::open(t.database_url, t.data_dir)
+        .await
+        .context("opening the evidence store")?;
+    Ok(Engine {
+        store,
+        digitalocean: digitalocean(ssot, t.sim, Arc::new(Metrics::default()))?,
+    })
+}
+
+fn color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+pub struct PlanArgs<'a> {
+    pub env: Option<&'a str>,
+    pub output: Output,
+    pub out: Option<&'a Path>,
+    pub detailed_exitcode: bool,
+    pub allow_destroy_production: bool,
+}
+
+pub fn plan(dir: &Path, t: &Target<'_>, a: PlanArgs<'_>) -> anyhow::Result<i32> {
+    let ssot = load_ssot(dir)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let engine = engine(&ssot, t).await?;
+        let ctx = Context { only_env: a.env.map(str::to_string), allow_destroy_production: a.allow_destroy_production, ..Context::default() };
+        let planned = engine.plan(&ssot, &ctx).await?;
+        let json = serde_json::json!({"ok": true, "plan_id": planned.plan_id, "run_id": planned.run_id, "plan": planned.plan});
+        if let Some(out) = a.out {
+            std::fs::write(out, serde_json::to_vec_pretty(&json)?).with_context(|| format!("writing {}", out.display()))?;
+        }
+        match a.output {
+            Output::Json => println!("{}", serde_json::to_string_pretty(&json)?),
+            Output::Text => {
+                print!("{}", render::plan_text(&planned.plan, &planned.diffs, color()));
+                println!("Saved plan {} (run {}). Apply it with: odooops apply {}", planned.plan_id, planned.run_id, planned.plan_id);
+            }
+        }
+        engine.store.close().await;
+        Ok(if a.detailed_exitcode && planned.plan.has_changes() { 2 } else { EXIT_OK })
+    })
+}
+
+pub fn apply(
+    dir: &Path,
+    t: &Target<'_>,
+    plan_id: Option<&str>,
+    auto_approve: bool,
+    allow_destroy_production: bool,
+) -> anyhow::Result<i32> {
+    if plan_id.is_none() && !auto_approve {
+        eprintln!("error: pass a saved plan id (from `odooops plan`) or --auto-approve to plan and apply in one step");
+        return Ok(EXIT_USAGE);
+    }
+    let ssot = load_ssot(dir)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let engine = engine(&ssot, t).await?;
+        let ctx = Context {
+            allow_destroy_production,
+            ..Context::default()
+        };
+        let id = match plan_id {
+            Some(id) => id.parse().map_err(|_| anyhow!("`{id}` is not a plan id"))?,
+            None => {
+                let planned = engine.plan(&ssot, &ctx).await?;
+                print!(
+                    "{}",
+                    render::plan_text(&planned.plan, &planned.diffs, color())
+                );
+                planned.plan_id
+            }
+        };
+        let result = engine.apply(&ssot, id, &ctx).await;
+        engine.store.close().await;
+        let applied = result?;
+        println!(
+            "Apply complete: {} succeeded, {} adopted, {} already done, {} failed (run {}).",
+            applied.succeeded, applied.adopted, applied.skipped, applied.failed, applied.run_id
+        );
+        Ok(EXIT_OK)
+    })
+}
+
+pub fn diff(dir: &Path, t: &Target<'_>, env: Option<&str>) -> anyhow::Result<i32> {
+    let ssot = load_ssot(dir)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let engine = engine(&ssot, t).await?;
+        let ctx = Context {
+            only_env: env.map(str::to_string),
+            ..Context::default()
+        };
+        let (diffs, ..) = engine.observe_and_diff(&ssot, &ctx).await?;
+        print!("{}", render::diff_text(&diffs, color()));
+        engine.store.close().await;
+        Ok(EXIT_OK)
+    })
+}
+
+pub fn drift(dir: &Path, t: &Target<'_>, output: Output) -> anyhow::Result<i32> {
+    let ssot = load_ssot(dir)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let engine = engine(&ssot, t).await?;
+        // A detection pass records findings (and resolves converged ones) as evidence.
+        engine.plan(&ssot, &Context::default()).await?;
+        let open = engine.store.open_drift(None, 1000).await?;
+        match output {
+            Output::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"ok": true, "open": open}))?
+            ),
+            Output::Text => {
+                if open.is_empty() {
+                    println!("No open drift.");
+                }
+                for f in &open {
+                    println!(
+                        "{}/{}/{} {}: live {} ≠ desired {} (since {})",
+                        f.environment,
+                        f.resource_kind,
+                        f.resource_name,
+                        f.field_path,
+                        f.observed.clone().unwrap_or_default(),
+                        f.desired.clone().unwrap_or_default(),
+                        f.first_seen.to_rfc3339()
+                    );
+                }
+            }
+        }
+        engine.store.close().await;
+        Ok(if open.is_empty() { EXIT_OK } else { EXIT_ERROR })
+    })
+}

@@ -1,0 +1,133 @@
+//! `odooops secrets sync` and `odooops inventory` against the simulator, with evidence.
+
+use odooops::sim::{self, faults::FaultConfig};
+use odooops::store::Store;
+use serde_json::{json, Value};
+use std::process::Command;
+
+fn canary(tag: &str) -> String {
+    format!("test-secret-{}-{tag}", "canary42")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_sync_pushes_names_records_evidence_and_never_prints_values() {
+    let sim = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    sim::lock(&sim.state.supabase)
+        .mutate(
+            "project",
+            "acmeprodrefabcdefghi",
+            &json!({"name": "acme"}),
+            false,
+        )
+        .expect("seed supabase");
+    sim::lock(&sim.state.vercel)
+        .mutate(
+            "project",
+            "acme-portal",
+            &json!({"teamId": "team_acme"}),
+            false,
+        )
+        .expect("seed vercel");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite:{}", dir.path().join("ops.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_odooops"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "--ssot",
+            "ssot",
+            "--sim",
+            &sim.url(),
+            "--database-url",
+            &db,
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .args(["secrets", "sync", "-o", "json"])
+        .env("SMTP_USER", canary("user"))
+        .env("SMTP_PASSWORD", canary("password"))
+        .env("ODOO_ADMIN_PASSWORD", canary("admin"))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for tag in ["user", "password", "admin"] {
+        assert!(
+            !stdout.contains(&canary(tag)) && !stderr.contains(&canary(tag)),
+            "a value was printed"
+        );
+    }
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["ok"], true);
+    let pushed: Vec<&str> = report["pushed"]
+        .as_array()
+        .expect("pushed")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        pushed,
+        vec!["ODOO_ADMIN_PASSWORD", "SMTP_PASSWORD", "SMTP_USER"]
+    );
+    // The simulator holds the names (and only digests of values).
+    let state = serde_json::to_string(&sim::lock(&sim.state.supabase).snapshot()).expect("state");
+    assert!(state.contains("SMTP_PASSWORD") && !state.contains(&canary("password")));
+    // Evidence: one row per target, names only.
+    let store = Store::open(Some(&db), dir.path()).await.expect("store");
+    let rows = store.secret_syncs(None, 10).await.expect("rows");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let rows_text = serde_json::to_string(&rows).expect("json");
+    assert!(rows_text.contains("SMTP_USER") && !rows_text.contains(&canary("user")));
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_records_observed_objects() {
+    let sim = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite:{}", dir.path().join("ops.db").display());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_odooops"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "--ssot",
+                "examples/quickstart",
+                "--sim",
+                &sim.url(),
+                "--database-url",
+                &db,
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    assert_eq!(run(&["apply", "--auto-approve"]).status.code(), Some(0));
+    let out = run(&["inventory", "-o", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    // 2 droplets, 2 firewalls, 1 domain, 1 database cluster.
+    assert_eq!(v["objects"], 6);
+    let store = Store::open(Some(&db), dir.path()).await.expect("store");
+    let ingest: uuid::Uuid = v["ingest_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("ingest id");
+    let objects = store.inventory(ingest).await.expect("inventory");
+    assert_eq!(objects.len(), 6);
+    assert!(objects
+        .iter()
+        .filter(|o| o.object_type == "droplet")
+        .all(|o| o.owned && o.environment.is_some()));
+    store.close().await;
+}
