@@ -323,6 +323,8 @@ async fn the_api_key_is_never_logged_or_printed() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Callsites cached as "never" by parallel tests must see this subscriber.
+    tracing::callsite::rebuild_interest_cache();
     let (_sim, plane, _) = setup(&format!("route={ITEMS},count=2,kinds=500")).await;
     plane
         .ensure_work_item(&finding("leak-check"))

@@ -271,6 +271,8 @@ async fn neither_the_token_nor_the_webhook_url_is_logged_or_printed() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Callsites cached as "never" by parallel tests must see this subscriber.
+    tracing::callsite::rebuild_interest_cache();
 
     let env = setup("route=/slack,count=2,kinds=503").await;
     let url = env.hook_url("B0HOOK0005");

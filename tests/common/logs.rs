@@ -24,7 +24,11 @@ impl LogBuffer {
             .with_ansi(false)
             .with_writer(self.clone())
             .finish();
-        tracing::subscriber::set_default(sub)
+        let guard = tracing::subscriber::set_default(sub);
+        // Callsites that parallel tests (with no subscriber) cached as "never" must be
+        // re-evaluated now that this subscriber exists, or its capture misses them.
+        tracing::callsite::rebuild_interest_cache();
+        guard
     }
 }
 
