@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("providers benchmark: run it with `cargo bench --bench providers`");
+        return;
+    }
     let sim = sim::start("127.0.0.1:0", FaultConfig::default())
         .await
         .expect("sim");
