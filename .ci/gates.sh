@@ -12,7 +12,7 @@ base="${admin%%\?*}"
 base="${base%/*}"
 url="$base/$db"
 
-psql "$admin" -v ON_ERROR_STOP=1 -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+PGOPTIONS="--client-min-messages=warning" psql "$admin" -v ON_ERROR_STOP=1 -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 psql "$url" -v ON_ERROR_STOP=1 -q -f tests/fixtures/gates_fixture.sql
 
 # Evidence goes to the default store (.odooops/ops.db, or ODOOOPS_DATABASE_URL when set).

@@ -30,7 +30,10 @@ fn db_object_count_boundary_and_default() {
         max: Some(50),
         ..Default::default()
     };
-    assert_eq!(db_count::evaluate(&count(40, 11), &p).outcome, Outcome::Fail);
+    assert_eq!(
+        db_count::evaluate(&count(40, 11), &p).outcome,
+        Outcome::Fail
+    );
 }
 
 fn cron_row(id: i64, active: bool, n: i64, unit: &str) -> cron::CronRow {
@@ -48,7 +51,9 @@ fn run(cron_id: i64, minute: u32, secs: f64) -> cron::CronRun {
     use chrono::TimeZone;
     cron::CronRun {
         cron_id,
-        started_at: chrono::Utc.with_ymd_and_hms(2026, 11, 25, 12, minute, 0).single(),
+        started_at: chrono::Utc
+            .with_ymd_and_hms(2026, 11, 25, 12, minute, 0)
+            .single(),
         duration_seconds: secs,
         timed_out_counter: None,
     }
@@ -69,7 +74,10 @@ fn cron_intervals_durations_and_auto_disable() {
     assert_eq!(cron::interval_minutes(1, "fortnights"), None);
 
     let ok = cron::CronMeasure {
-        crons: vec![cron_row(1, true, 5, "minutes"), cron_row(2, false, 1, "minutes")],
+        crons: vec![
+            cron_row(1, true, 5, "minutes"),
+            cron_row(2, false, 1, "minutes"),
+        ],
         runs: Some(vec![run(1, 0, 10.0), run(1, 5, 12.0)]),
         duration_source: Some("ir_cron_progress".into()),
     };
@@ -146,7 +154,13 @@ fn smtp_policy_against_ssot_variants() {
     let ssot = repo_ssot();
     for e in ssot.environments() {
         let v = smtp::evaluate(&ssot, e);
-        assert_eq!(v.outcome, Outcome::Pass, "{}: {}", e.metadata.name, v.message);
+        assert_eq!(
+            v.outcome,
+            Outcome::Pass,
+            "{}: {}",
+            e.metadata.name,
+            v.message
+        );
     }
 
     let mut bad = repo_ssot();
@@ -166,7 +180,10 @@ fn smtp_policy_against_ssot_variants() {
 
     // A production credential in a dev environment's secrets list is a reference too.
     let mut leak = repo_ssot();
-    env_mut(&mut leak, "dev-portal").spec.secrets.push("SMTP_USER".into());
+    env_mut(&mut leak, "dev-portal")
+        .spec
+        .secrets
+        .push("SMTP_USER".into());
     let v = smtp::evaluate(&leak, leak.environment("dev-portal").expect("dev"));
     assert_eq!(v.outcome, Outcome::Fail);
     assert!(v.message.contains("SMTP_USER"), "{}", v.message);
@@ -188,7 +205,13 @@ fn resource_limits_against_ssot_variants() {
     };
     for e in ssot.environments() {
         let v = limits::evaluate(e, &params);
-        assert_eq!(v.outcome, Outcome::Pass, "{}: {}", e.metadata.name, v.message);
+        assert_eq!(
+            v.outcome,
+            Outcome::Pass,
+            "{}: {}",
+            e.metadata.name,
+            v.message
+        );
     }
     let mut bad = repo_ssot();
     {
@@ -210,7 +233,10 @@ fn resource_limits_against_ssot_variants() {
     let v = limits::evaluate(capped.environment("staging").expect("staging"), &params);
     assert_eq!(v.outcome, Outcome::Pass, "{}", v.message);
     // Production may run several workers.
-    let v = limits::evaluate(ssot.environment("production").expect("p"), &GateParams::default());
+    let v = limits::evaluate(
+        ssot.environment("production").expect("p"),
+        &GateParams::default(),
+    );
     assert_eq!(v.outcome, Outcome::Pass);
     assert_eq!(v.measured["workers"], 6);
 }
@@ -309,8 +335,13 @@ fn module_allowlist_graph_mode_on_the_example_addons_passes() {
         addons_paths: vec![PathBuf::from("examples/addons")],
         ..Default::default()
     };
-    let rows = rt().block_on(gates::run::evaluate(&ssot, &opts)).expect("evaluate");
-    let m: Vec<_> = rows.iter().filter(|r| r.gate_type == "module_allowlist").collect();
+    let rows = rt()
+        .block_on(gates::run::evaluate(&ssot, &opts))
+        .expect("evaluate");
+    let m: Vec<_> = rows
+        .iter()
+        .filter(|r| r.gate_type == "module_allowlist")
+        .collect();
     assert_eq!(m.len(), 4);
     for r in m {
         assert_eq!(r.outcome, Outcome::Pass, "{}: {}", r.environment, r.message);
@@ -324,7 +355,11 @@ fn module_allowlist_flags_unlisted_modules_and_missing_dependencies() {
     addon(tmp.path(), "acme_base", &["base", "mail"]);
     addon(tmp.path(), "acme_sale", &["sale_management", "acme_base"]);
     // acme_portal pulls in a module outside the allowlist and one that exists nowhere.
-    addon(tmp.path(), "acme_portal", &["portal", "acme_sale", "shady_tracker", "ghost_dep"]);
+    addon(
+        tmp.path(),
+        "acme_portal",
+        &["portal", "acme_sale", "shady_tracker", "ghost_dep"],
+    );
     addon(tmp.path(), "shady_tracker", &["web"]);
     addon(tmp.path(), "acme_stock_rules", &["stock", "acme_base"]);
     addon(tmp.path(), "web_responsive", &["web"]);
@@ -339,7 +374,11 @@ fn module_allowlist_flags_unlisted_modules_and_missing_dependencies() {
     let v = modules::evaluate("graph", &allow, &selection, Some(&deps));
     assert_eq!(v.outcome, Outcome::Fail);
     assert!(v.message.contains("shady_tracker"), "{}", v.message);
-    assert!(v.message.contains("missing") && v.message.contains("ghost_dep"), "{}", v.message);
+    assert!(
+        v.message.contains("missing") && v.message.contains("ghost_dep"),
+        "{}",
+        v.message
+    );
     assert_eq!(v.measured["missing"], 1);
 
     // corePolicy listed-only: the core addons must be listed too.
@@ -347,7 +386,11 @@ fn module_allowlist_flags_unlisted_modules_and_missing_dependencies() {
     strict.core_policy = odooops::ssot::CorePolicy::ListedOnly;
     let v = modules::evaluate("ssot", &strict, &["acme_base".into(), "mail".into()], None);
     assert_eq!(v.outcome, Outcome::Fail);
-    assert!(v.message.contains("mail") && !v.message.contains("acme_base,"), "{}", v.message);
+    assert!(
+        v.message.contains("mail") && !v.message.contains("acme_base,"),
+        "{}",
+        v.message
+    );
     let v = modules::evaluate("ssot", &allow, &["acme_base".into(), "mail".into()], None);
     assert_eq!(v.outcome, Outcome::Pass);
 }

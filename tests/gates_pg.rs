@@ -15,20 +15,46 @@ async fn adapter_lists_and_ensures_idempotently() {
     let Some(admin) = admin_url() else { return };
     let server = PgServer::connect(&admin).await.expect("connect");
     let db = format!("odooops_gates_{}", uuid::Uuid::new_v4().simple());
-    let role = format!("odooops_role_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    assert_eq!(server.ensure_database(&db, None).await.expect("create"), Ensured::Created);
-    assert_eq!(server.ensure_database(&db, None).await.expect("again"), Ensured::Exists);
-    assert!(server.list_databases().await.expect("list").contains(&db));
+    let role = format!(
+        "odooops_role_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     assert_eq!(
-        server.ensure_role(&role, true, Some("pw'with\"quotes")).await.expect("role"),
+        server.ensure_database(&db, None).await.expect("create"),
         Ensured::Created
     );
-    assert_eq!(server.ensure_role(&role, true, None).await.expect("role again"), Ensured::Exists);
+    assert_eq!(
+        server.ensure_database(&db, None).await.expect("again"),
+        Ensured::Exists
+    );
+    assert!(server.list_databases().await.expect("list").contains(&db));
+    assert_eq!(
+        server
+            .ensure_role(&role, true, Some("pw'with\"quotes"))
+            .await
+            .expect("role"),
+        Ensured::Created
+    );
+    assert_eq!(
+        server
+            .ensure_role(&role, true, None)
+            .await
+            .expect("role again"),
+        Ensured::Exists
+    );
     assert!(server.list_roles().await.expect("roles").contains(&role));
-    assert!(!server.list_roles().await.expect("roles").iter().any(|r| r.starts_with("pg_")));
+    assert!(!server
+        .list_roles()
+        .await
+        .expect("roles")
+        .iter()
+        .any(|r| r.starts_with("pg_")));
     // A name needing quotes is created as written, not injected.
     let odd = format!("Odd \"name\"; {}", &db[..20]);
-    assert_eq!(server.ensure_database(&odd, None).await.expect("odd"), Ensured::Created);
+    assert_eq!(
+        server.ensure_database(&odd, None).await.expect("odd"),
+        Ensured::Created
+    );
     assert!(server.database_exists(&odd).await.expect("exists"));
     let exts = server.list_extensions().await.expect("extensions");
     assert!(exts.iter().any(|e| e.name == "plpgsql"), "{exts:?}");
@@ -66,7 +92,11 @@ fn count_ssot() -> odooops::ssot::Ssot {
     let mut ssot = repo_ssot();
     set_gates(
         &mut ssot,
-        vec![gate("db-object-count", GateType::DbObjectCount, GateParams::default())],
+        vec![gate(
+            "db-object-count",
+            GateType::DbObjectCount,
+            GateParams::default(),
+        )],
     );
     ssot
 }
@@ -87,14 +117,28 @@ async fn db_object_count_above_and_below_ten_thousand() {
         .await;
     db.exec("CREATE TABLE t (id int)").await;
     let ssot = count_ssot();
-    let r = gates::run(&ssot, &opts_for("production", &db.url), None).await.expect("run");
+    let r = gates::run(&ssot, &opts_for("production", &db.url), None)
+        .await
+        .expect("run");
     assert_eq!(r.results.len(), 1);
-    assert_eq!(r.results[0].outcome, Outcome::Pass, "{}", r.results[0].message);
+    assert_eq!(
+        r.results[0].outcome,
+        Outcome::Pass,
+        "{}",
+        r.results[0].message
+    );
     assert_eq!(r.results[0].measured["total"], 10_000);
 
     db.exec("CREATE SEQUENCE s_10000").await;
-    let r = gates::run(&ssot, &opts_for("production", &db.url), None).await.expect("run");
-    assert_eq!(r.results[0].outcome, Outcome::Fail, "{}", r.results[0].message);
+    let r = gates::run(&ssot, &opts_for("production", &db.url), None)
+        .await
+        .expect("run");
+    assert_eq!(
+        r.results[0].outcome,
+        Outcome::Fail,
+        "{}",
+        r.results[0].message
+    );
     assert_eq!(r.results[0].measured["sequences"], 10_000);
     assert_eq!(r.results[0].measured["total"], 10_001);
     assert!(r.failed());
@@ -112,7 +156,11 @@ async fn unreachable_database_fails_rather_than_passes() {
     .await
     .expect("run");
     assert_eq!(r.results[0].outcome, Outcome::Fail);
-    assert!(r.results[0].message.contains("could not measure"), "{}", r.results[0].message);
+    assert!(
+        r.results[0].message.contains("could not measure"),
+        "{}",
+        r.results[0].message
+    );
 }
 
 fn cron_ssot(enforce: bool) -> odooops::ssot::Ssot {
@@ -152,7 +200,12 @@ async fn cron_timeout_passes_on_the_fixture_then_detects_and_enforces() {
     let r = gates::run(&cron_ssot(true), &opts_for("production", &db.url), None)
         .await
         .expect("run");
-    assert_eq!(r.results[0].outcome, Outcome::Pass, "{}", r.results[0].message);
+    assert_eq!(
+        r.results[0].outcome,
+        Outcome::Pass,
+        "{}",
+        r.results[0].message
+    );
     assert_eq!(r.results[0].measured["active"], 5);
 
     // Cron 4 now runs every 2 minutes; cron 3 timed out on its last three runs.
@@ -172,7 +225,10 @@ async fn cron_timeout_passes_on_the_fixture_then_detects_and_enforces() {
     assert_eq!(row.outcome, Outcome::Fail);
     assert_eq!(row.details["tooFrequent"][0]["id"], 4);
     assert_eq!(row.details["toDisable"][0]["id"], 3);
-    assert!(active(&db, 3).await, "enforce: false leaves the cron active");
+    assert!(
+        active(&db, 3).await,
+        "enforce: false leaves the cron active"
+    );
 
     // Enforce: cron 3 is disabled and the evidence says so.
     let r = gates::run(&cron_ssot(true), &opts_for("production", &db.url), None)
@@ -181,11 +237,22 @@ async fn cron_timeout_passes_on_the_fixture_then_detects_and_enforces() {
     let row = &r.results[0];
     assert_eq!(row.outcome, Outcome::Fail);
     assert_eq!(row.details["disabled"][0]["id"], 3);
-    assert_eq!(row.details["disabled"][0]["name"], "Procurement: run scheduler");
+    assert_eq!(
+        row.details["disabled"][0]["name"],
+        "Procurement: run scheduler"
+    );
     assert_eq!(row.measured["disabled"], 1);
-    assert!(row.message.contains("disabled Procurement: run scheduler (#3)"), "{}", row.message);
+    assert!(
+        row.message
+            .contains("disabled Procurement: run scheduler (#3)"),
+        "{}",
+        row.message
+    );
     assert!(!active(&db, 3).await, "enforce: true sets active = false");
-    assert!(active(&db, 4).await, "a too-frequent cron is reported, not disabled");
+    assert!(
+        active(&db, 4).await,
+        "a too-frequent cron is reported, not disabled"
+    );
 
     // Without ir_cron_progress: a warning "no duration data", not a pass.
     db.exec("UPDATE ir_cron SET interval_number = 15 WHERE id = 4; DROP TABLE ir_cron_progress;")
@@ -193,7 +260,12 @@ async fn cron_timeout_passes_on_the_fixture_then_detects_and_enforces() {
     let r = gates::run(&cron_ssot(false), &opts_for("production", &db.url), None)
         .await
         .expect("run");
-    assert_eq!(r.results[0].outcome, Outcome::Warn, "{}", r.results[0].message);
+    assert_eq!(
+        r.results[0].outcome,
+        Outcome::Warn,
+        "{}",
+        r.results[0].message
+    );
     assert!(r.results[0].message.contains("no duration data"));
     db.finish().await;
 }
@@ -202,7 +274,11 @@ fn module_ssot() -> odooops::ssot::Ssot {
     let mut ssot = repo_ssot();
     set_gates(
         &mut ssot,
-        vec![gate("module-allowlist", GateType::ModuleAllowlist, GateParams::default())],
+        vec![gate(
+            "module-allowlist",
+            GateType::ModuleAllowlist,
+            GateParams::default(),
+        )],
     );
     ssot
 }
@@ -217,7 +293,10 @@ async fn module_allowlist_database_mode() {
     let row = &r.results[0];
     assert_eq!(row.outcome, Outcome::Pass, "{}", row.message);
     assert_eq!(row.measured["mode"], "database+graph");
-    assert_eq!(row.measured["modules"], 22, "installed + to install + to upgrade");
+    assert_eq!(
+        row.measured["modules"], 22,
+        "installed + to install + to upgrade"
+    );
 
     // An installed module outside the allowlist, and one whose code is nowhere.
     db.exec(
@@ -229,7 +308,11 @@ async fn module_allowlist_database_mode() {
     let row = &r.results[0];
     assert_eq!(row.outcome, Outcome::Fail);
     assert!(row.message.contains("shady_tracker"), "{}", row.message);
-    assert!(!row.message.contains("hr,"), "hr is core 17.0: {}", row.message);
+    assert!(
+        !row.message.contains("hr,"),
+        "hr is core 17.0: {}",
+        row.message
+    );
     assert_eq!(row.details["deps"]["missing"][0], "shady_tracker");
 
     // Without addons paths: the allowlist only.

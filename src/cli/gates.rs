@@ -23,7 +23,11 @@ pub struct RunArgs {
     /// ENV=URL: the PostgreSQL URL of an environment's Odoo database (repeatable). Also read
     /// from ODOOOPS_ENV_DB_<ENV> (upper case, `-` → `_`). Gates needing a database report
     /// `skipped` without one.
-    #[arg(long = "db", visible_alias = "database-url-for", value_name = "ENV=URL")]
+    #[arg(
+        long = "db",
+        visible_alias = "database-url-for",
+        value_name = "ENV=URL"
+    )]
     pub db: Vec<String>,
     /// Addons paths (comma-separated) for the module dependency graph.
     #[arg(long, value_name = "DIR,…")]

@@ -271,9 +271,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             providers::inventory(&t, &cli.ssot, output)
         }
-        Command::Gates { command } => {
-            gates::run(&cli.ssot, cli.database_url.as_deref(), &cli.data_dir, command)
-        }
+        Command::Gates { command } => gates::run(
+            &cli.ssot,
+            cli.database_url.as_deref(),
+            &cli.data_dir,
+            command,
+        ),
         Command::Demo { tree } => demo::run(&tree, cli.database_url.as_deref(), &cli.data_dir),
     }
 }

@@ -114,11 +114,13 @@ pub fn evaluate(m: &CronMeasure, limits: &CronLimits) -> (Verdict, Vec<i64>) {
     let mut bad_interval = Vec::new();
     for c in &active {
         match interval_minutes(c.interval_number, &c.interval_type) {
-            Some(mins) if mins < limits.min_interval_minutes as i64 => too_frequent.push(CronIssue {
-                id: c.id,
-                name: c.name.clone(),
-                value: mins as f64,
-            }),
+            Some(mins) if mins < limits.min_interval_minutes as i64 => {
+                too_frequent.push(CronIssue {
+                    id: c.id,
+                    name: c.name.clone(),
+                    value: mins as f64,
+                })
+            }
             Some(_) => {}
             None => bad_interval.push(c.name.clone()),
         }
@@ -133,7 +135,7 @@ pub fn evaluate(m: &CronMeasure, limits: &CronLimits) -> (Verdict, Vec<i64>) {
         }
         for (id, mut rs) in by_cron {
             let Some(cron) = names.get(&id) else { continue };
-            rs.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+            rs.sort_by_key(|a| a.started_at);
             let longest = rs.iter().map(|r| r.duration_seconds).fold(0.0, f64::max);
             if longest > limits.max_seconds as f64 {
                 slow.push(CronIssue {
@@ -184,7 +186,10 @@ pub fn evaluate(m: &CronMeasure, limits: &CronLimits) -> (Verdict, Vec<i64>) {
         ));
     }
     if !bad_interval.is_empty() {
-        problems.push(format!("unknown interval type on {}", bad_interval.join(", ")));
+        problems.push(format!(
+            "unknown interval type on {}",
+            bad_interval.join(", ")
+        ));
     }
     if !slow.is_empty() {
         problems.push(format!(

@@ -12,7 +12,8 @@ pub const DEFAULT_MAX: u64 = 10_000;
 /// Pure evaluation of a measured count.
 pub fn evaluate(count: &ObjectCount, params: &GateParams) -> Verdict {
     let max = params.max.unwrap_or(DEFAULT_MAX);
-    let measured = json!({"tables": count.tables, "sequences": count.sequences, "total": count.total});
+    let measured =
+        json!({"tables": count.tables, "sequences": count.sequences, "total": count.total});
     let threshold = json!({"max": max});
     if count.total <= max {
         Verdict::new(

@@ -97,8 +97,7 @@ impl Verdict {
 
 /// Whether a gate's scope covers an environment (empty lists = every environment/stage).
 pub fn applies(scope: &GateScope, env: &Environment) -> bool {
-    let by_name = scope.environments.is_empty()
-        || scope.environments.iter().any(|n| *n == env.metadata.name);
+    let by_name = scope.environments.is_empty() || scope.environments.contains(&env.metadata.name);
     let by_stage = scope.stages.is_empty() || scope.stages.contains(&env.spec.stage);
     by_name && by_stage
 }

@@ -122,10 +122,7 @@ pub fn evaluate(
                 problems.push(format!("{what}: {}", v.join(", ")));
             }
         };
-        add(
-            "missing (in neither the addons paths nor core)",
-            &d.missing,
-        );
+        add("missing (in neither the addons paths nor core)", &d.missing);
         add("not installable", &d.not_installable);
         add(
             &format!("version not for series {}", d.series),

@@ -124,7 +124,9 @@ pub async fn evaluate(ssot: &Ssot, opts: &RunOptions) -> Result<Vec<GateRow>, Ga
             )
         });
         let pool: Option<Result<PgPool, GateError>> = match opts.databases.get(name) {
-            Some(url) if needs_db => Some(postgres::connect_database(url).await.map_err(Into::into)),
+            Some(url) if needs_db => {
+                Some(postgres::connect_database(url).await.map_err(Into::into))
+            }
             _ => None,
         };
         for gate in scoped {
@@ -148,7 +150,8 @@ pub async fn evaluate(ssot: &Ssot, opts: &RunOptions) -> Result<Vec<GateRow>, Ga
     Ok(rows)
 }
 
-const NO_DB: &str = "no database for this environment (pass --db ENV=URL or set ODOOOPS_ENV_DB_<ENV>)";
+const NO_DB: &str =
+    "no database for this environment (pass --db ENV=URL or set ODOOOPS_ENV_DB_<ENV>)";
 
 async fn evaluate_one(
     ssot: &Ssot,
@@ -191,11 +194,17 @@ async fn cron_gate(pool: &PgPool, env: &Environment, gate: &Gate) -> Verdict {
     if limits.enforce && !ids.is_empty() {
         match cron::disable(pool, &ids).await {
             Ok(done) => {
-                let names: Vec<String> =
-                    done.iter().map(|d| format!("{} (#{})", d.name, d.id)).collect();
+                let names: Vec<String> = done
+                    .iter()
+                    .map(|d| format!("{} (#{})", d.name, d.id))
+                    .collect();
                 v.message.push_str(&format!(
                     "; enforced: disabled {}",
-                    if names.is_empty() { "none (already inactive)".to_string() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "none (already inactive)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 ));
                 if let Value::Object(m) = &mut v.details {
                     m.insert("disabled".into(), json!(done));
@@ -225,7 +234,11 @@ async fn module_gate(
                 Some(i) => Some(modules::resolve(i, &installed, &allow.series)?),
                 None => None,
             };
-            let mode = if deps.is_some() { "database+graph" } else { "database" };
+            let mode = if deps.is_some() {
+                "database+graph"
+            } else {
+                "database"
+            };
             Ok(modules::evaluate(mode, &allow, &installed, deps.as_ref()))
         }
         (None, Some(i)) => {

@@ -44,7 +44,9 @@ pub fn evaluate(ssot: &Ssot, env: &Environment) -> Verdict {
         ));
     }
     if mail.port == Some(25) {
-        problems.push("mail.port 25 is closed (Odoo.sh parity): use 465 (SSL) or 587 (STARTTLS)".to_string());
+        problems.push(
+            "mail.port 25 is closed (Odoo.sh parity): use 465 (SSL) or 587 (STARTTLS)".to_string(),
+        );
     }
     let leaked: Vec<String> = if production {
         Vec::new()

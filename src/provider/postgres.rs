@@ -18,7 +18,9 @@ pub const MAX_IDENTIFIER_BYTES: usize = 63;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
-    #[error("invalid PostgreSQL URL {0}: expected postgres://user[:password]@host[:port]/database")]
+    #[error(
+        "invalid PostgreSQL URL {0}: expected postgres://user[:password]@host[:port]/database"
+    )]
     InvalidUrl(String),
     #[error("connecting to {url}: {source} (check the URL, the network path and the credentials)")]
     Connect {
@@ -58,8 +60,7 @@ pub fn quote_literal(value: &str) -> Result<String> {
 
 /// `url` with its database replaced by `database`.
 pub fn url_for_database(url: &str, database: &str) -> Result<PgConnectOptions> {
-    let opts =
-        PgConnectOptions::from_str(url).map_err(|_| PgError::InvalidUrl(redact_url(url)))?;
+    let opts = PgConnectOptions::from_str(url).map_err(|_| PgError::InvalidUrl(redact_url(url)))?;
     Ok(opts.database(database))
 }
 
@@ -117,8 +118,7 @@ async fn pool_for(opts: PgConnectOptions, shown: &str) -> Result<PgPool> {
 
 /// Open a pool on a database URL (used by the gates to reach an environment's database).
 pub async fn connect_database(url: &str) -> Result<PgPool> {
-    let opts =
-        PgConnectOptions::from_str(url).map_err(|_| PgError::InvalidUrl(redact_url(url)))?;
+    let opts = PgConnectOptions::from_str(url).map_err(|_| PgError::InvalidUrl(redact_url(url)))?;
     pool_for(opts, &redact_url(url)).await
 }
 
@@ -188,8 +188,10 @@ impl PgServer {
 
     /// Databases that accept connections (templates excluded), sorted.
     pub async fn list_databases(&self) -> Result<Vec<String>> {
-        self.names("SELECT datname::text FROM pg_catalog.pg_database WHERE NOT datistemplate ORDER BY 1")
-            .await
+        self.names(
+            "SELECT datname::text FROM pg_catalog.pg_database WHERE NOT datistemplate ORDER BY 1",
+        )
+        .await
     }
 
     /// Roles, the built-in `pg_*` ones excluded, sorted.
@@ -226,8 +228,11 @@ impl PgServer {
     }
 
     pub async fn database_exists(&self, name: &str) -> Result<bool> {
-        self.exists("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", name)
-            .await
+        self.exists(
+            "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
+            name,
+        )
+        .await
     }
 
     pub async fn role_exists(&self, name: &str) -> Result<bool> {
@@ -270,7 +275,10 @@ impl PgServer {
 
     /// Drop a database if it exists, terminating its sessions (PostgreSQL 13+).
     pub async fn drop_database(&self, name: &str) -> Result<()> {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name)?);
+        let sql = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(name)?
+        );
         sqlx::raw_sql(&sql)
             .execute(&self.pool)
             .await
@@ -333,8 +341,8 @@ mod tests {
 
     #[test]
     fn database_is_swapped_in_the_url() {
-        let o = url_for_database("postgres://u:p@h:5433/postgres?sslmode=disable", "x")
-            .expect("url");
+        let o =
+            url_for_database("postgres://u:p@h:5433/postgres?sslmode=disable", "x").expect("url");
         assert_eq!(o.get_database(), Some("x"));
         assert_eq!(o.get_port(), 5433);
         assert!(url_for_database("mysql://nope", "x").is_err());

@@ -59,7 +59,9 @@ pub fn admin_url() -> Option<String> {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("CI=true but ODOOOPS_TEST_DATABASE_URL is not set");
             }
-            eprintln!("SKIPPED: set ODOOOPS_TEST_DATABASE_URL=postgres://… to run PostgreSQL gate tests");
+            eprintln!(
+                "SKIPPED: set ODOOOPS_TEST_DATABASE_URL=postgres://… to run PostgreSQL gate tests"
+            );
             None
         }
     }
