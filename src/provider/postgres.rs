@@ -9,7 +9,7 @@
 use crate::store::redact_url;
 use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::Row;
+use sqlx::{ConnectOptions, Connection, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -58,10 +58,17 @@ pub fn quote_literal(value: &str) -> Result<String> {
     Ok(format!("'{}'", value.replace('\'', "''")))
 }
 
+/// Parse a `postgres://` / `postgresql://` URL (any other scheme is refused).
+pub fn parse_url(url: &str) -> Result<PgConnectOptions> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(PgError::InvalidUrl(redact_url(url)));
+    }
+    PgConnectOptions::from_str(url).map_err(|_| PgError::InvalidUrl(redact_url(url)))
+}
+
 /// `url` with its database replaced by `database`.
 pub fn url_for_database(url: &str, database: &str) -> Result<PgConnectOptions> {
-    let opts = PgConnectOptions::from_str(url).map_err(|_| PgError::InvalidUrl(redact_url(url)))?;
-    Ok(opts.database(database))
+    Ok(parse_url(url)?.database(database))
 }
 
 /// Tables and sequences of one database (Odoo.sh counts both against one limit).
@@ -105,6 +112,13 @@ const OBJECT_COUNT_SQL: &str = "SELECT
    AND n.nspname NOT LIKE 'pg_toast_temp_%'";
 
 async fn pool_for(opts: PgConnectOptions, shown: &str) -> Result<PgPool> {
+    // One direct connection first: a refused or rejected connection fails at once with the
+    // server's reason, instead of the pool retrying until its acquire timeout.
+    let probe = opts.connect().await.map_err(|source| PgError::Connect {
+        url: shown.to_string(),
+        source,
+    })?;
+    let _ = probe.close().await;
     PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(Duration::from_secs(15))
@@ -118,8 +132,7 @@ async fn pool_for(opts: PgConnectOptions, shown: &str) -> Result<PgPool> {
 
 /// Open a pool on a database URL (used by the gates to reach an environment's database).
 pub async fn connect_database(url: &str) -> Result<PgPool> {
-    let opts = PgConnectOptions::from_str(url).map_err(|_| PgError::InvalidUrl(redact_url(url)))?;
-    pool_for(opts, &redact_url(url)).await
+    pool_for(parse_url(url)?, &redact_url(url)).await
 }
 
 /// Count tables (relkind `r`, `p`) and sequences (`S`) outside the system schemas.
@@ -157,10 +170,8 @@ pub async fn object_count(db_url: &str) -> Result<ObjectCount> {
 
 impl PgServer {
     pub async fn connect(url: &str) -> Result<PgServer> {
-        let opts =
-            PgConnectOptions::from_str(url).map_err(|_| PgError::InvalidUrl(redact_url(url)))?;
         let shown = redact_url(url);
-        let pool = pool_for(opts, &shown).await?;
+        let pool = pool_for(parse_url(url)?, &shown).await?;
         Ok(PgServer { pool, url: shown })
     }
 
