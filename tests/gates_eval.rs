@@ -394,3 +394,51 @@ fn module_allowlist_flags_unlisted_modules_and_missing_dependencies() {
     let v = modules::evaluate("ssot", &allow, &["acme_base".into(), "mail".into()], None);
     assert_eq!(v.outcome, Outcome::Pass);
 }
+
+#[test]
+fn evaluation_is_stable_under_reordering_of_facts() {
+    let crons: Vec<cron::CronRow> = (1..=8)
+        .map(|i| cron_row(i, i % 3 != 0, if i % 2 == 0 { 1 } else { 30 }, "minutes"))
+        .collect();
+    let mut runs = Vec::new();
+    for i in 1..=8 {
+        for m in 0..5u32 {
+            runs.push(run(
+                i,
+                m * 10,
+                if (i + m as i64) % 4 == 0 {
+                    10.0
+                } else {
+                    1000.0
+                },
+            ));
+        }
+    }
+    let base = cron::CronMeasure {
+        crons,
+        runs: Some(runs),
+        duration_source: Some("ir_cron_progress".into()),
+    };
+    let expected = cron::evaluate(&base, &limits_of(900));
+    assert_eq!(expected.0.outcome, Outcome::Fail);
+    let ssot = repo_ssot();
+    let allow = modules::Allowlist::for_env(&ssot, ssot.environment("staging").expect("s"))
+        .expect("allowlist");
+    let names: Vec<String> = ["base", "shady", "acme_sale", "mail", "zz_other", "sale"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let expected_m = modules::evaluate("ssot", &allow, &names, None);
+    let mut rng = fastrand::Rng::with_seed(12);
+    for _ in 0..50 {
+        let mut m = base.clone();
+        rng.shuffle(&mut m.crons);
+        if let Some(r) = m.runs.as_mut() {
+            rng.shuffle(r);
+        }
+        assert_eq!(cron::evaluate(&m, &limits_of(900)), expected);
+        let mut n = names.clone();
+        rng.shuffle(&mut n);
+        assert_eq!(modules::evaluate("ssot", &allow, &n, None), expected_m);
+    }
+}

@@ -109,7 +109,10 @@ pub struct CronIssue {
 
 /// Pure evaluation; also returns the ids of the crons to disable.
 pub fn evaluate(m: &CronMeasure, limits: &CronLimits) -> (Verdict, Vec<i64>) {
-    let active: Vec<&CronRow> = m.crons.iter().filter(|c| c.active).collect();
+    // Facts in any order give the same verdict: crons by id, runs by (cron, start, length).
+    let mut crons: Vec<&CronRow> = m.crons.iter().collect();
+    crons.sort_by_key(|c| c.id);
+    let active: Vec<&CronRow> = crons.iter().copied().filter(|c| c.active).collect();
     let mut too_frequent = Vec::new();
     let mut bad_interval = Vec::new();
     for c in &active {
@@ -135,7 +138,11 @@ pub fn evaluate(m: &CronMeasure, limits: &CronLimits) -> (Verdict, Vec<i64>) {
         }
         for (id, mut rs) in by_cron {
             let Some(cron) = names.get(&id) else { continue };
-            rs.sort_by_key(|a| a.started_at);
+            rs.sort_by(|a, b| {
+                (a.started_at, a.duration_seconds)
+                    .partial_cmp(&(b.started_at, b.duration_seconds))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
             let longest = rs.iter().map(|r| r.duration_seconds).fold(0.0, f64::max);
             if longest > limits.max_seconds as f64 {
                 slow.push(CronIssue {
@@ -174,7 +181,7 @@ pub fn evaluate(m: &CronMeasure, limits: &CronLimits) -> (Verdict, Vec<i64>) {
         "unknownIntervalType": bad_interval,
         "overMaxSeconds": slow,
         "toDisable": disable,
-        "failureCounts": m.crons.iter().filter_map(|c| c.failure_count.filter(|n| *n > 0).map(|n| json!({"id": c.id, "name": c.name, "failureCount": n}))).collect::<Vec<_>>(),
+        "failureCounts": crons.iter().filter_map(|c| c.failure_count.filter(|n| *n > 0).map(|n| json!({"id": c.id, "name": c.name, "failureCount": n}))).collect::<Vec<_>>(),
     });
     let mut problems = Vec::new();
     if !too_frequent.is_empty() {

@@ -1,7 +1,7 @@
 //! `resource_limits` (SSOT only): staging and development run a single worker (as rendered by
 //! [`crate::odoo::render::workers`]), and, when the gate sets them, `limit_memory_hard` ≤
-//! `maxMemoryHardMib` and `limit_time_real` ≤ `maxTimeReal` (Odoo's defaults where the SSOT is
-//! silent: 2560 MiB, 120 s).
+//! `maxMemoryHardMib` outside production and `limit_time_real` ≤ `maxTimeReal` everywhere
+//! (Odoo's defaults where the SSOT is silent: 2560 MiB, 120 s).
 
 use super::{Outcome, Verdict};
 use crate::odoo::render::{defaults, workers};
@@ -24,7 +24,7 @@ pub fn evaluate(env: &Environment, params: &GateParams) -> Verdict {
             env.spec.stage.as_str()
         ));
     }
-    if let Some(max) = params.max_memory_hard_mib {
+    if let Some(max) = params.max_memory_hard_mib.filter(|_| single) {
         if memory > max {
             problems.push(format!("limit_memory_hard {memory} MiB > {max} MiB"));
         }
@@ -37,7 +37,7 @@ pub fn evaluate(env: &Environment, params: &GateParams) -> Verdict {
     let measured = json!({"workers": n, "limitMemoryHardMib": memory, "limitTimeReal": time_real});
     let threshold = json!({
         "workers": if single { Some(1) } else { None },
-        "maxMemoryHardMib": params.max_memory_hard_mib,
+        "maxMemoryHardMib": params.max_memory_hard_mib.filter(|_| single),
         "maxTimeReal": params.max_time_real,
     });
     if problems.is_empty() {

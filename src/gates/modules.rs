@@ -94,6 +94,13 @@ pub fn evaluate(
     modules: &[String],
     deps: Option<&DepsReport>,
 ) -> Verdict {
+    // Sorted and deduplicated: the order modules were read in does not matter.
+    let modules: Vec<String> = modules
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut checked: BTreeSet<&str> = modules.iter().map(String::as_str).collect();
     if let Some(d) = deps {
         checked.extend(d.depends.iter().map(String::as_str));

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 use uuid::Uuid;
 
 /// What to run and how to reach each environment's database.
@@ -130,7 +131,23 @@ pub async fn evaluate(ssot: &Ssot, opts: &RunOptions) -> Result<Vec<GateRow>, Ga
             _ => None,
         };
         for gate in scoped {
-            let v = evaluate_one(ssot, env, gate, pool.as_ref(), index.as_ref()).await;
+            let fut = evaluate_one(ssot, env, gate, pool.as_ref(), index.as_ref());
+            // Constitution rule 11: every job runs under the environment's wall-clock bound.
+            let v = match env.spec.limits.job_timeout_seconds {
+                Some(secs) => tokio::time::timeout(Duration::from_secs(secs), fut)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Verdict::new(
+                            Outcome::Fail,
+                            Value::Null,
+                            json!({"jobTimeoutSeconds": secs}),
+                            format!(
+                                "gate did not finish within limits.jobTimeoutSeconds ({secs} s)"
+                            ),
+                        )
+                    }),
+                None => fut.await,
+            };
             rows.push(GateRow {
                 gate: gate.metadata.name.clone(),
                 gate_type: gate.spec.gate_type.as_str(),
