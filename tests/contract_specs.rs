@@ -502,3 +502,143 @@ async fn slack_webhooks_answer_the_documented_plain_text() {
         );
     }
 }
+
+#[tokio::test]
+async fn supabase_matches_its_openapi_description() {
+    let mut spec = Spec::load("supabase", "supabase/management-api-v1.openapi.json");
+    let running = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    let project_ref = "abcdefghijklmnopqrst";
+    sim::lock(&running.state.supabase)
+        .mutate(
+            "project",
+            project_ref,
+            &json!({"name": "acme", "organization_slug": "acme-org"}),
+            false,
+        )
+        .expect("seed");
+    let http = client(
+        &running,
+        Provider::Supabase,
+        Auth::Bearer(SecretValue::new(token())),
+    )
+    .await;
+
+    let (s, b) = call(&http, Request::get("/v1/projects")).await;
+    spec.resp("/v1/projects", "get", s, &b);
+    let (s, b) = call(&http, Request::get(format!("/v1/projects/{project_ref}"))).await;
+    spec.resp("/v1/projects/{ref}", "get", s, &b);
+    let (s, b) = call(&http, Request::get("/v1/organizations/acme-org/projects")).await;
+    spec.resp("/v1/organizations/{slug}/projects", "get", s, &b);
+    let (s, b) = call(
+        &http,
+        Request::get(format!("/v1/projects/{project_ref}/health")).query("services", "db"),
+    )
+    .await;
+    spec.resp("/v1/projects/{ref}/health", "get", s, &b);
+
+    let body = odooops::provider::supabase::secrets_body(&[(
+        "SMTP_PASSWORD".to_string(),
+        SecretValue::new("test-secret-contract"),
+    )]);
+    spec.req("/v1/projects/{ref}/secrets", "post", &body);
+    let (s, _) = call(
+        &http,
+        Request::post(format!("/v1/projects/{project_ref}/secrets"), body),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, b) = call(
+        &http,
+        Request::get(format!("/v1/projects/{project_ref}/secrets")),
+    )
+    .await;
+    spec.resp("/v1/projects/{ref}/secrets", "get", s, &b);
+    let (s, b) = call(
+        &http,
+        Request::get(format!("/v1/projects/{project_ref}/storage/buckets")),
+    )
+    .await;
+    spec.resp("/v1/projects/{ref}/storage/buckets", "get", s, &b);
+    let body = json!(["SMTP_PASSWORD"]);
+    spec.req("/v1/projects/{ref}/secrets", "delete", &body);
+    spec.assert_clean();
+}
+
+#[tokio::test]
+async fn vercel_matches_its_openapi_description() {
+    let mut spec = Spec::load("vercel", "vercel/vercel-openapi.needed.json");
+    let running = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    {
+        let mut st = sim::lock(&running.state.vercel);
+        st.mutate(
+            "project",
+            "acme-portal",
+            &json!({"teamId": "team_acme"}),
+            false,
+        )
+        .expect("seed project");
+        st.mutate(
+            "deployment",
+            "dpl_1",
+            &json!({"projectId": "acme-portal"}),
+            false,
+        )
+        .expect("seed deployment");
+    }
+    let http = client(
+        &running,
+        Provider::Vercel,
+        Auth::Bearer(SecretValue::new(token())),
+    )
+    .await;
+    let create = odooops::provider::vercel::EnvCreate::encrypted(
+        "SMTP_PASSWORD",
+        SecretValue::new("test-secret-contract"),
+    );
+    let body = json!([create.body()]);
+    spec.req("/v10/projects/{idOrName}/env", "post", &body);
+    let (s, b) = call(
+        &http,
+        Request::post("/v10/projects/acme-portal/env", body)
+            .query("teamId", "team_acme")
+            .query("upsert", "true"),
+    )
+    .await;
+    spec.resp("/v10/projects/{idOrName}/env", "post", s, &b);
+    let (s, b) = call(
+        &http,
+        Request::get("/v10/projects/acme-portal/env").query("teamId", "team_acme"),
+    )
+    .await;
+    spec.resp("/v10/projects/{idOrName}/env", "get", s, &b);
+    let id = b["envs"][0]["id"].as_str().expect("env id").to_string();
+    let patch = json!({"value": "test-secret-contract-2", "target": ["production"]});
+    spec.req("/v9/projects/{idOrName}/env/{id}", "patch", &patch);
+    let (s, b) = call(
+        &http,
+        Request::new(Method::PATCH, format!("/v9/projects/acme-portal/env/{id}"))
+            .json(patch)
+            .query("teamId", "team_acme"),
+    )
+    .await;
+    spec.resp("/v9/projects/{idOrName}/env/{id}", "patch", s, &b);
+    let (s, b) = call(
+        &http,
+        Request::get("/v6/deployments")
+            .query("projectId", "acme-portal")
+            .query("teamId", "team_acme"),
+    )
+    .await;
+    spec.resp("/v6/deployments", "get", s, &b);
+    let (s, b) = call(
+        &http,
+        Request::get("/v9/projects/acme-portal/domains").query("teamId", "team_acme"),
+    )
+    .await;
+    spec.resp("/v9/projects/{idOrName}/domains", "get", s, &b);
+    spec.assert_clean();
+}

@@ -1,11 +1,13 @@
 //! The Plane adapter against the simulator, over real loopback HTTP.
 
+mod common;
+
 use odooops::provider::http::{Auth, ClientConfig, HttpClient, Metrics, RecordingSleeper, Request};
 use odooops::provider::plane::{Finding, Plane, EXTERNAL_SOURCE};
 use odooops::provider::{Provider, SecretValue};
 use odooops::sim::{self, faults::FaultConfig, lock};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 const WS: &str = "acme";
@@ -298,31 +300,10 @@ async fn rate_limit_headers_and_throttling_follow_plane() {
     assert_eq!(remaining, vec!["1", "0", "0"]);
 }
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::ErrorKind::Other)?
-            .extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_api_key_is_never_logged_or_printed() {
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let buf = common::LogBuffer::default();
+    let _guard = buf.install();
     let (_sim, plane, _) = setup(&format!("route={ITEMS},count=2,kinds=500")).await;
     plane
         .ensure_work_item(&finding("leak-check"))
@@ -330,7 +311,7 @@ async fn the_api_key_is_never_logged_or_printed() {
         .expect("created");
     let err = plane.set_state("nope", "Done").await.expect_err("404");
     tracing::info!(error = %err, debug = ?err, plane = ?plane, "logged like the controller would");
-    let logs = String::from_utf8_lossy(&buf.0.lock().expect("buf")).to_string();
+    let logs = buf.text();
     assert!(logs.contains("retrying"), "the capture works: {logs}");
     assert!(!logs.contains(&key()), "key leaked into logs");
     assert!(!format!("{plane:?} {err:?}").contains(&key()));

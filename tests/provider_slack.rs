@@ -1,11 +1,13 @@
 //! The Slack adapter against the simulator, over real loopback HTTP.
 
+mod common;
+
 use odooops::provider::http::{Auth, ClientConfig, HttpClient, Metrics, RecordingSleeper};
 use odooops::provider::slack::{is_permanent, Slack};
 use odooops::provider::{Provider, SecretValue};
 use odooops::sim::{self, faults::FaultConfig, lock};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 fn token() -> String {
@@ -246,31 +248,11 @@ async fn chat_post_message_429_is_retried() {
 }
 
 /// A `MakeWriter` into a shared buffer.
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::ErrorKind::Other)?
-            .extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn neither_the_token_nor_the_webhook_url_is_logged_or_printed() {
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let buf = common::LogBuffer::default();
+    let _guard = buf.install();
 
     let env = setup("route=/slack,count=2,kinds=503").await;
     let url = env.hook_url("B0HOOK0005");
@@ -297,7 +279,7 @@ async fn neither_the_token_nor_the_webhook_url_is_logged_or_printed() {
         .expect_err("disabled");
     tracing::info!(error = %err, debug = ?err, "logged like the controller would");
 
-    let logs = String::from_utf8_lossy(&buf.0.lock().expect("buf")).to_string();
+    let logs = buf.text();
     assert!(logs.contains("retrying"), "the capture works: {logs}");
     for printed in [
         logs,

@@ -3,8 +3,11 @@
 
 mod demo;
 mod gates;
+mod modules;
+mod neutralize;
 mod providers;
 mod reconcile;
+mod render;
 mod sim;
 mod store;
 mod validate;
@@ -74,6 +77,37 @@ pub enum Command {
         /// Write one schema per kind plus document.schema.json into DIR.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Print an environment's rendered odoo.conf or cloud-init user data.
+    Render {
+        /// Environment name.
+        #[arg(long = "env")]
+        env: String,
+        #[arg(long, value_enum, default_value = "conf")]
+        what: render::What,
+    },
+    /// Addon module graph: dependencies, missing addons, cycles, licenses.
+    Modules {
+        #[command(subcommand)]
+        command: ModulesCommand,
+    },
+    /// Neutralize an Odoo database (odoo-bin neutralize semantics) and verify the result.
+    Neutralize {
+        /// PostgreSQL URL of the Odoo database to neutralize (not the evidence store, which
+        /// is the global --database-url).
+        #[arg(long, env = "ODOOOPS_ODOO_DATABASE_URL", hide_env_values = true)]
+        odoo_database_url: String,
+        /// Addons paths searched for `<module>/data/neutralize.sql`: DIR[,DIR…].
+        #[arg(long)]
+        addons_path: Option<String>,
+        /// Run in a transaction that is rolled back; report what would change.
+        #[arg(long)]
+        dry_run: bool,
+        /// Change nothing: only check that the database is neutralized.
+        #[arg(long, conflicts_with_all = ["dry_run", "addons_path"])]
+        verify_only: bool,
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
     },
     /// The evidence store: apply migrations, show status.
     Store {
@@ -152,6 +186,24 @@ pub enum SecretsCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ModulesCommand {
+    /// Transitive dependencies of a selection (default: every discovered addon).
+    Deps {
+        /// DIR[,DIR…]; the first directory holding an addon wins.
+        #[arg(long)]
+        addons_path: String,
+        /// Addons to resolve: a,b,c.
+        #[arg(long)]
+        select: Option<String>,
+        /// Odoo series whose core addons satisfy dependencies.
+        #[arg(long, default_value = "17.0")]
+        series: String,
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum SimCommand {
     /// Serve every simulated provider under its own path prefix.
     Serve {
@@ -190,6 +242,29 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Validate { output } => Ok(validate::run(&cli.ssot, output)),
         Command::Schema { out } => validate::schema(out.as_deref()),
+        Command::Render { env, what } => render::run(&cli.ssot, &env, what),
+        Command::Modules {
+            command:
+                ModulesCommand::Deps {
+                    addons_path,
+                    select,
+                    series,
+                    output,
+                },
+        } => modules::deps(&addons_path, select.as_deref(), &series, output),
+        Command::Neutralize {
+            odoo_database_url,
+            addons_path,
+            dry_run,
+            verify_only,
+            output,
+        } => {
+            if verify_only {
+                neutralize::verify_only(&odoo_database_url, output)
+            } else {
+                neutralize::run(&odoo_database_url, addons_path.as_deref(), dry_run, output)
+            }
+        }
         Command::Sim {
             command: SimCommand::Serve { listen, faults },
         } => sim::serve(&listen, faults.as_deref()),

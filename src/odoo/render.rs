@@ -185,6 +185,13 @@ pub fn odoo_conf(project: &Project, env: &Environment) -> String {
             (reference(vars::DB_HOST), reference(vars::DB_PORT), "prefer")
         }
     };
+    if db.provider == DatabaseProvider::Supabase {
+        let _ = writeln!(
+            s,
+            "; Supabase direct host (LISTEN/NOTIFY and prepared statements work; never the\n\
+             ; transaction pooler). The IPv4 session pooler needs the project's region."
+        );
+    }
     kv(&mut s, "db_host", &host);
     kv(&mut s, "db_port", &port);
     kv(&mut s, "db_name", &db.name);

@@ -159,6 +159,17 @@ pub fn select(policy: &Retention, backups: &[BackupMeta], now: DateTime<Utc>) ->
     plan
 }
 
+/// May another manual backup be taken now? Odoo.sh allows `manualPerDay` (5) per UTC day;
+/// failed attempts do not use the quota.
+pub fn manual_allowed(policy: &Retention, backups: &[BackupMeta], now: DateTime<Utc>) -> bool {
+    let today = now.date_naive();
+    let taken = backups
+        .iter()
+        .filter(|b| b.kind == BackupKind::Manual && b.ok() && b.taken_at.date_naive() == today)
+        .count();
+    taken < policy.manual_per_day as usize
+}
+
 #[cfg(test)]
 #[path = "retention_tests.rs"]
 mod tests;

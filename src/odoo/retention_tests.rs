@@ -258,3 +258,41 @@ fn manual_backups_are_capped_by_manual_keep() {
     assert_eq!(kept, vec!["m0", "m1", "m2", "m3", "m4"]);
     assert_eq!(plan.prune, vec!["m5", "m6", "m7"]);
 }
+
+#[test]
+fn manual_backups_per_day_follow_manual_per_day() {
+    let policy = Retention::default();
+    // Five successful manual backups today (hours 0..5 before 18:00), one failed, one yesterday.
+    let mut history: Vec<BackupMeta> = (0..5)
+        .map(|i| {
+            meta(
+                &format!("m{i}"),
+                i,
+                BackupKind::Manual,
+                BackupStatus::Succeeded,
+            )
+        })
+        .collect();
+    assert!(
+        !manual_allowed(&policy, &history, now()),
+        "the sixth of the day is refused"
+    );
+    history.pop();
+    history.push(meta("failed", 1, BackupKind::Manual, BackupStatus::Failed));
+    history.push(meta(
+        "yesterday",
+        20,
+        BackupKind::Manual,
+        BackupStatus::Succeeded,
+    ));
+    history.push(meta(
+        "auto",
+        1,
+        BackupKind::Automatic,
+        BackupStatus::Succeeded,
+    ));
+    assert!(
+        manual_allowed(&policy, &history, now()),
+        "failed, yesterday's and automatic ones do not count"
+    );
+}

@@ -198,6 +198,8 @@ pub struct Response {
     pub headers: HeaderMap,
     pub body: String,
     pub attempts: u32,
+    /// The body already decoded (when the request expected JSON), so it is parsed once.
+    pub parsed: Option<Value>,
 }
 
 impl Response {
@@ -290,7 +292,10 @@ impl HttpClient {
             let outcome = self.send_once(&url, &req).await;
             let outcome = match outcome {
                 Ok(resp) if req.expect_json => match resp.json(provider) {
-                    Ok(_) => Ok(resp),
+                    Ok(v) => Ok(Response {
+                        parsed: Some(v),
+                        ..resp
+                    }),
                     Err(e) => Err((e, Some(resp.headers.clone()))),
                 },
                 other => other,
@@ -334,7 +339,10 @@ impl HttpClient {
     pub async fn json(&self, mut req: Request) -> Result<Value, ProviderError> {
         req.expect_json = true;
         let resp = self.send(req).await?;
-        resp.json(self.cfg.provider)
+        match resp.parsed {
+            Some(v) => Ok(v),
+            None => resp.json(self.cfg.provider),
+        }
     }
 
     async fn send_once(
@@ -374,6 +382,7 @@ impl HttpClient {
                 headers,
                 body,
                 attempts: 0,
+                parsed: None,
             });
         }
         let request_id = headers

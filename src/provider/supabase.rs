@@ -136,6 +136,16 @@ pub fn normalize_project(v: &Value) -> Result<Project, ProviderError> {
 }
 
 /// Check a secret name the way the API does, before sending anything.
+/// The bulk-create body `[{name, value}]`, built at call time and dropped after it.
+pub fn secrets_body(secrets: &[(String, SecretValue)]) -> Value {
+    Value::Array(
+        secrets
+            .iter()
+            .map(|(name, value)| json!({"name": name, "value": value.expose()}))
+            .collect(),
+    )
+}
+
 pub fn check_secret_name(name: &str) -> Result<(), ProviderError> {
     let bad = |why: &str| {
         Err(ProviderError::new(
@@ -295,12 +305,11 @@ impl Supabase {
                 ));
             }
         }
-        let body: Vec<Value> = secrets
-            .iter()
-            .map(|(name, value)| json!({"name": name, "value": value.expose()}))
-            .collect();
-        let req = Request::post(format!("/v1/projects/{project_ref}/secrets"), json!(body))
-            .idempotency_key(uuid::Uuid::new_v4().to_string());
+        let req = Request::post(
+            format!("/v1/projects/{project_ref}/secrets"),
+            secrets_body(secrets),
+        )
+        .idempotency_key(uuid::Uuid::new_v4().to_string());
         self.http.send(req).await.map(|_| ())
     }
 

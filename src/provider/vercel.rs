@@ -50,7 +50,7 @@ impl EnvCreate {
             git_branch: None,
         }
     }
-    fn body(&self) -> Value {
+    pub fn body(&self) -> Value {
         let mut b = json!({"key": self.key, "value": self.value.expose(), "type": self.kind,
                            "target": sorted(self.target.clone())});
         if let (Some(branch), Some(m)) = (&self.git_branch, b.as_object_mut()) {

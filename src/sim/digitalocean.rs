@@ -279,7 +279,7 @@ fn page(
     path: &str,
     q: &HashMap<String, String>,
     key: &str,
-    items: Vec<Value>,
+    items: Vec<&Value>,
 ) -> Result<Value, Response> {
     let per_page: usize = q.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(20);
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
@@ -290,10 +290,12 @@ fn page(
     }
     let total = items.len();
     let last = total.div_ceil(per_page).max(1);
+    // Only the page's own objects are copied.
     let chunk: Vec<Value> = items
         .into_iter()
         .skip((page - 1) * per_page)
         .take(per_page)
+        .cloned()
         .collect();
     let base = format!("{}/digitalocean{path}", s.base_url());
     let extra: String = q
@@ -338,16 +340,17 @@ async fn list_droplets(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Re
     if let Err(r) = guard(&s, &h) {
         return r;
     }
-    let items: Vec<Value> = {
+    let paged = {
         let st = lock(&s.digitalocean);
-        st.droplets
+        let items: Vec<&Value> = st
+            .droplets
             .values()
             .filter(|d| q.get("tag_name").is_none_or(|t| has_tag(d, t)))
             .filter(|d| q.get("name").is_none_or(|n| d["name"] == n.as_str()))
-            .cloned()
-            .collect()
+            .collect();
+        page(&s, "/v2/droplets", &q, "droplets", items)
     };
-    match page(&s, "/v2/droplets", &q, "droplets", items) {
+    match paged {
         Ok(b) => answer(&s, StatusCode::OK, Some(b)),
         Err(r) => r,
     }
@@ -613,7 +616,7 @@ async fn list_firewalls(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> R
         return r;
     }
     let items: Vec<Value> = lock(&s.digitalocean).firewalls.values().cloned().collect();
-    match page(&s, "/v2/firewalls", &q, "firewalls", items) {
+    match page(&s, "/v2/firewalls", &q, "firewalls", items.iter().collect()) {
         Ok(b) => answer(&s, StatusCode::OK, Some(b)),
         Err(r) => r,
     }
@@ -746,7 +749,7 @@ async fn list_domains(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Res
         return r;
     }
     let items: Vec<Value> = lock(&s.digitalocean).domains.values().cloned().collect();
-    match page(&s, "/v2/domains", &q, "domains", items) {
+    match page(&s, "/v2/domains", &q, "domains", items.iter().collect()) {
         Ok(b) => answer(&s, StatusCode::OK, Some(b)),
         Err(r) => r,
     }
@@ -833,7 +836,7 @@ async fn list_records(
         &format!("/v2/domains/{name}/records"),
         &q,
         "domain_records",
-        items,
+        items.iter().collect(),
     ) {
         Ok(b) => answer(&s, StatusCode::OK, Some(b)),
         Err(r) => r,
@@ -1217,7 +1220,7 @@ async fn list_tags(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Respon
         let st = lock(&s.digitalocean);
         st.tags.keys().map(|t| tag_object(&st, t)).collect()
     };
-    match page(&s, "/v2/tags", &q, "tags", items) {
+    match page(&s, "/v2/tags", &q, "tags", items.iter().collect()) {
         Ok(b) => answer(&s, StatusCode::OK, Some(b)),
         Err(r) => r,
     }

@@ -111,7 +111,10 @@ impl VercelState {
                 let d = self.deployments.entry(id.to_string()).or_insert_with(|| {
                     json!({"uid": id, "name": "app", "url": format!("{id}.vercel.app"),
                            "created": created, "createdAt": created, "state": "READY",
-                           "readyState": "READY", "target": "production", "source": "git"})
+                           "readyState": "READY", "target": "production", "source": "git",
+                           "type": "LAMBDAS", "projectId": "",
+                           "creator": {"uid": "user_sim", "email": "ops@example.com", "username": "ops"},
+                           "inspectorUrl": format!("https://vercel.com/sim/app/{id}")})
                 });
                 merge(d, set);
                 Ok(())

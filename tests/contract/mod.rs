@@ -41,6 +41,22 @@ pub fn denullable(v: &mut Value) {
 }
 
 /// One provider's spec and the failures found against it.
+/// Rewrite every `oneOf` as `anyOf`.
+pub fn one_of_as_any_of(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(branches) = m.remove("oneOf") {
+                m.insert("anyOf".into(), branches);
+            }
+            for child in m.values_mut() {
+                one_of_as_any_of(child);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(one_of_as_any_of),
+        _ => {}
+    }
+}
+
 pub struct Spec {
     pub name: &'static str,
     doc: Value,
@@ -60,6 +76,12 @@ impl Spec {
         });
         let mut doc: Value = serde_json::from_str(&text).expect("spec is JSON");
         denullable(&mut doc);
+        if name == "vercel" {
+            // Vercel's `oneOf`s are not exclusive (the env list's `{envs, pagination}` also
+            // matches its `{envs}` branch), so any real answer fails "exactly one": they are
+            // read as the `anyOf` they mean.
+            one_of_as_any_of(&mut doc);
+        }
         let swagger = doc.get("swagger").is_some();
         Spec {
             name,

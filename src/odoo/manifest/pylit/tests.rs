@@ -101,6 +101,12 @@ fn containers_and_constants() {
     assert_eq!(d.get("a"), Some(&Value::Int(2)), "last duplicate wins");
     assert!(err("{[1]: 2}").message.contains("unhashable list"));
     assert!(err("{{1}}").message.contains("unhashable set"));
+    assert!(err("{(1, (2, [3])): 4}")
+        .message
+        .contains("unhashable tuple"));
+    assert!(err("{1, (2, {})}")
+        .message
+        .contains("unhashable tuple used as a set element"));
 }
 
 #[test]
