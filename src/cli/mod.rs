@@ -2,6 +2,7 @@
 //! 0 ok, 1 error or invalid input, 2 changes present (`--detailed-exitcode`), 64 usage.
 
 mod demo;
+mod gates;
 mod modules;
 mod neutralize;
 mod providers;
@@ -157,6 +158,12 @@ pub enum Command {
     Inventory {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
+    },
+    /// Parity gates (db object count, cron timeout, module allowlist, SMTP, limits); exit 1
+    /// when a gate fails.
+    Gates {
+        #[command(subcommand)]
+        command: gates::GatesCommand,
     },
     /// The main job on the embedded default: simulator + SQLite store + examples/quickstart.
     Demo {
@@ -339,6 +346,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             providers::inventory(&t, &cli.ssot, output)
         }
+        Command::Gates { command } => gates::run(
+            &cli.ssot,
+            cli.database_url.as_deref(),
+            &cli.data_dir,
+            command,
+        ),
         Command::Demo { tree } => demo::run(&tree, cli.database_url.as_deref(), &cli.data_dir),
     }
 }

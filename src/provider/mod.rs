@@ -7,6 +7,7 @@ pub mod error;
 pub mod http;
 pub mod paginate;
 pub mod plane;
+pub mod postgres;
 pub mod ratelimit;
 pub mod secret;
 pub mod secret_sync;

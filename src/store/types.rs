@@ -60,7 +60,10 @@ text_enum!(
     /// Event level, ordered from least to most severe.
     Level { Trace => "trace", Debug => "debug", Info => "info", Warn => "warn", Error => "error" }
 );
-text_enum!(GateOutcome { Pass => "pass", Fail => "fail", Warn => "warn" });
+text_enum!(
+    /// Outcome of one gate on one environment; `skipped` = not measurable (e.g. no database).
+    GateOutcome { Pass => "pass", Fail => "fail", Warn => "warn", Skipped => "skipped" }
+);
 text_enum!(GateRunStatus { Running => "running", Pass => "pass", Fail => "fail", Warn => "warn" });
 text_enum!(JobStatus { Running => "running", Succeeded => "succeeded", Failed => "failed" });
 text_enum!(QueueStatus { Queued => "queued", Claimed => "claimed", Done => "done", Failed => "failed" });
