@@ -31,6 +31,28 @@ fn odooops(sim_url: &str, db: &str, data: &Path, args: &[&str]) -> Command {
 async fn killing_apply_at_random_points_never_duplicates_a_side_effect() {
     let mut rng = fastrand::Rng::with_seed(2026);
     let mut killed_mid_apply = 0;
+    // Calibrate: how long does an uninterrupted apply take on this machine right now?
+    let full = {
+        let sim = sim::start(
+            "127.0.0.1:0",
+            FaultConfig::parse("latency_ms=15").expect("faults"),
+        )
+        .await
+        .expect("sim");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = format!("sqlite:{}", dir.path().join("ops.db").display());
+        let t = std::time::Instant::now();
+        let out = odooops(&sim.url(), &db, dir.path(), &["apply", "--auto-approve"])
+            .output()
+            .expect("apply");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t.elapsed().as_millis() as u64
+    };
     for iteration in 0..20 {
         // Each request takes a few milliseconds so a kill lands between actions.
         let sim = sim::start(
@@ -46,7 +68,8 @@ async fn killing_apply_at_random_points_never_duplicates_a_side_effect() {
         let mut child = odooops(&url, &db, dir.path(), &["apply", "--auto-approve"])
             .spawn()
             .expect("spawn apply");
-        let delay = rng.u64(50..1200);
+        // Kill somewhere between 10 % and 90 % of a full apply.
+        let delay = rng.u64(full / 10..full * 9 / 10);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         let finished_before_kill = child.try_wait().expect("wait").is_some();
         let _ = child.kill(); // SIGKILL on Unix
@@ -54,6 +77,12 @@ async fn killing_apply_at_random_points_never_duplicates_a_side_effect() {
         if !finished_before_kill {
             killed_mid_apply += 1;
         }
+        // A request the dead process had sent may still be completing at the provider (as
+        // on a real API); the restart comes after those have landed.
+        assert!(
+            sim.state.wait_idle(Duration::from_secs(10)).await,
+            "simulator never went idle"
+        );
 
         // Restart: apply until a plan is empty.
         let mut converged = false;

@@ -41,6 +41,8 @@ pub struct SimState {
     pub requests: Mutex<BTreeMap<String, u64>>,
     /// Base URL the simulator is reachable at (for absolute pagination links).
     pub base_url: Mutex<String>,
+    /// Requests being handled right now (a killed client's request may still complete).
+    pub in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// Lock a mutex, recovering from poisoning (a panicked handler must not wedge the server).
@@ -59,6 +61,7 @@ impl SimState {
             faults: Mutex::new(Faults::new(faults)),
             requests: Mutex::new(BTreeMap::new()),
             base_url: Mutex::new(String::new()),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         })
     }
     pub fn base_url(&self) -> String {
@@ -141,7 +144,36 @@ fn provider_of(path: &str) -> Option<Provider> {
     Provider::ALL.into_iter().find(|p| p.as_str() == first)
 }
 
+/// Decrements the in-flight count when a request ends, even when its future is dropped.
+struct InFlight(Shared);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl SimState {
+    /// Wait (up to `deadline`) until no request is being handled; true when idle.
+    pub async fn wait_idle(&self, deadline: Duration) -> bool {
+        let until = std::time::Instant::now() + deadline;
+        while self.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            if std::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+}
+
 async fn count_and_fault(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    state
+        .in_flight
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let _in_flight = InFlight(state.clone());
     let path = req.uri().path().to_string();
     *lock(&state.requests)
         .entry(format!("{} {}", req.method(), route_key(&path)))
