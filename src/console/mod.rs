@@ -170,11 +170,11 @@ fn is_api(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 
-async fn api_no_route(method: Method, uri: axum::http::Uri) -> ApiError {
+async fn api_no_route(method: Method, uri: axum::extract::OriginalUri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "no_such_route",
-        format!("no API route {method} {}; see /api/openapi.json", uri.path()),
+        format!("no API route {method} {}; see /api/openapi.json", uri.0.path()),
     )
 }
 
