@@ -11,7 +11,12 @@ use odooops::console::NAV;
 use serde_json::Value;
 
 async fn get_json(c: &reqwest::Client, url: &str) -> (u16, Value) {
-    let r = c.get(url).bearer_auth(VIEWER).send().await.expect("request");
+    let r = c
+        .get(url)
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .expect("request");
     let status = r.status().as_u16();
     let ct = r
         .headers()
@@ -20,40 +25,73 @@ async fn get_json(c: &reqwest::Client, url: &str) -> (u16, Value) {
         .unwrap_or("")
         .to_string();
     let body = r.text().await.expect("body");
-    assert!(ct.starts_with("application/json"), "{url}: content-type {ct}: {body}");
+    assert!(
+        ct.starts_with("application/json"),
+        "{url}: content-type {ct}: {body}"
+    );
     (status, serde_json::from_str(&body).expect("JSON body"))
 }
 
 fn assert_error(v: &Value, code: &str) {
     assert_eq!(v["ok"], false, "{v}");
     assert_eq!(v["error"]["code"], code, "{v}");
-    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
 }
 
 /// Every NAV link answers 200 HTML with its maturity label; every /api GET route answers 200.
 async fn check_all_routes(base: &str, run_id: Option<uuid::Uuid>, artifact: Option<&str>) {
     let c = client();
     for (path, label) in NAV {
-        let r = c.get(format!("{base}{path}")).bearer_auth(VIEWER).send().await.expect("page");
+        let r = c
+            .get(format!("{base}{path}"))
+            .bearer_auth(VIEWER)
+            .send()
+            .await
+            .expect("page");
         assert_eq!(r.status(), 200, "nav link {path} has no working handler");
         let html = r.text().await.expect("html");
-        assert!(html.contains("class=\"maturity"), "{path} lacks a maturity label");
-        assert!(html.contains("Data sources:"), "{path} lacks its data sources");
-        assert!(html.contains(&label.replace('&', "&amp;")), "{path} lacks its title");
+        assert!(
+            html.contains("class=\"maturity"),
+            "{path} lacks a maturity label"
+        );
+        assert!(
+            html.contains("Data sources:"),
+            "{path} lacks its data sources"
+        );
+        assert!(
+            html.contains(&label.replace('&', "&amp;")),
+            "{path} lacks its title"
+        );
     }
-    for extra in ["/environments/staging", "/static/style.css", "/healthz", "/readyz", "/metrics"] {
-        let r = c.get(format!("{base}{extra}")).bearer_auth(VIEWER).send().await.expect("page");
+    for extra in [
+        "/environments/staging",
+        "/static/style.css",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        let r = c
+            .get(format!("{base}{extra}"))
+            .bearer_auth(VIEWER)
+            .send()
+            .await
+            .expect("page");
         assert_eq!(r.status(), 200, "{extra}");
     }
     for route in API_ROUTES.iter().filter(|r| r.method == "get") {
-        let path = route
-            .path
-            .replace("{name}", "staging")
-            .replace("{id}", &match (route.path, run_id, artifact) {
+        let path = route.path.replace("{name}", "staging").replace(
+            "{id}",
+            &match (route.path, run_id, artifact) {
                 ("/api/runs/{id}", Some(id), _) => id.to_string(),
                 ("/api/artifacts/{id}", _, Some(a)) => a.to_string(),
                 _ => continue,
-            });
+            },
+        );
         let (status, v) = get_json(&c, &format!("{base}{path}")).await;
         assert_eq!(status, 200, "{path}: {v}");
         assert_eq!(v["ok"], true, "{path}: {v}");
@@ -68,9 +106,18 @@ async fn check_all_routes(base: &str, run_id: Option<uuid::Uuid>, artifact: Opti
             .text()
             .await
             .expect("html");
-        assert!(html.contains("<span class=\"add\">+size: s-1vcpu-2gb</span>"), "diff colouring");
-        assert!(html.contains("droplet/quickstart-staging:update:1234"), "ledger key shown");
-        assert!(html.contains("drift &lt;detected&gt; on staging"), "events escaped");
+        assert!(
+            html.contains("<span class=\"add\">+size: s-1vcpu-2gb</span>"),
+            "diff colouring"
+        );
+        assert!(
+            html.contains("droplet/quickstart-staging:update:1234"),
+            "ledger key shown"
+        );
+        assert!(
+            html.contains("drift &lt;detected&gt; on staging"),
+            "events escaped"
+        );
         assert!(html.contains("/artifacts/"), "evidence links");
     }
 }
@@ -92,8 +139,19 @@ async fn every_route_answers_on_empty_and_populated_stores() {
             .cloned()
             .expect("staging");
         assert_eq!(staging["health"], "drifted");
-        let home = c.get(format!("{base}/")).bearer_auth(VIEWER).send().await.expect("home").text().await.expect("html");
-        assert!(home.contains("<path d=\"M"), "drift chart drawn from findings");
+        let home = c
+            .get(format!("{base}/"))
+            .bearer_auth(VIEWER)
+            .send()
+            .await
+            .expect("home")
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            home.contains("<path d=\"M"),
+            "drift chart drawn from findings"
+        );
         b.finish().await;
     }
 }
@@ -126,8 +184,17 @@ async fn api_errors_are_json_envelopes() {
     assert_eq!(s, 400);
     assert_error(&v, "invalid_query");
     // 405 wrong method (as an operator, so auth is not what answers).
-    for (m, path) in [(reqwest::Method::DELETE, "/api/overview"), (reqwest::Method::GET, "/api/actions/plan"), (reqwest::Method::PUT, "/api/webhooks/github")] {
-        let r = c.request(m.clone(), format!("{base}{path}")).bearer_auth(OPERATOR).send().await.expect("req");
+    for (m, path) in [
+        (reqwest::Method::DELETE, "/api/overview"),
+        (reqwest::Method::GET, "/api/actions/plan"),
+        (reqwest::Method::PUT, "/api/webhooks/github"),
+    ] {
+        let r = c
+            .request(m.clone(), format!("{base}{path}"))
+            .bearer_auth(OPERATOR)
+            .send()
+            .await
+            .expect("req");
         assert_eq!(r.status(), 405, "{m} {path}");
         let v: Value = r.json().await.expect("json");
         assert_error(&v, "method_not_allowed");
@@ -144,10 +211,14 @@ async fn api_errors_are_json_envelopes() {
     let r = post("{not json", "application/json").await.expect("req");
     assert_eq!(r.status(), 400);
     assert_error(&r.json().await.expect("json"), "invalid_json");
-    let r = post("{\"environment\":\"staging\"}", "text/plain").await.expect("req");
+    let r = post("{\"environment\":\"staging\"}", "text/plain")
+        .await
+        .expect("req");
     assert_eq!(r.status(), 415);
     assert_error(&r.json().await.expect("json"), "unsupported_media_type");
-    let r = post("{\"environment\":\"nowhere\"}", "application/json").await.expect("req");
+    let r = post("{\"environment\":\"nowhere\"}", "application/json")
+        .await
+        .expect("req");
     assert_eq!(r.status(), 422);
     assert_error(&r.json().await.expect("json"), "unknown_environment");
     // 413 oversized body (limit 64 KiB in the test config).
@@ -169,13 +240,26 @@ async fn api_errors_are_json_envelopes() {
     let (s, v) = get_json(&c, &format!("{base}/api/_test/panic")).await;
     assert_eq!(s, 500);
     assert_error(&v, "internal");
-    assert!(!v.to_string().contains("deliberate panic"), "panic text stays in the log");
+    assert!(
+        !v.to_string().contains("deliberate panic"),
+        "panic text stays in the log"
+    );
     let (s, _) = get_json(&c, &format!("{base}/api/overview")).await;
     assert_eq!(s, 200);
     // Page-side errors are HTML with the right status.
-    let r = c.get(format!("{base}/artifacts/..%2F..%2Fetc%2Fpasswd")).bearer_auth(VIEWER).send().await.expect("req");
+    let r = c
+        .get(format!("{base}/artifacts/..%2F..%2Fetc%2Fpasswd"))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .expect("req");
     assert_eq!(r.status(), 400);
-    let r = c.get(format!("{base}/no/such/page")).bearer_auth(VIEWER).send().await.expect("req");
+    let r = c
+        .get(format!("{base}/no/such/page"))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .expect("req");
     assert_eq!(r.status(), 404);
     b.finish().await;
 }
@@ -190,9 +274,17 @@ async fn openapi_lists_every_api_route_and_artifacts_are_served() {
     assert_eq!(s, 200);
     assert_eq!(v["data"]["openapi"], "3.0.3");
     for route in API_ROUTES {
-        assert!(v["data"]["paths"][route.path][route.method].is_object(), "{} missing", route.path);
+        assert!(
+            v["data"]["paths"][route.path][route.method].is_object(),
+            "{} missing",
+            route.path
+        );
         // Every route in the table has a handler (no 404 "no_such_route").
-        let path = route.path.replace("{name}", "staging").replace("{id}", "x").replace("{kind}", "plan");
+        let path = route
+            .path
+            .replace("{name}", "staging")
+            .replace("{id}", "x")
+            .replace("{kind}", "plan");
         let req = match route.access {
             Access::Read => c.get(format!("{base}{path}")),
             _ => c.post(format!("{base}{path}")),
@@ -202,19 +294,44 @@ async fn openapi_lists_every_api_route_and_artifacts_are_served() {
         assert_ne!(body["error"]["code"], "no_such_route", "{path}");
     }
     // Artifacts with their media type.
-    let r = c.get(format!("{base}/artifacts/{}", pop.plan_artifact)).send().await.expect("art");
+    let r = c
+        .get(format!("{base}/artifacts/{}", pop.plan_artifact))
+        .send()
+        .await
+        .expect("art");
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
-    let r = c.get(format!("{base}/artifacts/{}", pop.gate_artifact)).send().await.expect("art");
+    let r = c
+        .get(format!("{base}/artifacts/{}", pop.gate_artifact))
+        .send()
+        .await
+        .expect("art");
     assert_eq!(r.headers()["content-type"], "text/plain");
     assert_eq!(r.text().await.expect("text"), "db objects: 120 <= 10000\n");
-    let r = c.get(format!("{base}/artifacts/{}", "0".repeat(64))).send().await.expect("art");
+    let r = c
+        .get(format!("{base}/artifacts/{}", "0".repeat(64)))
+        .send()
+        .await
+        .expect("art");
     assert_eq!(r.status(), 404);
     // Metrics.
-    let m = c.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
-    assert!(m.contains("odooops_drift_resources{environment=\"staging\"} 1"), "{m}");
+    let m = c
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        m.contains("odooops_drift_resources{environment=\"staging\"} 1"),
+        "{m}"
+    );
     assert!(m.contains("odooops_queue_depth 1"), "{m}");
-    assert!(m.contains("odooops_runs_total{status=\"succeeded\"} 1"), "{m}");
+    assert!(
+        m.contains("odooops_runs_total{status=\"succeeded\"} 1"),
+        "{m}"
+    );
     b.finish().await;
 }
 
@@ -226,13 +343,34 @@ async fn secrets_show_presence_never_values() {
     let b = common::sqlite().await;
     let base = start(b.store.clone(), config(true)).await;
     let c = client();
-    for path in ["/secrets", "/api/secrets", "/settings", "/api/settings", "/environments/production", "/api/environments/production"] {
-        let body = c.get(format!("{base}{path}")).send().await.expect("req").text().await.expect("body");
+    for path in [
+        "/secrets",
+        "/api/secrets",
+        "/settings",
+        "/api/settings",
+        "/environments/production",
+        "/api/environments/production",
+    ] {
+        let body = c
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("req")
+            .text()
+            .await
+            .expect("body");
         assert!(!body.contains(&canary), "{path} leaks a secret value");
-        assert!(!body.contains(OPERATOR) && !body.contains(VIEWER), "{path} leaks a token");
+        assert!(
+            !body.contains(OPERATOR) && !body.contains(VIEWER),
+            "{path} leaks a token"
+        );
     }
     let (_, v) = get_json(&c, &format!("{base}/api/secrets")).await;
-    let smtp = v["data"]["keys"].as_array().and_then(|k| k.iter().find(|k| k["name"] == "SMTP_PASSWORD")).cloned().expect("key");
+    let smtp = v["data"]["keys"]
+        .as_array()
+        .and_then(|k| k.iter().find(|k| k["name"] == "SMTP_PASSWORD"))
+        .cloned()
+        .expect("key");
     assert_eq!(smtp["present"], true);
     b.finish().await;
 }

@@ -96,7 +96,9 @@ pub async fn artifact(
         .artifact(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("artifact {id} not found")))?;
-    Ok(ok(json!({"artifact": a, "links": {"content": format!("/artifacts/{id}")}})))
+    Ok(ok(
+        json!({"artifact": a, "links": {"content": format!("/artifacts/{id}")}}),
+    ))
 }
 
 /// Test-only route (mounted with `Config::test_routes`): proves panics become JSON 500s.
@@ -221,7 +223,11 @@ pub async fn action(
             ));
         }
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("invalid JSON body: {e}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("invalid JSON body: {e}"),
+            )
         })?
     };
     let idem = headers
@@ -232,7 +238,11 @@ pub async fn action(
         .to_string();
     let actor = format!("console:{}", p.role.as_str());
     let a = enqueue_action(&st, &kind, parsed.environment, &idem, &actor).await?;
-    let status = if a.replayed { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let status = if a.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
     let location = format!("/api/jobs/{}", a.job.id);
     let mut r = Data(status, a).into_response();
     r.headers_mut().insert(header::LOCATION, hv(&location));

@@ -70,7 +70,11 @@ pub async fn overview(st: &AppState) -> R<Overview> {
     let history = st.store.drift_history(since, 10_000).await?;
     let environments = env_health(st, &drift, &runs);
     let total: i64 = gate_outcomes.iter().map(|c| c.count).sum();
-    let pass: i64 = gate_outcomes.iter().filter(|c| c.status == "pass").map(|c| c.count).sum();
+    let pass: i64 = gate_outcomes
+        .iter()
+        .filter(|c| c.status == "pass")
+        .map(|c| c.count)
+        .sum();
     Ok(Overview {
         environments,
         open_drift: drift.iter().map(|d| d.open).sum(),
@@ -84,17 +88,29 @@ pub async fn overview(st: &AppState) -> R<Overview> {
 }
 
 fn env_health(st: &AppState, drift: &[DriftCount], runs: &[Run]) -> Vec<EnvHealth> {
-    let Some(ssot) = &st.ssot else { return Vec::new() };
+    let Some(ssot) = &st.ssot else {
+        return Vec::new();
+    };
     ssot.environments()
         .map(|e| {
             let name = e.metadata.name.clone();
-            let open = drift.iter().find(|d| d.environment == name).map_or(0, |d| d.open);
-            let last_run = runs.iter().find(|r| r.environment.as_deref() == Some(&name)).cloned();
+            let open = drift
+                .iter()
+                .find(|d| d.environment == name)
+                .map_or(0, |d| d.open);
+            let last_run = runs
+                .iter()
+                .find(|r| r.environment.as_deref() == Some(&name))
+                .cloned();
             let health = if open > 0 {
                 "drifted"
             } else if last_run.as_ref().is_some_and(|r| r.status == "failed") {
                 "failed"
-            } else if last_run.is_some() || runs.iter().any(|r| r.environment.is_none() && r.status == "succeeded") {
+            } else if last_run.is_some()
+                || runs
+                    .iter()
+                    .any(|r| r.environment.is_none() && r.status == "succeeded")
+            {
                 "in sync"
             } else {
                 "unknown"
@@ -158,7 +174,9 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvDetail> {
         .ok_or_else(|| ApiError::not_found(format!("no environment {name:?} in the SSOT")))?;
     let drift = st.store.open_drift_by_env().await?;
     let runs = st.store.recent_runs(LIST).await?;
-    let health = env_health(st, &drift, &runs).into_iter().find(|h| h.name == name);
+    let health = env_health(st, &drift, &runs)
+        .into_iter()
+        .find(|h| h.name == name);
     let gate_runs = st
         .store
         .recent_gate_runs(LIST)
@@ -250,7 +268,12 @@ pub struct RunDetail {
 }
 
 pub fn parse_uuid(s: &str, what: &str) -> R<Uuid> {
-    Uuid::parse_str(s).map_err(|_| ApiError::bad_request(format!("{what} must be a UUID, got {:?}", s.chars().take(64).collect::<String>())))
+    Uuid::parse_str(s).map_err(|_| {
+        ApiError::bad_request(format!(
+            "{what} must be a UUID, got {:?}",
+            s.chars().take(64).collect::<String>()
+        ))
+    })
 }
 
 pub async fn run(st: &AppState, id: &str) -> R<RunDetail> {
@@ -262,7 +285,11 @@ pub async fn run(st: &AppState, id: &str) -> R<RunDetail> {
         .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))?;
     let mut events = st
         .store
-        .events(&EventFilter { run_id: Some(id), limit: Some(1000), ..Default::default() })
+        .events(&EventFilter {
+            run_id: Some(id),
+            limit: Some(1000),
+            ..Default::default()
+        })
         .await?;
     events.reverse();
     Ok(RunDetail {
@@ -329,7 +356,12 @@ pub struct Backups {
 
 pub async fn backups(st: &AppState) -> R<Backups> {
     Ok(Backups {
-        policies: st.ssot.iter().flat_map(|s| s.backup_policies()).map(to_value).collect(),
+        policies: st
+            .ssot
+            .iter()
+            .flat_map(|s| s.backup_policies())
+            .map(to_value)
+            .collect(),
         backups: st.store.backups(None, LIST).await?,
     })
 }
@@ -351,16 +383,27 @@ pub struct EnvModules {
 }
 
 pub fn modules(st: &AppState) -> Vec<EnvModules> {
-    let Some(ssot) = &st.ssot else { return Vec::new() };
+    let Some(ssot) = &st.ssot else {
+        return Vec::new();
+    };
     ssot.environments()
         .map(|e| {
-            let set = e.spec.modules.module_set.as_deref().and_then(|n| ssot.module_set(n));
+            let set = e
+                .spec
+                .modules
+                .module_set
+                .as_deref()
+                .and_then(|n| ssot.module_set(n));
             let mut waves: Vec<WaveView> = set
                 .map(|s| {
                     s.spec
                         .waves
                         .iter()
-                        .map(|w| WaveView { wave: w.wave, name: w.name.clone(), modules: w.modules.clone() })
+                        .map(|w| WaveView {
+                            wave: w.wave,
+                            name: w.name.clone(),
+                            modules: w.modules.clone(),
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -403,7 +446,10 @@ pub async fn secrets(st: &AppState) -> R<Secrets> {
             present: std::env::var_os(&k.name).is_some_and(|v| !v.is_empty()),
         })
         .collect();
-    Ok(Secrets { keys, syncs: st.store.secret_syncs(None, LIST).await? })
+    Ok(Secrets {
+        keys,
+        syncs: st.store.secret_syncs(None, LIST).await?,
+    })
 }
 
 /// Query of the events page and `/api/events`.
@@ -418,7 +464,9 @@ pub struct EventQuery {
 }
 
 fn nonempty(s: &Option<String>) -> Option<String> {
-    s.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    s.as_ref()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 pub async fn events(st: &AppState, q: &EventQuery) -> R<Vec<Event>> {
@@ -429,7 +477,11 @@ pub async fn events(st: &AppState, q: &EventQuery) -> R<Vec<Event>> {
     let since = match nonempty(&q.since) {
         Some(s) => Some(
             chrono::DateTime::parse_from_rfc3339(&s)
-                .map_err(|e| ApiError::bad_request(format!("since must be RFC 3339 (e.g. 2026-01-31T12:00:00Z): {e}")))?
+                .map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "since must be RFC 3339 (e.g. 2026-01-31T12:00:00Z): {e}"
+                    ))
+                })?
                 .with_timezone(&chrono::Utc),
         ),
         None => None,

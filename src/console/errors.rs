@@ -68,7 +68,11 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> ApiError {
         use crate::store::StoreError as E;
         match e {
-            E::InvalidArtifactId(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_artifact_id", e.to_string()),
+            E::InvalidArtifactId(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_artifact_id",
+                e.to_string(),
+            ),
             E::ArtifactNotFound(_) => ApiError::not_found(e.to_string()),
             other => {
                 tracing::error!(error = %other, "store error in the console");

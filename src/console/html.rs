@@ -68,7 +68,7 @@ impl Page {
         }
     }
     pub fn h2(&mut self, text: &str) -> &mut Page {
-        let _ = write!(self.body, "<h2>{}</h2>\n", esc(text));
+        let _ = writeln!(self.body, "<h2>{}</h2>", esc(text));
         self
     }
     /// Append raw, already-safe HTML.
@@ -77,11 +77,11 @@ impl Page {
         self
     }
     pub fn para(&mut self, text: &str) -> &mut Page {
-        let _ = write!(self.body, "<p>{}</p>\n", esc(text));
+        let _ = writeln!(self.body, "<p>{}</p>", esc(text));
         self
     }
     pub fn empty(&mut self, text: &str) -> &mut Page {
-        let _ = write!(self.body, "<p class=\"empty\">{}</p>\n", esc(text));
+        let _ = writeln!(self.body, "<p class=\"empty\">{}</p>", esc(text));
         self
     }
     /// A table whose cells are already-safe HTML; `empty` is shown when there are no rows.

@@ -162,7 +162,11 @@ pub fn router(store: Store, cfg: Config) -> Router {
 }
 
 /// Serve until the listener fails or the future is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, store: Store, cfg: Config) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Store,
+    cfg: Config,
+) -> std::io::Result<()> {
     axum::serve(listener, router(store, cfg)).await
 }
 
@@ -174,7 +178,10 @@ async fn api_no_route(method: Method, uri: axum::extract::OriginalUri) -> ApiErr
     ApiError::new(
         StatusCode::NOT_FOUND,
         "no_such_route",
-        format!("no API route {method} {}; see /api/openapi.json", uri.0.path()),
+        format!(
+            "no API route {method} {}; see /api/openapi.json",
+            uri.0.path()
+        ),
     )
 }
 
@@ -193,7 +200,11 @@ async fn healthz() -> errors::Data<serde_json::Value> {
 async fn readyz(State(st): State<AppState>) -> Result<errors::Data<serde_json::Value>, ApiError> {
     st.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness: store unreachable");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the evidence store is unreachable")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the evidence store is unreachable",
+        )
     })?;
     Ok(errors::ok(serde_json::json!({"status": "ready"})))
 }
@@ -206,30 +217,47 @@ async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
     let mut out = String::new();
     out.push_str("# HELP odooops_drift_resources Open drift findings per environment.\n# TYPE odooops_drift_resources gauge\n");
     for d in &drift {
-        let _ = writeln!(out, "odooops_drift_resources{{environment=\"{}\"}} {}", prom_label(&d.environment), d.open);
+        let _ = writeln!(
+            out,
+            "odooops_drift_resources{{environment=\"{}\"}} {}",
+            prom_label(&d.environment),
+            d.open
+        );
     }
     out.push_str("# HELP odooops_queue_depth Jobs queued or claimed on the work queue.\n# TYPE odooops_queue_depth gauge\n");
     let _ = writeln!(out, "odooops_queue_depth {depth}");
     out.push_str("# HELP odooops_runs_total Runs recorded in the evidence store, by status.\n# TYPE odooops_runs_total counter\n");
     for r in &runs {
-        let _ = writeln!(out, "odooops_runs_total{{status=\"{}\"}} {}", prom_label(&r.status), r.count);
+        let _ = writeln!(
+            out,
+            "odooops_runs_total{{status=\"{}\"}} {}",
+            prom_label(&r.status),
+            r.count
+        );
     }
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
         .into_response())
 }
 
 fn prom_label(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Routes that need no token: probes, the stylesheet, the login form and the webhooks (which
 /// authenticate by signature).
 fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/static/style.css" | "/login")
-        || path.starts_with("/api/webhooks/")
+    matches!(
+        path,
+        "/healthz" | "/readyz" | "/static/style.css" | "/login"
+    ) || path.starts_with("/api/webhooks/")
 }
 
 async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -238,13 +266,30 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
     let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let header_token = auth::bearer(req.headers()).map(str::to_string);
     let cookie_token = auth::cookie(req.headers(), auth::TOKEN_COOKIE).map(str::to_string);
-    let mut principal = Principal { role: Role::Anonymous, via_header: false };
-    let presented = header_token.clone().or_else(|| cookie_token.clone().filter(|c| !c.is_empty()));
+    let mut principal = Principal {
+        role: Role::Anonymous,
+        via_header: false,
+    };
+    let presented = header_token
+        .clone()
+        .or_else(|| cookie_token.clone().filter(|c| !c.is_empty()));
     if let Some(tok) = &presented {
         match st.auth.role_of(tok) {
-            Some(role) => principal = Principal { role, via_header: header_token.is_some() },
+            Some(role) => {
+                principal = Principal {
+                    role,
+                    via_header: header_token.is_some(),
+                }
+            }
             None if !is_public(&path) => {
-                return deny(api, ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the token presented is not valid"));
+                return deny(
+                    api,
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_token",
+                        "the token presented is not valid",
+                    ),
+                );
             }
             None => {}
         }
@@ -262,7 +307,11 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
             let err = if role == Role::Anonymous {
                 ApiError::unauthorized()
             } else {
-                ApiError::forbidden(format!("this needs the {} role; your token has {}", needed.as_str(), role.as_str()))
+                ApiError::forbidden(format!(
+                    "this needs the {} role; your token has {}",
+                    needed.as_str(),
+                    role.as_str()
+                ))
             };
             return deny(api, err);
         }
@@ -281,7 +330,10 @@ fn deny(api: bool, err: ApiError) -> Response {
 
 async fn catch_panic(req: Request, next: Next) -> Response {
     let api = is_api(req.uri().path());
-    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
         Ok(r) => r,
         Err(p) => {
             let what = p
@@ -321,10 +373,15 @@ async fn envelope(req: Request, next: Next) -> Response {
         return resp;
     }
     let (parts, body) = resp.into_parts();
-    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_string();
     let out = if status == StatusCode::NO_CONTENT {
-        errors::json_response(StatusCode::OK, &serde_json::json!({"ok": true, "data": null}))
+        errors::json_response(
+            StatusCode::OK,
+            &serde_json::json!({"ok": true, "data": null}),
+        )
     } else {
         let message = if text.is_empty() {
             status.canonical_reason().unwrap_or("error").to_string()
@@ -346,4 +403,3 @@ async fn envelope(req: Request, next: Next) -> Response {
 pub fn hv(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
-

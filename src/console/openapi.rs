@@ -22,31 +22,126 @@ pub struct ApiRoute {
     pub summary: &'static str,
 }
 
-const fn r(method: &'static str, path: &'static str, access: Access, summary: &'static str) -> ApiRoute {
-    ApiRoute { method, path, access, summary }
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    summary: &'static str,
+) -> ApiRoute {
+    ApiRoute {
+        method,
+        path,
+        access,
+        summary,
+    }
 }
 
 /// Every `/api` route (paths relative to the server root, `{x}` for parameters).
 pub const API_ROUTES: &[ApiRoute] = &[
-    r("get", "/api/overview", Access::Read, "Health per environment, open drift, last runs, gate pass rate, drift over time"),
-    r("get", "/api/environments", Access::Read, "Environments with health"),
-    r("get", "/api/environments/{name}", Access::Read, "One environment: desired settings, last backup, gates, open drift"),
-    r("get", "/api/drift", Access::Read, "Open drift findings by environment and field (?environment=)"),
-    r("get", "/api/runs", Access::Read, "Recent runs and queue jobs"),
-    r("get", "/api/runs/{id}", Access::Read, "One run: plans, diffs, actions, events, artifacts"),
+    r(
+        "get",
+        "/api/overview",
+        Access::Read,
+        "Health per environment, open drift, last runs, gate pass rate, drift over time",
+    ),
+    r(
+        "get",
+        "/api/environments",
+        Access::Read,
+        "Environments with health",
+    ),
+    r(
+        "get",
+        "/api/environments/{name}",
+        Access::Read,
+        "One environment: desired settings, last backup, gates, open drift",
+    ),
+    r(
+        "get",
+        "/api/drift",
+        Access::Read,
+        "Open drift findings by environment and field (?environment=)",
+    ),
+    r(
+        "get",
+        "/api/runs",
+        Access::Read,
+        "Recent runs and queue jobs",
+    ),
+    r(
+        "get",
+        "/api/runs/{id}",
+        Access::Read,
+        "One run: plans, diffs, actions, events, artifacts",
+    ),
     r("get", "/api/jobs/{id}", Access::Read, "One work-queue job"),
-    r("get", "/api/gates", Access::Read, "Defined gates, gate runs and results"),
-    r("get", "/api/backups", Access::Read, "Backup policies and recorded backups"),
-    r("get", "/api/modules", Access::Read, "Allowed modules per environment (ModuleSet waves)"),
-    r("get", "/api/secrets", Access::Read, "Secret registry keys with presence only, and sync runs"),
-    r("get", "/api/events", Access::Read, "Events (?environment=&level=&correlation_id=&since=&limit=)"),
-    r("get", "/api/inventory", Access::Read, "Objects of the latest inventory ingest"),
-    r("get", "/api/settings", Access::Read, "Console settings (no secret values)"),
-    r("get", "/api/artifacts/{id}", Access::Read, "Artifact metadata and its content link"),
+    r(
+        "get",
+        "/api/gates",
+        Access::Read,
+        "Defined gates, gate runs and results",
+    ),
+    r(
+        "get",
+        "/api/backups",
+        Access::Read,
+        "Backup policies and recorded backups",
+    ),
+    r(
+        "get",
+        "/api/modules",
+        Access::Read,
+        "Allowed modules per environment (ModuleSet waves)",
+    ),
+    r(
+        "get",
+        "/api/secrets",
+        Access::Read,
+        "Secret registry keys with presence only, and sync runs",
+    ),
+    r(
+        "get",
+        "/api/events",
+        Access::Read,
+        "Events (?environment=&level=&correlation_id=&since=&limit=)",
+    ),
+    r(
+        "get",
+        "/api/inventory",
+        Access::Read,
+        "Objects of the latest inventory ingest",
+    ),
+    r(
+        "get",
+        "/api/settings",
+        Access::Read,
+        "Console settings (no secret values)",
+    ),
+    r(
+        "get",
+        "/api/artifacts/{id}",
+        Access::Read,
+        "Artifact metadata and its content link",
+    ),
     r("get", "/api/openapi.json", Access::Read, "This document"),
-    r("post", "/api/actions/{kind}", Access::Write, "Enqueue plan|apply|resync|gates|backup (Idempotency-Key header required)"),
-    r("post", "/api/webhooks/github", Access::Signed, "GitHub webhook (X-Hub-Signature-256)"),
-    r("post", "/api/webhooks/plane", Access::Signed, "Plane webhook (X-Plane-Signature)"),
+    r(
+        "post",
+        "/api/actions/{kind}",
+        Access::Write,
+        "Enqueue plan|apply|resync|gates|backup (Idempotency-Key header required)",
+    ),
+    r(
+        "post",
+        "/api/webhooks/github",
+        Access::Signed,
+        "GitHub webhook (X-Hub-Signature-256)",
+    ),
+    r(
+        "post",
+        "/api/webhooks/plane",
+        Access::Signed,
+        "Plane webhook (X-Plane-Signature)",
+    ),
 ];
 
 fn params(path: &str) -> Vec<Value> {

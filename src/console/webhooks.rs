@@ -28,8 +28,15 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
         ipad[i] ^= k[i];
         opad[i] ^= k[i];
     }
-    let inner = Sha256::new().chain_update(ipad).chain_update(msg).finalize();
-    Sha256::new().chain_update(opad).chain_update(inner).finalize().into()
+    let inner = Sha256::new()
+        .chain_update(ipad)
+        .chain_update(msg)
+        .finalize();
+    Sha256::new()
+        .chain_update(opad)
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 /// Check a hex signature (case-insensitive) against the body's HMAC, in constant time.
@@ -41,7 +48,10 @@ pub fn verify_hex(secret: &[u8], body: &[u8], sig_hex: &str) -> bool {
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 fn not_configured(env: &str) -> ApiError {
@@ -53,12 +63,18 @@ fn not_configured(env: &str) -> ApiError {
 }
 
 fn bad_signature() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", "the webhook signature does not match the body")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_signature",
+        "the webhook signature does not match the body",
+    )
 }
 
 fn check_delivery_id(id: &str) -> Result<(), ApiError> {
     if id.len() > 200 || !id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::bad_request("the delivery id must be 1-200 printable ASCII characters"));
+        return Err(ApiError::bad_request(
+            "the delivery id must be 1-200 printable ASCII characters",
+        ));
     }
     Ok(())
 }
@@ -66,11 +82,19 @@ fn check_delivery_id(id: &str) -> Result<(), ApiError> {
 /// Record the delivery; Ok(true) when it must be processed, Ok(false) when it already was.
 async fn record(st: &AppState, id: &str, source: &str, body: &[u8]) -> Result<bool, ApiError> {
     let sha = hex::encode(Sha256::digest(body));
-    if st.store.record_webhook_delivery(id, source, true, Some(&sha)).await? {
+    if st
+        .store
+        .record_webhook_delivery(id, source, true, Some(&sha))
+        .await?
+    {
         return Ok(true);
     }
     // Seen before: process again only if the first attempt did not finish.
-    Ok(!st.store.webhook_delivery(id).await?.is_some_and(|d| d.processed))
+    Ok(!st
+        .store
+        .webhook_delivery(id)
+        .await?
+        .is_some_and(|d| d.processed))
 }
 
 fn duplicate(id: &str) -> Data<Value> {
@@ -82,7 +106,10 @@ pub async fn github(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Data<Value>, ApiError> {
-    let secret = st.github_secret.as_deref().ok_or_else(|| not_configured(super::GITHUB_SECRET_ENV))?;
+    let secret = st
+        .github_secret
+        .as_deref()
+        .ok_or_else(|| not_configured(super::GITHUB_SECRET_ENV))?;
     let sig = header(&headers, "x-hub-signature-256").ok_or_else(bad_signature)?;
     let hex_sig = sig.strip_prefix("sha256=").ok_or_else(bad_signature)?;
     if !verify_hex(secret, &body, hex_sig) {
@@ -92,16 +119,26 @@ pub async fn github(
         .ok_or_else(|| ApiError::bad_request("missing X-GitHub-Delivery header"))?
         .to_string();
     check_delivery_id(&delivery)?;
-    let event = header(&headers, "x-github-event").unwrap_or("unknown").to_string();
+    let event = header(&headers, "x-github-event")
+        .unwrap_or("unknown")
+        .to_string();
     if !record(&st, &delivery, "github", &body).await? {
         return Ok(duplicate(&delivery));
     }
     let mut jobs = Vec::new();
     let mut branch = None;
     if event == "push" {
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("invalid push payload: {e}")))?;
-        branch = v["ref"].as_str().and_then(|r| r.strip_prefix("refs/heads/")).map(str::to_string);
+        let v: Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("invalid push payload: {e}"),
+            )
+        })?;
+        branch = v["ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("refs/heads/"))
+            .map(str::to_string);
         if let Some(b) = &branch {
             let envs: Vec<String> = st
                 .ssot
@@ -126,14 +163,24 @@ pub async fn github(
     let mut ev = NewEvent::new(
         Level::Info,
         "console",
-        format!("github {event} delivery {delivery}: {} reconcile job(s) enqueued", jobs.len()),
+        format!(
+            "github {event} delivery {delivery}: {} reconcile job(s) enqueued",
+            jobs.len()
+        ),
     );
     ev.correlation_id = Some(format!("github:{delivery}"));
     ev.fields = json!({"branch": branch, "event": event});
     st.store.append_events(&[ev]).await?;
     st.store.mark_webhook_processed(&delivery).await?;
-    let status = if jobs.is_empty() { StatusCode::OK } else { StatusCode::ACCEPTED };
-    Ok(Data(status, json!({"delivery": delivery, "duplicate": false, "event": event, "branch": branch, "jobs": jobs})))
+    let status = if jobs.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(Data(
+        status,
+        json!({"delivery": delivery, "duplicate": false, "event": event, "branch": branch, "jobs": jobs}),
+    ))
 }
 
 pub async fn plane(
@@ -141,13 +188,21 @@ pub async fn plane(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Data<Value>, ApiError> {
-    let secret = st.plane_secret.as_deref().ok_or_else(|| not_configured(super::PLANE_SECRET_ENV))?;
+    let secret = st
+        .plane_secret
+        .as_deref()
+        .ok_or_else(|| not_configured(super::PLANE_SECRET_ENV))?;
     let sig = header(&headers, "x-plane-signature").ok_or_else(bad_signature)?;
     if !verify_hex(secret, &body, sig) {
         return Err(bad_signature());
     }
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("invalid Plane payload: {e}")))?;
+    let v: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("invalid Plane payload: {e}"),
+        )
+    })?;
     let id = v["event_id"]
         .as_str()
         .map(str::to_string)
@@ -160,12 +215,18 @@ pub async fn plane(
     }
     let event = v["event"].as_str().unwrap_or("unknown").to_string();
     let action = v["action"].as_str().unwrap_or("").to_string();
-    let mut ev = NewEvent::new(Level::Info, "console", format!("plane {event} {action} delivery {id}"));
+    let mut ev = NewEvent::new(
+        Level::Info,
+        "console",
+        format!("plane {event} {action} delivery {id}"),
+    );
     ev.correlation_id = Some(delivery.clone());
     ev.fields = json!({"event": event, "action": action});
     st.store.append_events(&[ev]).await?;
     st.store.mark_webhook_processed(&delivery).await?;
-    Ok(ok(json!({"delivery": delivery, "duplicate": false, "event": event, "jobs": []})))
+    Ok(ok(
+        json!({"delivery": delivery, "duplicate": false, "event": event, "jobs": []}),
+    ))
 }
 
 #[cfg(test)]
@@ -182,12 +243,19 @@ mod tests {
         );
         // Test case 6: a key longer than the block.
         let key = [0xaau8; 131];
-        let mac = hmac_sha256(&key, b"Test Using Larger Than Block-Size Key - Hash Key First");
+        let mac = hmac_sha256(
+            &key,
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
         assert_eq!(
             hex::encode(mac),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
-        assert!(verify_hex(b"Jefe", b"what do ya want for nothing?", "5BDCC146BF60754E6A042426089575C75A003F089D2739839DEC58B964EC3843"));
+        assert!(verify_hex(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            "5BDCC146BF60754E6A042426089575C75A003F089D2739839DEC58B964EC3843"
+        ));
         assert!(!verify_hex(b"Jefe", b"x", "zz"));
     }
 }

@@ -21,24 +21,24 @@ impl Store {
 
     /// Number of runs per status.
     pub async fn runs_by_status(&self) -> Result<Vec<StatusCount>> {
-        let sql = self.sql(
-            "SELECT status, count(*) AS count FROM ops.runs GROUP BY status ORDER BY status",
-        );
+        let sql = self
+            .sql("SELECT status, count(*) AS count FROM ops.runs GROUP BY status ORDER BY status");
         Ok(with_pool!(self, p => sqlx::query_as::<_, StatusCount>(&sql).fetch_all(p).await?))
     }
 
     /// Jobs waiting or being worked on (queued or claimed).
     pub async fn queue_depth(&self) -> Result<i64> {
-        let sql = self.sql(
-            "SELECT count(*) FROM ops.work_queue WHERE status IN ('queued', 'claimed')",
-        );
+        let sql =
+            self.sql("SELECT count(*) FROM ops.work_queue WHERE status IN ('queued', 'claimed')");
         Ok(with_pool!(self, p => sqlx::query_scalar::<_, i64>(&sql).fetch_one(p).await?))
     }
 
     /// Most recently updated jobs first.
     pub async fn recent_jobs(&self, limit: i64) -> Result<Vec<QueueJob>> {
         let sql = self.sql("SELECT * FROM ops.work_queue ORDER BY updated_at DESC LIMIT $1");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, QueueJob>(&sql).bind(limit).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, QueueJob>(&sql).bind(limit).fetch_all(p).await?),
+        )
     }
 
     /// The job holding a dedupe key, whatever its status.
@@ -55,20 +55,26 @@ impl Store {
 
     pub async fn actions_for_run(&self, run_id: Uuid) -> Result<Vec<Action>> {
         let sql = self.sql("SELECT * FROM ops.actions WHERE run_id = $1 ORDER BY created_at");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(run_id).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(run_id).fetch_all(p).await?),
+        )
     }
 
     /// Gate runs, newest first.
     pub async fn recent_gate_runs(&self, limit: i64) -> Result<Vec<GateRun>> {
         let sql = self.sql("SELECT * FROM ops.gate_runs ORDER BY started_at DESC LIMIT $1");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, GateRun>(&sql).bind(limit).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, GateRun>(&sql).bind(limit).fetch_all(p).await?),
+        )
     }
 
     /// Gate results, newest first.
     pub async fn recent_gate_results(&self, limit: i64) -> Result<Vec<GateResult>> {
         let sql =
             self.sql("SELECT * FROM ops.gate_results ORDER BY created_at DESC, id DESC LIMIT $1");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, GateResult>(&sql).bind(limit).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, GateResult>(&sql).bind(limit).fetch_all(p).await?),
+        )
     }
 
     /// Number of gate results per outcome.
@@ -86,8 +92,10 @@ impl Store {
             "SELECT * FROM ops.drift_findings WHERE resolved_at IS NULL OR resolved_at >= $1
              ORDER BY first_seen LIMIT $2",
         );
-        Ok(with_pool!(self, p => sqlx::query_as::<_, DriftFinding>(&sql)
-            .bind(since).bind(limit).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, DriftFinding>(&sql)
+            .bind(since).bind(limit).fetch_all(p).await?),
+        )
     }
 
     /// Objects of the most recent inventory ingest.
@@ -97,13 +105,17 @@ impl Store {
                 (SELECT ingest_id FROM ops.inventory ORDER BY observed_at DESC, id DESC LIMIT 1)
              ORDER BY provider, object_type, object_id LIMIT $1",
         );
-        Ok(with_pool!(self, p => sqlx::query_as::<_, InventoryObject>(&sql).bind(limit).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, InventoryObject>(&sql).bind(limit).fetch_all(p).await?),
+        )
     }
 
     /// Webhook deliveries, newest first.
     pub async fn recent_webhook_deliveries(&self, limit: i64) -> Result<Vec<WebhookDelivery>> {
         let sql =
             self.sql("SELECT * FROM ops.webhook_deliveries ORDER BY received_at DESC LIMIT $1");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, WebhookDelivery>(&sql).bind(limit).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, WebhookDelivery>(&sql).bind(limit).fetch_all(p).await?),
+        )
     }
 }

@@ -96,7 +96,9 @@ pub async fn populate(store: &Store) -> Populated {
             before: Some(json!({"size": "s-8vcpu-16gb"})),
             after: Some(json!({"size": "s-1vcpu-2gb"})),
             changes: json!([{"path": "size", "from": "s-8vcpu-16gb", "to": "s-1vcpu-2gb"}]),
-            unified: "--- live\n+++ desired\n@@ -1 +1 @@\n-size: s-8vcpu-16gb\n+size: s-1vcpu-2gb\n".into(),
+            unified:
+                "--- live\n+++ desired\n@@ -1 +1 @@\n-size: s-8vcpu-16gb\n+size: s-1vcpu-2gb\n"
+                    .into(),
         }])
         .await
         .expect("diffs");
@@ -141,7 +143,13 @@ pub async fn populate(store: &Store) -> Populated {
         .await
         .expect("drift");
     store
-        .resolve_drift("production", "droplet", "quickstart-production", None, "test")
+        .resolve_drift(
+            "production",
+            "droplet",
+            "quickstart-production",
+            None,
+            "test",
+        )
         .await
         .expect("resolve");
     store
