@@ -374,3 +374,128 @@ async fn secrets_show_presence_never_values() {
     assert_eq!(smtp["present"], true);
     b.finish().await;
 }
+
+fn sim_adapter(running: &odooops::sim::Running) -> odooops::provider::digitalocean::DigitalOcean {
+    use odooops::provider::http::{Auth, ClientConfig, HttpClient, Metrics};
+    use odooops::provider::{Provider, SecretValue};
+    let cfg = ClientConfig::new(
+        Provider::Digitalocean,
+        &running.provider_url(Provider::Digitalocean),
+        Auth::Bearer(SecretValue::new("test-token-sim")),
+    );
+    let http = HttpClient::new(cfg, std::sync::Arc::new(Metrics::default())).expect("client");
+    odooops::provider::digitalocean::DigitalOcean::new(http)
+}
+
+/// The evidence the reconcile engine leaves (plan → apply → out-of-band drift → plan), read
+/// back through every page, every run's detail page and the API.
+#[tokio::test]
+async fn console_over_evidence_from_the_reconcile_engine() {
+    use odooops::reconcile::engine::{Context, Engine};
+    use odooops::sim::{self, faults::FaultConfig};
+    for b in common::backends().await {
+        let running = sim::start("127.0.0.1:0", FaultConfig::default())
+            .await
+            .expect("sim");
+        let engine = Engine {
+            store: b.store.clone(),
+            digitalocean: sim_adapter(&running),
+        };
+        let ssot = quickstart();
+        let ctx = Context {
+            actor: "test".into(),
+            ..Context::default()
+        };
+        let first = engine.plan(&ssot, &ctx).await.expect("plan");
+        engine
+            .apply(&ssot, first.plan_id, &ctx)
+            .await
+            .expect("apply");
+        let victim = sim::lock(&running.state.digitalocean)
+            .droplets
+            .values()
+            .find(|d| d["name"].as_str().is_some_and(|n| n.ends_with("-staging")))
+            .cloned()
+            .expect("staging droplet");
+        let id = victim["id"].as_u64().expect("id").to_string();
+        sim::lock(&running.state.digitalocean)
+            .mutate(
+                "droplet",
+                &id,
+                &serde_json::json!({"size_slug": "s-8vcpu-16gb"}),
+                false,
+            )
+            .expect("mutate");
+        engine.plan(&ssot, &ctx).await.expect("drift plan");
+
+        let base = start(b.store.clone(), config(false)).await;
+        check_all_routes(&base, None, None).await;
+        let c = client();
+        let runs = b.store.recent_runs(100).await.expect("runs");
+        assert!(runs.len() >= 3, "{}", runs.len());
+        let mut ledger_keys_shown = 0;
+        for run in &runs {
+            let r = c
+                .get(format!("{base}/runs/{}", run.id))
+                .bearer_auth(VIEWER)
+                .send()
+                .await
+                .expect("run");
+            assert_eq!(r.status(), 200);
+            let html = r.text().await.expect("html");
+            ledger_keys_shown += b
+                .store
+                .actions_for_run(run.id)
+                .await
+                .expect("actions")
+                .iter()
+                .filter(|a| html.contains(&odooops::console::html::esc(&a.dedupe_key)))
+                .count();
+            let (s, v) = get_json(&c, &format!("{base}/api/runs/{}", run.id)).await;
+            assert_eq!(s, 200, "{v}");
+        }
+        assert!(
+            ledger_keys_shown >= 1,
+            "apply actions are listed with their ledger keys"
+        );
+        let (_, d) = get_json(&c, &format!("{base}/api/drift?environment=staging")).await;
+        assert!(
+            !d["data"]["open"].as_array().expect("open").is_empty(),
+            "{d}"
+        );
+        let drift_page = c
+            .get(format!("{base}/drift"))
+            .bearer_auth(VIEWER)
+            .send()
+            .await
+            .expect("drift")
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            drift_page.contains("s-8vcpu-16gb"),
+            "the observed value is shown"
+        );
+        // Event filters.
+        let (_, all) = get_json(&c, &format!("{base}/api/events?limit=1000")).await;
+        let n_all = all["data"].as_array().expect("events").len();
+        assert!(n_all > 0);
+        let corr = runs[0].correlation_id.clone();
+        let (_, by_corr) = get_json(&c, &format!("{base}/api/events?correlation_id={corr}")).await;
+        assert!(by_corr["data"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .all(|e| e["correlation_id"] == corr.as_str()));
+        let (_, errors) = get_json(&c, &format!("{base}/api/events?level=error")).await;
+        assert!(errors["data"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .all(|e| e["level"] == "error"));
+        let (_, future) =
+            get_json(&c, &format!("{base}/api/events?since=2999-01-01T00:00:00Z")).await;
+        assert_eq!(future["data"].as_array().expect("events").len(), 0);
+        b.finish().await;
+    }
+}
