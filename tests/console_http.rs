@@ -34,6 +34,16 @@ async fn get_json(c: &reqwest::Client, url: &str) -> (u16, Value) {
 
 fn assert_error(v: &Value, code: &str) {
     assert_eq!(v["ok"], false, "{v}");
+    assert!(
+        v["error"]["status"].as_u64().is_some_and(|s| s >= 400),
+        "{v}"
+    );
+    assert!(
+        v["error"]["requestId"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{v}"
+    );
     assert_eq!(v["error"]["code"], code, "{v}");
     assert!(
         v["error"]["message"]
@@ -55,6 +65,29 @@ async fn check_all_routes(base: &str, run_id: Option<uuid::Uuid>, artifact: Opti
             .expect("page");
         assert_eq!(r.status(), 200, "nav link {path} has no working handler");
         let html = r.text().await.expect("html");
+        if run_id.is_none() {
+            // A stable empty state: the same bytes on a second request (same CSRF cookie).
+            let again = |cookie: &'static str| {
+                c.get(format!("{base}{path}"))
+                    .bearer_auth(VIEWER)
+                    .header("cookie", cookie)
+                    .send()
+            };
+            const COOKIE: &str = "odooops_csrf=0123456789abcdef0123456789abcdef";
+            let a = again(COOKIE)
+                .await
+                .expect("page")
+                .text()
+                .await
+                .expect("html");
+            let b = again(COOKIE)
+                .await
+                .expect("page")
+                .text()
+                .await
+                .expect("html");
+            assert_eq!(a, b, "{path} is not stable");
+        }
         assert!(
             html.contains("class=\"maturity"),
             "{path} lacks a maturity label"
@@ -87,7 +120,7 @@ async fn check_all_routes(base: &str, run_id: Option<uuid::Uuid>, artifact: Opti
         let path = route.path.replace("{name}", "staging").replace(
             "{id}",
             &match (route.path, run_id, artifact) {
-                ("/api/runs/{id}", Some(id), _) => id.to_string(),
+                ("/api/runs/{id}" | "/api/runs/{id}/events", Some(id), _) => id.to_string(),
                 ("/api/artifacts/{id}", _, Some(a)) => a.to_string(),
                 _ => continue,
             },
@@ -119,6 +152,24 @@ async fn check_all_routes(base: &str, run_id: Option<uuid::Uuid>, artifact: Opti
             "events escaped"
         );
         assert!(html.contains("/artifacts/"), "evidence links");
+        // Every link on a populated run page resolves.
+        let links: Vec<&str> = html
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .filter(|l| l.starts_with('/'))
+            .collect();
+        assert!(links.len() > NAV.len(), "{links:?}");
+        for link in links {
+            let link = link.replace("&amp;", "&");
+            let r = c
+                .get(format!("{base}{link}"))
+                .bearer_auth(VIEWER)
+                .send()
+                .await
+                .expect("link");
+            assert_eq!(r.status(), 200, "dead link {link} on the run page");
+        }
     }
 }
 
@@ -196,6 +247,11 @@ async fn api_errors_are_json_envelopes() {
             .await
             .expect("req");
         assert_eq!(r.status(), 405, "{m} {path}");
+        assert!(
+            r.headers().contains_key("allow"),
+            "405 names the allowed methods"
+        );
+        assert!(r.headers().contains_key("x-request-id"));
         let v: Value = r.json().await.expect("json");
         assert_error(&v, "method_not_allowed");
     }

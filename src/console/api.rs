@@ -49,6 +49,13 @@ pub async fn run(State(st): State<AppState>, Path(id): Path<String>) -> ApiResul
     Ok(ok(data::run(&st, &id).await?))
 }
 
+pub async fn run_events(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<crate::store::Event>> {
+    Ok(ok(data::run(&st, &id).await?.events))
+}
+
 pub async fn job(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<QueueJob> {
     Ok(ok(data::job(&st, &id).await?))
 }

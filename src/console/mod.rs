@@ -119,6 +119,7 @@ pub fn router(store: Store, cfg: Config) -> Router {
         .route("/drift", get(api::drift))
         .route("/runs", get(api::runs))
         .route("/runs/{id}", get(api::run))
+        .route("/runs/{id}/events", get(api::run_events))
         .route("/jobs/{id}", get(api::job))
         .route("/gates", get(api::gates))
         .route("/backups", get(api::backups))
@@ -330,6 +331,11 @@ fn deny(api: bool, err: ApiError) -> Response {
 
 async fn catch_panic(req: Request, next: Next) -> Response {
     let api = is_api(req.uri().path());
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
     match std::panic::AssertUnwindSafe(next.run(req))
         .catch_unwind()
         .await
@@ -341,7 +347,7 @@ async fn catch_panic(req: Request, next: Next) -> Response {
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            tracing::error!(panic = %what, "handler panicked");
+            tracing::error!(panic = %what, request_id = %request_id, "handler panicked");
             let msg = "internal error: the handler panicked; see the server log";
             if api {
                 ApiError::internal(msg).into_response()
@@ -352,47 +358,71 @@ async fn catch_panic(req: Request, next: Next) -> Response {
     }
 }
 
+/// The id of one request: set by [`envelope`] for every request, echoed in `x-request-id`,
+/// in every `/api` error body (`error.requestId`) and in the panic log line.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
 /// Every `/api` answer is a JSON envelope: framework errors (405, 413, 415, …) that come back
-/// as text are rewritten, and an empty success becomes `{"ok":true,"data":null}`.
-async fn envelope(req: Request, next: Next) -> Response {
-    if !is_api(req.uri().path()) {
-        return next.run(req).await;
-    }
+/// as text are rewritten, an empty success becomes `{"ok":true,"data":null}`, and every error
+/// carries `error.status` and `error.requestId`.
+async fn envelope(mut req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::now_v7().to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let api = is_api(req.uri().path());
     let resp = next.run(req).await;
+    let mut out = if api {
+        api_envelope(resp, &id).await
+    } else {
+        resp
+    };
+    out.headers_mut().insert("x-request-id", hv(&id));
+    out
+}
+
+async fn api_envelope(resp: Response, request_id: &str) -> Response {
+    let status = resp.status();
+    if status.is_success() && status != StatusCode::NO_CONTENT {
+        return resp;
+    }
     let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let status = resp.status();
-    if is_json && status != StatusCode::NO_CONTENT {
-        return resp;
-    }
-    if status.is_success() && status != StatusCode::NO_CONTENT {
-        // Non-JSON success bodies on /api are deliberate (none today); keep them.
-        return resp;
-    }
     let (parts, body) = resp.into_parts();
-    let text = axum::body::to_bytes(body, 64 * 1024)
+    let bytes = axum::body::to_bytes(body, 256 * 1024)
         .await
         .unwrap_or_default();
-    let text = String::from_utf8_lossy(&text).trim().to_string();
-    let out = if status == StatusCode::NO_CONTENT {
-        errors::json_response(
-            StatusCode::OK,
-            &serde_json::json!({"ok": true, "data": null}),
-        )
+    let mut value = if status == StatusCode::NO_CONTENT {
+        serde_json::json!({"ok": true, "data": null})
     } else {
-        let message = if text.is_empty() {
-            status.canonical_reason().unwrap_or("error").to_string()
-        } else {
-            text
-        };
-        ApiError::from_status(status, message).into_response()
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(v) if is_json && v["error"].is_object() => v,
+            _ => {
+                let text = String::from_utf8_lossy(&bytes).trim().to_string();
+                let message = if text.is_empty() {
+                    status.canonical_reason().unwrap_or("error").to_string()
+                } else {
+                    text
+                };
+                let e = ApiError::from_status(status, message);
+                errors::envelope_error(e.code, &e.message)
+            }
+        }
     };
-    let mut out = out;
+    if let Some(err) = value.get_mut("error").and_then(|e| e.as_object_mut()) {
+        err.insert("status".into(), status.as_u16().into());
+        err.insert("requestId".into(), request_id.into());
+    }
+    let code = if status == StatusCode::NO_CONTENT {
+        StatusCode::OK
+    } else {
+        status
+    };
+    let mut out = errors::json_response(code, &value);
     for (k, v) in parts.headers.iter() {
-        if k == header::ALLOW {
+        if k == header::ALLOW || k == header::WWW_AUTHENTICATE || k == header::LOCATION {
             out.headers_mut().insert(k.clone(), v.clone());
         }
     }

@@ -74,6 +74,12 @@ pub const API_ROUTES: &[ApiRoute] = &[
         Access::Read,
         "One run: plans, diffs, actions, events, artifacts",
     ),
+    r(
+        "get",
+        "/api/runs/{id}/events",
+        Access::Read,
+        "A run's event timeline, oldest first",
+    ),
     r("get", "/api/jobs/{id}", Access::Read, "One work-queue job"),
     r(
         "get",
