@@ -257,7 +257,7 @@ fn prom_label(s: &str) -> String {
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/healthz" | "/readyz" | "/static/style.css" | "/login"
+        "/healthz" | "/readyz" | "/static/style.css" | "/login" | "/logout"
     ) || path.starts_with("/api/webhooks/")
 }
 
@@ -376,7 +376,17 @@ async fn envelope(mut req: Request, next: Next) -> Response {
     } else {
         resp
     };
-    out.headers_mut().insert("x-request-id", hv(&id));
+    let h = out.headers_mut();
+    h.insert("x-request-id", hv(&id));
+    h.insert("x-content-type-options", hv("nosniff"));
+    h.insert("x-frame-options", hv("DENY"));
+    h.insert("referrer-policy", hv("same-origin"));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            hv("default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"),
+        );
+    }
     out
 }
 
