@@ -2,6 +2,7 @@
 //! reconciler. See `spec/` for the product and `../shared/DESIGN.md` for the architecture.
 
 pub mod cli;
+pub mod console;
 pub mod gates;
 pub mod odoo;
 pub mod provider;

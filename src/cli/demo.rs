@@ -13,7 +13,12 @@ use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
 
-pub fn run(tree: &Path, database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<i32> {
+pub fn run(
+    tree: &Path,
+    database_url: Option<&str>,
+    data_dir: &Path,
+    serve: Option<&str>,
+) -> anyhow::Result<i32> {
     let ssot = super::reconcile::load_ssot(tree)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
@@ -112,10 +117,20 @@ pub fn run(tree: &Path, database_url: Option<&str>, data_dir: &Path) -> anyhow::
             "   read it back: odooops events --data-dir {}",
             demo_dir.display()
         );
-        engine.store.close().await;
         if open.is_empty() {
+            engine.store.close().await;
             bail!("the injected drift was not detected");
         }
+        if let Some(listen) = serve {
+            println!("\n== 6. the console on this evidence (read-only; Ctrl-C to stop)");
+            super::serve::serve(
+                engine.store.clone(),
+                super::serve::demo_config(ssot.clone()),
+                listen,
+            )
+            .await?;
+        }
+        engine.store.close().await;
         Ok(EXIT_OK)
     })
 }

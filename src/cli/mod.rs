@@ -8,6 +8,7 @@ mod neutralize;
 mod providers;
 mod reconcile;
 mod render;
+mod serve;
 mod sim;
 mod store;
 mod validate;
@@ -170,6 +171,17 @@ pub enum Command {
         /// SSOT reconciled by the demo.
         #[arg(long, default_value = "examples/quickstart")]
         tree: PathBuf,
+        /// After the demo, serve the console on its store (read-only, loopback) until Ctrl-C.
+        #[arg(long)]
+        serve: bool,
+        /// Where `--serve` listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// The console: pages, /api/** JSON, /metrics and webhooks over the evidence store.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080", env = "ODOOOPS_LISTEN")]
+        listen: String,
     },
 }
 
@@ -352,6 +364,21 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             &cli.data_dir,
             command,
         ),
-        Command::Demo { tree } => demo::run(&tree, cli.database_url.as_deref(), &cli.data_dir),
+        Command::Demo {
+            tree,
+            serve,
+            listen,
+        } => demo::run(
+            &tree,
+            cli.database_url.as_deref(),
+            &cli.data_dir,
+            serve.then_some(listen.as_str()),
+        ),
+        Command::Serve { listen } => serve::run(
+            &cli.ssot,
+            cli.database_url.as_deref(),
+            &cli.data_dir,
+            &listen,
+        ),
     }
 }

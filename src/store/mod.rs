@@ -7,6 +7,7 @@
 //! placeholders) and adapted for SQLite by [`Store::sql`]. See `spec/store.md`.
 
 mod artifacts;
+mod console;
 mod evidence;
 mod findings;
 mod queue;
@@ -14,6 +15,7 @@ mod retention;
 mod types;
 
 pub use artifacts::{validate_artifact_id, ArtifactStore, StoredBlob};
+pub use console::StatusCount;
 pub use retention::{PruneReport, RetentionCutoffs, RetentionPolicy};
 pub use types::*;
 

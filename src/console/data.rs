@@ -1,0 +1,543 @@
+//! The console's view models: one function per page, shared by the HTML pages and the JSON
+//! API so both show the same data.
+
+use super::errors::ApiError;
+use super::AppState;
+use crate::store::{
+    Action, Artifact, Backup, DriftCount, DriftFinding, Event, EventFilter, GateResult, GateRun,
+    InventoryObject, Level, Plan, QueueJob, Run, SecretSyncRun, StatusCount, Timestamp,
+    WebhookDelivery,
+};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+type R<T> = Result<T, ApiError>;
+
+const LIST: i64 = 200;
+
+fn to_value<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn value_str<T: Serialize>(v: &T) -> String {
+    match to_value(v) {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct EnvHealth {
+    pub name: String,
+    pub project: String,
+    pub stage: String,
+    pub branch: String,
+    pub maturity: String,
+    /// `drifted`, `failed`, `in sync` or `unknown`.
+    pub health: String,
+    pub open_drift: i64,
+    pub last_run: Option<Run>,
+}
+
+#[derive(Serialize)]
+pub struct Overview {
+    pub environments: Vec<EnvHealth>,
+    pub open_drift: i64,
+    pub drift_by_environment: Vec<DriftCount>,
+    pub last_runs: Vec<Run>,
+    pub gate_outcomes: Vec<StatusCount>,
+    /// Passed results over all results, when there is any.
+    pub gate_pass_rate: Option<f64>,
+    pub queue_depth: i64,
+    /// Open findings over time: (time, open count) steps.
+    pub drift_series: Vec<(Timestamp, i64)>,
+}
+
+fn env_names(st: &AppState) -> Vec<String> {
+    st.ssot
+        .as_ref()
+        .map(|s| s.environments().map(|e| e.metadata.name.clone()).collect())
+        .unwrap_or_default()
+}
+
+pub async fn overview(st: &AppState) -> R<Overview> {
+    let drift = st.store.open_drift_by_env().await?;
+    let runs = st.store.recent_runs(LIST).await?;
+    let gate_outcomes = st.store.gate_outcomes().await?;
+    let queue_depth = st.store.queue_depth().await?;
+    let since = crate::store::now() - chrono::Duration::days(30);
+    let history = st.store.drift_history(since, 10_000).await?;
+    let environments = env_health(st, &drift, &runs);
+    let total: i64 = gate_outcomes.iter().map(|c| c.count).sum();
+    let pass: i64 = gate_outcomes
+        .iter()
+        .filter(|c| c.status == "pass")
+        .map(|c| c.count)
+        .sum();
+    Ok(Overview {
+        environments,
+        open_drift: drift.iter().map(|d| d.open).sum(),
+        drift_by_environment: drift,
+        last_runs: runs.into_iter().take(10).collect(),
+        gate_pass_rate: (total > 0).then(|| pass as f64 / total as f64),
+        gate_outcomes,
+        queue_depth,
+        drift_series: drift_series(&history),
+    })
+}
+
+fn env_health(st: &AppState, drift: &[DriftCount], runs: &[Run]) -> Vec<EnvHealth> {
+    let Some(ssot) = &st.ssot else {
+        return Vec::new();
+    };
+    ssot.environments()
+        .map(|e| {
+            let name = e.metadata.name.clone();
+            let open = drift
+                .iter()
+                .find(|d| d.environment == name)
+                .map_or(0, |d| d.open);
+            let last_run = runs
+                .iter()
+                .find(|r| r.environment.as_deref() == Some(&name))
+                .cloned();
+            let health = if open > 0 {
+                "drifted"
+            } else if last_run.as_ref().is_some_and(|r| r.status == "failed") {
+                "failed"
+            } else if last_run.is_some()
+                || runs
+                    .iter()
+                    .any(|r| r.environment.is_none() && r.status == "succeeded")
+            {
+                "in sync"
+            } else {
+                "unknown"
+            };
+            EnvHealth {
+                project: e.spec.project.clone(),
+                stage: value_str(&e.spec.stage),
+                branch: e.spec.branch.clone(),
+                maturity: value_str(&e.spec.maturity),
+                health: health.into(),
+                open_drift: open,
+                last_run,
+                name,
+            }
+        })
+        .collect()
+}
+
+/// Step series of the number of open findings: +1 at first_seen, −1 at resolved_at.
+pub fn drift_series(findings: &[DriftFinding]) -> Vec<(Timestamp, i64)> {
+    let mut deltas: Vec<(Timestamp, i64)> = Vec::new();
+    for f in findings {
+        deltas.push((f.first_seen, 1));
+        if let Some(r) = f.resolved_at {
+            deltas.push((r, -1));
+        }
+    }
+    deltas.sort_by_key(|d| d.0);
+    let mut open = 0;
+    let mut out: Vec<(Timestamp, i64)> = Vec::new();
+    for (t, d) in deltas {
+        open += d;
+        match out.last_mut() {
+            Some(last) if last.0 == t => last.1 = open,
+            _ => out.push((t, open)),
+        }
+    }
+    if let Some(last) = out.last().copied() {
+        out.push((crate::store::now().max(last.0), last.1));
+    }
+    out
+}
+
+#[derive(Serialize)]
+pub struct EnvDetail {
+    pub name: String,
+    pub health: Option<EnvHealth>,
+    /// The desired settings from the SSOT (secret key names only).
+    pub desired: Value,
+    pub backup_policies: Vec<Value>,
+    pub last_backup: Option<Backup>,
+    pub gate_runs: Vec<GateRun>,
+    pub open_drift: Vec<DriftFinding>,
+}
+
+pub async fn environment(st: &AppState, name: &str) -> R<EnvDetail> {
+    let env = st
+        .ssot
+        .as_ref()
+        .and_then(|s| s.environment(name))
+        .ok_or_else(|| ApiError::not_found(format!("no environment {name:?} in the SSOT")))?;
+    let drift = st.store.open_drift_by_env().await?;
+    let runs = st.store.recent_runs(LIST).await?;
+    let health = env_health(st, &drift, &runs)
+        .into_iter()
+        .find(|h| h.name == name);
+    let gate_runs = st
+        .store
+        .recent_gate_runs(LIST)
+        .await?
+        .into_iter()
+        .filter(|g| g.environment == name)
+        .take(20)
+        .collect();
+    Ok(EnvDetail {
+        name: name.to_string(),
+        health,
+        desired: to_value(&env.spec),
+        backup_policies: st
+            .ssot
+            .iter()
+            .flat_map(|s| s.backup_policies())
+            .filter(|p| p.spec.environment == name)
+            .map(to_value)
+            .collect(),
+        last_backup: st.store.backups(Some(name), 1).await?.into_iter().next(),
+        gate_runs,
+        open_drift: st.store.open_drift(Some(name), LIST).await?,
+    })
+}
+
+pub fn environments(st: &AppState) -> Vec<String> {
+    env_names(st)
+}
+
+#[derive(Serialize)]
+pub struct FieldCount {
+    pub environment: String,
+    pub field_path: String,
+    pub open: i64,
+}
+
+#[derive(Serialize)]
+pub struct Drift {
+    pub by_environment: Vec<DriftCount>,
+    pub by_field: Vec<FieldCount>,
+    pub open: Vec<DriftFinding>,
+}
+
+pub async fn drift(st: &AppState, environment: Option<&str>) -> R<Drift> {
+    let open = st.store.open_drift(environment, 1000).await?;
+    let mut by_field: Vec<FieldCount> = Vec::new();
+    for f in &open {
+        match by_field
+            .iter_mut()
+            .find(|c| c.environment == f.environment && c.field_path == f.field_path)
+        {
+            Some(c) => c.open += 1,
+            None => by_field.push(FieldCount {
+                environment: f.environment.clone(),
+                field_path: f.field_path.clone(),
+                open: 1,
+            }),
+        }
+    }
+    by_field.sort_by(|a, b| (&a.environment, &a.field_path).cmp(&(&b.environment, &b.field_path)));
+    Ok(Drift {
+        by_environment: st.store.open_drift_by_env().await?,
+        by_field,
+        open,
+    })
+}
+
+#[derive(Serialize)]
+pub struct Runs {
+    pub runs: Vec<Run>,
+    pub jobs: Vec<QueueJob>,
+}
+
+pub async fn runs(st: &AppState) -> R<Runs> {
+    Ok(Runs {
+        runs: st.store.recent_runs(LIST).await?,
+        jobs: st.store.recent_jobs(50).await?,
+    })
+}
+
+#[derive(Serialize)]
+pub struct RunDetail {
+    pub run: Run,
+    pub plans: Vec<Plan>,
+    pub diffs: Vec<crate::store::Diff>,
+    pub actions: Vec<Action>,
+    pub events: Vec<Event>,
+    pub artifacts: Vec<Artifact>,
+}
+
+pub fn parse_uuid(s: &str, what: &str) -> R<Uuid> {
+    Uuid::parse_str(s).map_err(|_| {
+        ApiError::bad_request(format!(
+            "{what} must be a UUID, got {:?}",
+            s.chars().take(64).collect::<String>()
+        ))
+    })
+}
+
+pub async fn run(st: &AppState, id: &str) -> R<RunDetail> {
+    let id = parse_uuid(id, "run id")?;
+    let run = st
+        .store
+        .run(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))?;
+    let mut events = st
+        .store
+        .events(&EventFilter {
+            run_id: Some(id),
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .await?;
+    events.reverse();
+    Ok(RunDetail {
+        plans: st.store.plans_for_run(id).await?,
+        diffs: st.store.diffs_for_run(id).await?,
+        actions: st.store.actions_for_run(id).await?,
+        artifacts: st.store.artifacts_for_run(id).await?,
+        events,
+        run,
+    })
+}
+
+pub async fn job(st: &AppState, id: &str) -> R<QueueJob> {
+    let id = parse_uuid(id, "job id")?;
+    st.store
+        .job(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("job {id} not found")))
+}
+
+#[derive(Serialize)]
+pub struct GateDef {
+    pub name: String,
+    pub gate_type: String,
+    pub severity: String,
+    pub scope: Value,
+    pub params: Value,
+}
+
+#[derive(Serialize)]
+pub struct Gates {
+    pub defined: Vec<GateDef>,
+    pub outcomes: Vec<StatusCount>,
+    pub runs: Vec<GateRun>,
+    pub results: Vec<GateResult>,
+}
+
+pub async fn gates(st: &AppState) -> R<Gates> {
+    let defined = st
+        .ssot
+        .iter()
+        .flat_map(|s| s.gates())
+        .map(|g| GateDef {
+            name: g.metadata.name.clone(),
+            gate_type: value_str(&g.spec.gate_type),
+            severity: value_str(&g.spec.severity),
+            scope: to_value(&g.spec.scope),
+            params: to_value(&g.spec.params),
+        })
+        .collect();
+    Ok(Gates {
+        defined,
+        outcomes: st.store.gate_outcomes().await?,
+        runs: st.store.recent_gate_runs(LIST).await?,
+        results: st.store.recent_gate_results(LIST).await?,
+    })
+}
+
+#[derive(Serialize)]
+pub struct Backups {
+    pub policies: Vec<Value>,
+    pub backups: Vec<Backup>,
+}
+
+pub async fn backups(st: &AppState) -> R<Backups> {
+    Ok(Backups {
+        policies: st
+            .ssot
+            .iter()
+            .flat_map(|s| s.backup_policies())
+            .map(to_value)
+            .collect(),
+        backups: st.store.backups(None, LIST).await?,
+    })
+}
+
+#[derive(Serialize)]
+pub struct WaveView {
+    pub wave: u32,
+    pub name: Option<String>,
+    pub modules: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct EnvModules {
+    pub environment: String,
+    pub module_set: Option<String>,
+    pub core_policy: Option<String>,
+    pub install: Vec<String>,
+    pub waves: Vec<WaveView>,
+}
+
+pub fn modules(st: &AppState) -> Vec<EnvModules> {
+    let Some(ssot) = &st.ssot else {
+        return Vec::new();
+    };
+    ssot.environments()
+        .map(|e| {
+            let set = e
+                .spec
+                .modules
+                .module_set
+                .as_deref()
+                .and_then(|n| ssot.module_set(n));
+            let mut waves: Vec<WaveView> = set
+                .map(|s| {
+                    s.spec
+                        .waves
+                        .iter()
+                        .map(|w| WaveView {
+                            wave: w.wave,
+                            name: w.name.clone(),
+                            modules: w.modules.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            waves.sort_by_key(|w| w.wave);
+            EnvModules {
+                environment: e.metadata.name.clone(),
+                module_set: e.spec.modules.module_set.clone(),
+                core_policy: set.map(|s| value_str(&s.spec.core_policy)),
+                install: e.spec.modules.install.clone(),
+                waves,
+            }
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+pub struct SecretView {
+    pub name: String,
+    pub source: String,
+    pub required_by: Vec<String>,
+    /// Whether the variable is set in the console's process environment. Never the value.
+    pub present: bool,
+}
+
+#[derive(Serialize)]
+pub struct Secrets {
+    pub keys: Vec<SecretView>,
+    pub syncs: Vec<SecretSyncRun>,
+}
+
+pub async fn secrets(st: &AppState) -> R<Secrets> {
+    let keys = st
+        .ssot
+        .iter()
+        .flat_map(|s| s.secret_keys())
+        .map(|k| SecretView {
+            name: k.name.clone(),
+            source: value_str(&k.source),
+            required_by: k.required_by.clone(),
+            present: std::env::var_os(&k.name).is_some_and(|v| !v.is_empty()),
+        })
+        .collect();
+    Ok(Secrets {
+        keys,
+        syncs: st.store.secret_syncs(None, LIST).await?,
+    })
+}
+
+/// Query of the events page and `/api/events`.
+#[derive(Clone, Debug, Default, serde::Deserialize, Serialize)]
+pub struct EventQuery {
+    pub environment: Option<String>,
+    pub level: Option<String>,
+    pub correlation_id: Option<String>,
+    /// RFC 3339.
+    pub since: Option<String>,
+    pub limit: Option<i64>,
+}
+
+fn nonempty(s: &Option<String>) -> Option<String> {
+    s.as_ref()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+pub async fn events(st: &AppState, q: &EventQuery) -> R<Vec<Event>> {
+    let min_level = match nonempty(&q.level) {
+        Some(l) => Some(l.parse::<Level>().map_err(ApiError::bad_request)?),
+        None => None,
+    };
+    let since = match nonempty(&q.since) {
+        Some(s) => Some(
+            chrono::DateTime::parse_from_rfc3339(&s)
+                .map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "since must be RFC 3339 (e.g. 2026-01-31T12:00:00Z): {e}"
+                    ))
+                })?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
+    };
+    Ok(st
+        .store
+        .events(&EventFilter {
+            environment: nonempty(&q.environment),
+            min_level,
+            since,
+            correlation_id: nonempty(&q.correlation_id),
+            run_id: None,
+            limit: Some(q.limit.unwrap_or(200).clamp(1, 1000)),
+        })
+        .await?)
+}
+
+pub async fn inventory(st: &AppState) -> R<Vec<InventoryObject>> {
+    Ok(st.store.latest_inventory(2000).await?)
+}
+
+#[derive(Serialize)]
+pub struct Settings {
+    pub version: &'static str,
+    pub listen: String,
+    pub started_at: Timestamp,
+    pub store_backend: crate::store::Backend,
+    pub store_location: String,
+    pub artifacts: String,
+    pub ssot_revision: Option<String>,
+    pub public_read: bool,
+    pub viewer_tokens: usize,
+    pub operator_tokens: usize,
+    /// Registry keys named as console tokens whose variable was unset at start-up.
+    pub missing_token_keys: Vec<String>,
+    pub github_webhook_configured: bool,
+    pub plane_webhook_configured: bool,
+    pub recent_webhooks: Vec<WebhookDelivery>,
+}
+
+pub async fn settings(st: &AppState) -> R<Settings> {
+    use super::auth::Role;
+    Ok(Settings {
+        version: env!("CARGO_PKG_VERSION"),
+        listen: st.listen.clone(),
+        started_at: st.started_at,
+        store_backend: st.store.backend(),
+        store_location: crate::store::redact_url(st.store.location()),
+        artifacts: st.store.artifact_store().describe(),
+        ssot_revision: st.ssot.as_ref().map(|s| s.revision.clone()),
+        public_read: st.auth.public_read,
+        viewer_tokens: st.auth.token_count(Role::Viewer),
+        operator_tokens: st.auth.token_count(Role::Operator),
+        missing_token_keys: st.auth.missing.clone(),
+        github_webhook_configured: st.github_secret.is_some(),
+        plane_webhook_configured: st.plane_secret.is_some(),
+        recent_webhooks: st.store.recent_webhook_deliveries(50).await?,
+    })
+}

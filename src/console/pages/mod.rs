@@ -1,0 +1,273 @@
+//! Server-rendered pages. Each one labels its maturity and data sources and has a stable
+//! empty state; the data comes from [`super::data`], shared with the JSON API.
+
+use super::auth::{self, Principal, Role};
+use super::data::{self, EventQuery};
+use super::errors::ApiError;
+use super::html::{artifact_link, badge, diff_block, esc, opt, ts, url_enc, Maturity, Page};
+use super::{hv, AppState};
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, MethodRouter};
+use axum::Form;
+use std::fmt::Write as _;
+
+mod evidence;
+mod overview;
+mod runs;
+
+pub use overview::environment;
+pub use runs::{action_form, job, run};
+
+/// Request context of a page: who asks, and the CSRF token for its forms.
+pub struct Ctx {
+    pub role: Role,
+    pub csrf: String,
+    new_csrf: bool,
+    pub path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Ctx, Self::Rejection> {
+        let role = parts
+            .extensions
+            .get::<Principal>()
+            .map_or(Role::Anonymous, |p| p.role);
+        let existing = auth::cookie(&parts.headers, auth::CSRF_COOKIE)
+            .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()));
+        let (csrf, new_csrf) = match existing {
+            Some(c) => (c.to_string(), false),
+            None => (auth::new_csrf(), true),
+        };
+        Ok(Ctx {
+            role,
+            csrf,
+            new_csrf,
+            path: parts.uri.path().to_string(),
+        })
+    }
+}
+
+pub(super) fn respond(ctx: &Ctx, page: &Page) -> Response {
+    let mut r = (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page.render(&ctx.path),
+    )
+        .into_response();
+    if ctx.new_csrf {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            hv(&format!(
+                "{}={}; Path=/; SameSite=Strict",
+                auth::CSRF_COOKIE,
+                ctx.csrf
+            )),
+        );
+    }
+    r
+}
+
+/// An HTML error page.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let mut p = Page::new(
+        format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error")
+        ),
+        Maturity::Beta,
+        &[],
+    );
+    p.para(message);
+    if status == StatusCode::UNAUTHORIZED {
+        p.raw("<p><a href=\"/login\">Sign in with a console token</a></p>");
+    }
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        p.render(""),
+    )
+        .into_response()
+}
+
+pub(super) fn fail(e: ApiError) -> Response {
+    error_page(e.status, &e.message)
+}
+
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    error_page(StatusCode::NOT_FOUND, &format!("no page at {}", uri.path()))
+}
+
+/// The handler of a NAV route (unknown paths answer 404, which the nav test catches).
+pub fn nav_handler(path: &str) -> MethodRouter<AppState> {
+    match path {
+        "/" => get(overview::overview),
+        "/environments" => get(overview::environments),
+        "/drift" => get(overview::drift),
+        "/runs" => get(runs::runs),
+        "/gates" => get(evidence::gates),
+        "/backups" => get(evidence::backups),
+        "/modules" => get(evidence::modules),
+        "/secrets" => get(evidence::secrets),
+        "/events" => get(evidence::events),
+        "/inventory" => get(evidence::inventory),
+        "/settings" => get(evidence::settings),
+        _ => get(not_found),
+    }
+}
+
+pub(super) fn run_link(id: &uuid::Uuid) -> String {
+    format!(
+        "<a href=\"/runs/{id}\"><code>{}</code></a>",
+        &id.to_string()[..8]
+    )
+}
+
+pub(super) fn env_link(name: &str) -> String {
+    format!(
+        "<a href=\"/environments/{}\">{}</a>",
+        url_enc(name),
+        esc(name)
+    )
+}
+
+pub(super) fn json_cell(v: &Option<serde_json::Value>) -> String {
+    match v {
+        Some(v) => format!("<code>{}</code>", esc(&v.to_string())),
+        None => "—".into(),
+    }
+}
+
+pub(super) fn events_table(p: &mut Page, events: &[crate::store::Event]) {
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                ts(&e.ts),
+                badge(&e.level),
+                esc(&e.service),
+                opt(e.environment.as_deref()),
+                e.correlation_id.as_deref().map_or("—".into(), |c| {
+                    format!(
+                        "<a href=\"/events?correlation_id={}\"><code>{}</code></a>",
+                        url_enc(c),
+                        esc(c)
+                    )
+                }),
+                esc(&e.message),
+            ]
+        })
+        .collect();
+    p.table(
+        &[
+            "Time",
+            "Level",
+            "Service",
+            "Environment",
+            "Correlation",
+            "Message",
+        ],
+        &rows,
+        "No events.",
+    );
+}
+
+// ------------------------------------------------------------------ artifacts, login
+
+pub async fn artifact(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+    if let Err(e) = crate::store::validate_artifact_id(&id) {
+        return error_page(StatusCode::BAD_REQUEST, &e.to_string());
+    }
+    match st.store.read_artifact(&id).await {
+        Ok((meta, bytes)) => {
+            let mut r = bytes.into_response();
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, hv(&meta.media_type));
+            h.insert("x-content-type-options", hv("nosniff"));
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                hv("sandbox; default-src 'none'"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                hv("public, max-age=31536000, immutable"),
+            );
+            r
+        }
+        Err(e) => fail(e.into()),
+    }
+}
+
+pub async fn login_form(ctx: Ctx) -> Response {
+    let mut p = Page::new("Sign in", Maturity::Scaffold, &["Project.console.tokens"]);
+    p.raw(&format!(
+        "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <input type=\"password\" name=\"token\" placeholder=\"console token\" autocomplete=\"off\"> <button type=\"submit\">Sign in</button></form>",
+        esc(&ctx.csrf)
+    ));
+    respond(&ctx, &p)
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    csrf: String,
+    token: String,
+}
+
+pub async fn login(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, "the form is incomplete");
+    };
+    if !auth::csrf_ok(&headers, &f.csrf) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token does not match its cookie; reload the page and retry",
+        );
+    }
+    if st.auth.role_of(f.token.trim()).is_none() {
+        return error_page(StatusCode::UNAUTHORIZED, "that token is not valid");
+    }
+    let mut r = Redirect::to("/").into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        hv(&format!(
+            "{}={}; Path=/; HttpOnly; SameSite=Strict",
+            auth::TOKEN_COOKIE,
+            f.token.trim()
+        )),
+    );
+    r
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn logout(headers: HeaderMap, form: Result<Form<CsrfForm>, FormRejection>) -> Response {
+    match form {
+        Ok(Form(f)) if auth::csrf_ok(&headers, &f.csrf) => {
+            let mut r = Redirect::to("/").into_response();
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                hv(&format!(
+                    "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+                    auth::TOKEN_COOKIE
+                )),
+            );
+            r
+        }
+        _ => error_page(
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token does not match its cookie",
+        ),
+    }
+}
