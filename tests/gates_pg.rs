@@ -142,6 +142,17 @@ async fn db_object_count_above_and_below_ten_thousand() {
     assert_eq!(r.results[0].measured["sequences"], 10_000);
     assert_eq!(r.results[0].measured["total"], 10_001);
     assert!(r.failed());
+
+    // Not an Odoo database: the cron gate cannot measure, so it fails (never passes).
+    let r = gates::run(&cron_ssot(false), &opts_for("production", &db.url), None)
+        .await
+        .expect("run");
+    assert_eq!(r.results[0].outcome, Outcome::Fail);
+    assert!(
+        r.results[0].message.contains("is this an Odoo database"),
+        "{}",
+        r.results[0].message
+    );
     db.finish().await;
 }
 
@@ -254,9 +265,23 @@ async fn cron_timeout_passes_on_the_fixture_then_detects_and_enforces() {
         "a too-frequent cron is reported, not disabled"
     );
 
-    // Without ir_cron_progress: a warning "no duration data", not a pass.
-    db.exec("UPDATE ir_cron SET interval_number = 15 WHERE id = 4; DROP TABLE ir_cron_progress;")
+    // Once cron 4 is back to 15 minutes, the environment is in policy again: the disabled
+    // cron's slow history is reported as inactive, not failed on.
+    db.exec("UPDATE ir_cron SET interval_number = 15 WHERE id = 4")
         .await;
+    let r = gates::run(&cron_ssot(true), &opts_for("production", &db.url), None)
+        .await
+        .expect("run");
+    let row = &r.results[0];
+    assert_eq!(row.outcome, Outcome::Pass, "{}", row.message);
+    assert_eq!(row.details["inactiveOverMaxSeconds"][0]["id"], 3);
+    assert!(
+        row.details.get("disabled").is_none(),
+        "nothing left to disable"
+    );
+
+    // Without ir_cron_progress: a warning "no duration data", not a pass.
+    db.exec("DROP TABLE ir_cron_progress").await;
     let r = gates::run(&cron_ssot(false), &opts_for("production", &db.url), None)
         .await
         .expect("run");
