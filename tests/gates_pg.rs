@@ -1,6 +1,7 @@
 //! The PostgreSQL adapter and the database gates against the real local PostgreSQL
 //! (ODOOOPS_TEST_DATABASE_URL): one throw-away database per test, dropped after.
 
+mod common;
 mod gates_support;
 
 use gates_support::*;
@@ -345,5 +346,42 @@ async fn module_allowlist_database_mode() {
     let r = gates::run(&module_ssot(), &opts, None).await.expect("run");
     assert_eq!(r.results[0].measured["mode"], "database");
     assert_eq!(r.results[0].outcome, Outcome::Fail);
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn enforcement_is_recorded_in_the_ledger_before_and_after() {
+    let Some(admin) = admin_url() else { return };
+    let db = ScratchDb::odoo(&admin).await;
+    db.exec(
+        "INSERT INTO ir_cron_progress (cron_id, create_date, write_date, timed_out_counter) VALUES
+           (2, '2026-11-26 01:00:00', '2026-11-26 01:30:00', 3);",
+    )
+    .await;
+    let store = common::sqlite().await;
+    let r = gates::run(
+        &cron_ssot(true),
+        &opts_for("staging", &db.url),
+        Some(&store.store),
+    )
+    .await
+    .expect("run");
+    let run_id = r.run_id.expect("run id");
+    assert_eq!(r.results[0].details["disabled"][0]["id"], 2);
+    let action = store
+        .store
+        .ledger_get(&format!("gate:{run_id}:staging:ir_cron:2:disable"))
+        .await
+        .expect("ledger")
+        .expect("action row");
+    assert_eq!(action.status, "succeeded");
+    assert_eq!(action.operation, "disable");
+    assert_eq!(action.resource_name, "staging/2");
+    assert_eq!(
+        action.response_summary.as_ref().expect("response")["disabled"],
+        true
+    );
+    assert!(!active(&db, 2).await);
+    store.finish().await;
     db.finish().await;
 }
