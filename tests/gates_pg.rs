@@ -1,6 +1,7 @@
 //! The PostgreSQL adapter and the database gates against the real local PostgreSQL
 //! (ODOOOPS_TEST_DATABASE_URL): one throw-away database per test, dropped after.
 
+mod common;
 mod gates_support;
 
 use gates_support::*;
@@ -142,6 +143,17 @@ async fn db_object_count_above_and_below_ten_thousand() {
     assert_eq!(r.results[0].measured["sequences"], 10_000);
     assert_eq!(r.results[0].measured["total"], 10_001);
     assert!(r.failed());
+
+    // Not an Odoo database: the cron gate cannot measure, so it fails (never passes).
+    let r = gates::run(&cron_ssot(false), &opts_for("production", &db.url), None)
+        .await
+        .expect("run");
+    assert_eq!(r.results[0].outcome, Outcome::Fail);
+    assert!(
+        r.results[0].message.contains("is this an Odoo database"),
+        "{}",
+        r.results[0].message
+    );
     db.finish().await;
 }
 
@@ -254,9 +266,23 @@ async fn cron_timeout_passes_on_the_fixture_then_detects_and_enforces() {
         "a too-frequent cron is reported, not disabled"
     );
 
-    // Without ir_cron_progress: a warning "no duration data", not a pass.
-    db.exec("UPDATE ir_cron SET interval_number = 15 WHERE id = 4; DROP TABLE ir_cron_progress;")
+    // Once cron 4 is back to 15 minutes, the environment is in policy again: the disabled
+    // cron's slow history is reported as inactive, not failed on.
+    db.exec("UPDATE ir_cron SET interval_number = 15 WHERE id = 4")
         .await;
+    let r = gates::run(&cron_ssot(true), &opts_for("production", &db.url), None)
+        .await
+        .expect("run");
+    let row = &r.results[0];
+    assert_eq!(row.outcome, Outcome::Pass, "{}", row.message);
+    assert_eq!(row.details["inactiveOverMaxSeconds"][0]["id"], 3);
+    assert!(
+        row.details.get("disabled").is_none(),
+        "nothing left to disable"
+    );
+
+    // Without ir_cron_progress: a warning "no duration data", not a pass.
+    db.exec("DROP TABLE ir_cron_progress").await;
     let r = gates::run(&cron_ssot(false), &opts_for("production", &db.url), None)
         .await
         .expect("run");
@@ -320,5 +346,42 @@ async fn module_allowlist_database_mode() {
     let r = gates::run(&module_ssot(), &opts, None).await.expect("run");
     assert_eq!(r.results[0].measured["mode"], "database");
     assert_eq!(r.results[0].outcome, Outcome::Fail);
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn enforcement_is_recorded_in_the_ledger_before_and_after() {
+    let Some(admin) = admin_url() else { return };
+    let db = ScratchDb::odoo(&admin).await;
+    db.exec(
+        "INSERT INTO ir_cron_progress (cron_id, create_date, write_date, timed_out_counter) VALUES
+           (2, '2026-11-26 01:00:00', '2026-11-26 01:30:00', 3);",
+    )
+    .await;
+    let store = common::sqlite().await;
+    let r = gates::run(
+        &cron_ssot(true),
+        &opts_for("staging", &db.url),
+        Some(&store.store),
+    )
+    .await
+    .expect("run");
+    let run_id = r.run_id.expect("run id");
+    assert_eq!(r.results[0].details["disabled"][0]["id"], 2);
+    let action = store
+        .store
+        .ledger_get(&format!("gate:{run_id}:staging:ir_cron:2:disable"))
+        .await
+        .expect("ledger")
+        .expect("action row");
+    assert_eq!(action.status, "succeeded");
+    assert_eq!(action.operation, "disable");
+    assert_eq!(action.resource_name, "staging/2");
+    assert_eq!(
+        action.response_summary.as_ref().expect("response")["disabled"],
+        true
+    );
+    assert!(!active(&db, 2).await);
+    store.finish().await;
     db.finish().await;
 }

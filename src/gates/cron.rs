@@ -130,6 +130,7 @@ pub fn evaluate(m: &CronMeasure, limits: &CronLimits) -> (Verdict, Vec<i64>) {
     }
     let names: BTreeMap<i64, &CronRow> = m.crons.iter().map(|c| (c.id, c)).collect();
     let mut slow = Vec::new();
+    let mut inactive_slow = Vec::new();
     let mut disable = Vec::new();
     if let Some(runs) = &m.runs {
         let mut by_cron: BTreeMap<i64, Vec<&CronRun>> = BTreeMap::new();
@@ -145,7 +146,14 @@ pub fn evaluate(m: &CronMeasure, limits: &CronLimits) -> (Verdict, Vec<i64>) {
             });
             let longest = rs.iter().map(|r| r.duration_seconds).fold(0.0, f64::max);
             if longest > limits.max_seconds as f64 {
-                slow.push(CronIssue {
+                // An inactive cron's slow history is reported, not held against the environment
+                // (e.g. one this gate disabled on an earlier run).
+                let into = if cron.active {
+                    &mut slow
+                } else {
+                    &mut inactive_slow
+                };
+                into.push(CronIssue {
                     id,
                     name: cron.name.clone(),
                     value: longest,
@@ -180,6 +188,7 @@ pub fn evaluate(m: &CronMeasure, limits: &CronLimits) -> (Verdict, Vec<i64>) {
         "tooFrequent": too_frequent,
         "unknownIntervalType": bad_interval,
         "overMaxSeconds": slow,
+        "inactiveOverMaxSeconds": inactive_slow,
         "toDisable": disable,
         "failureCounts": crons.iter().filter_map(|c| c.failure_count.filter(|n| *n > 0).map(|n| json!({"id": c.id, "name": c.name, "failureCount": n}))).collect::<Vec<_>>(),
     });
@@ -270,10 +279,7 @@ async fn columns(pool: &PgPool, table: &str) -> Result<Vec<String>, GateError> {
 pub async fn measure(pool: &PgPool) -> Result<CronMeasure, GateError> {
     let cols = columns(pool, "ir_cron").await?;
     if cols.is_empty() {
-        return Err(GateError::Sql {
-            what: "ir_cron",
-            source: sqlx::Error::Protocol("table ir_cron not found: not an Odoo database?".into()),
-        });
+        return Err(GateError::NotOdoo("ir_cron"));
     }
     let has = |c: &str| cols.iter().any(|x| x == c);
     let name = if has("cron_name") {

@@ -42,6 +42,8 @@ pub enum GateError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("table {0} not found: is this an Odoo database? (check the --db URL)")]
+    NotOdoo(&'static str),
     #[error("environment `{0}` is not in the SSOT (see `odooops validate`)")]
     UnknownEnvironment(String),
     #[error("environment `{env}` names project `{project}`, which is not in the SSOT")]

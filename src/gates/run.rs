@@ -8,7 +8,10 @@ use super::{GateError, Outcome, Verdict};
 use crate::odoo::graph::{self, AddonsIndex};
 use crate::provider::postgres;
 use crate::ssot::{Environment, Gate, GateType, Severity, Ssot};
-use crate::store::{GateRunStatus, NewGateResult, NewRun, RunKind, RunStatus, Store, Trigger};
+use crate::store::{
+    ActionStatus, ActionUpdate, GateRunStatus, NewAction, NewGateResult, NewRun, RunKind,
+    RunStatus, Store, Trigger,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -92,6 +95,21 @@ impl GateReport {
 /// Measure and evaluate (no evidence written): rows for every (environment, gate) in scope,
 /// environments and gates by name. Cron enforcement, when a gate asks for it, happens here.
 pub async fn evaluate(ssot: &Ssot, opts: &RunOptions) -> Result<Vec<GateRow>, GateError> {
+    evaluate_with(ssot, opts, None).await
+}
+
+/// Where enforcement actions are recorded: the idempotency ledger (`ops.actions`) of a run.
+#[derive(Clone, Copy)]
+struct Ledger<'a> {
+    store: &'a Store,
+    run_id: Uuid,
+}
+
+async fn evaluate_with(
+    ssot: &Ssot,
+    opts: &RunOptions,
+    ledger: Option<Ledger<'_>>,
+) -> Result<Vec<GateRow>, GateError> {
     let mut envs: Vec<&Environment> = match &opts.environment {
         Some(name) => vec![ssot
             .environment(name)
@@ -131,7 +149,7 @@ pub async fn evaluate(ssot: &Ssot, opts: &RunOptions) -> Result<Vec<GateRow>, Ga
             _ => None,
         };
         for gate in scoped {
-            let fut = evaluate_one(ssot, env, gate, pool.as_ref(), index.as_ref());
+            let fut = evaluate_one(ssot, env, gate, pool.as_ref(), index.as_ref(), ledger);
             // Constitution rule 11: every job runs under the environment's wall-clock bound.
             let v = match env.spec.limits.job_timeout_seconds {
                 Some(secs) => tokio::time::timeout(Duration::from_secs(secs), fut)
@@ -176,6 +194,7 @@ async fn evaluate_one(
     gate: &Gate,
     pool: Option<&Result<PgPool, GateError>>,
     index: Option<&AddonsIndex>,
+    ledger: Option<Ledger<'_>>,
 ) -> Verdict {
     let params = &gate.spec.params;
     match gate.spec.gate_type {
@@ -192,7 +211,7 @@ async fn evaluate_one(
         GateType::CronTimeout => match pool {
             None => Verdict::skipped(NO_DB),
             Some(Err(e)) => Verdict::measurement_failed(e),
-            Some(Ok(p)) => cron_gate(p, env, gate).await,
+            Some(Ok(p)) => cron_gate(p, env, gate, ledger).await,
         },
         GateType::ModuleAllowlist => match module_gate(ssot, env, pool, index).await {
             Ok(v) => v,
@@ -201,7 +220,12 @@ async fn evaluate_one(
     }
 }
 
-async fn cron_gate(pool: &PgPool, env: &Environment, gate: &Gate) -> Verdict {
+async fn cron_gate(
+    pool: &PgPool,
+    env: &Environment,
+    gate: &Gate,
+    ledger: Option<Ledger<'_>>,
+) -> Verdict {
     let limits = cron::CronLimits::resolve(&gate.spec.params, env);
     let measured = match cron::measure(pool).await {
         Ok(m) => m,
@@ -209,7 +233,58 @@ async fn cron_gate(pool: &PgPool, env: &Environment, gate: &Gate) -> Verdict {
     };
     let (mut v, ids) = cron::evaluate(&measured, &limits);
     if limits.enforce && !ids.is_empty() {
-        match cron::disable(pool, &ids).await {
+        // Ledger row first, side effect second (constitution: evidence before action).
+        let mut recorded: Vec<(i64, Uuid)> = Vec::new();
+        if let Some(l) = ledger {
+            for id in &ids {
+                let name = &env.metadata.name;
+                let action = l
+                    .store
+                    .ledger_insert(&NewAction {
+                        dedupe_key: format!("gate:{}:{name}:ir_cron:{id}:disable", l.run_id),
+                        plan_id: None,
+                        run_id: Some(l.run_id),
+                        resource_kind: "ir_cron".to_string(),
+                        resource_name: format!("{name}/{id}"),
+                        operation: "disable".to_string(),
+                        request_summary: Some(json!({"gate": gate.metadata.name, "cronId": id})),
+                    })
+                    .await;
+                match action {
+                    Ok(a) => recorded.push((*id, a.action().id)),
+                    Err(e) => {
+                        v.message
+                            .push_str(&format!("; enforcement not attempted: ledger: {e}"));
+                        return v;
+                    }
+                }
+            }
+        }
+        let result = cron::disable(pool, &ids).await;
+        if let Some(l) = ledger {
+            for (id, action) in &recorded {
+                let update = match &result {
+                    Ok(done) => ActionUpdate {
+                        status: Some(ActionStatus::Succeeded),
+                        bump_attempts: true,
+                        response_summary: Some(
+                            json!({"disabled": done.iter().any(|d| d.id == *id)}),
+                        ),
+                        ..ActionUpdate::default()
+                    },
+                    Err(e) => ActionUpdate {
+                        status: Some(ActionStatus::Failed),
+                        bump_attempts: true,
+                        error: Some(e.to_string()),
+                        ..ActionUpdate::default()
+                    },
+                };
+                if let Err(e) = l.store.ledger_update(*action, &update).await {
+                    v.message.push_str(&format!("; ledger update: {e}"));
+                }
+            }
+        }
+        match result {
             Ok(done) => {
                 let names: Vec<String> = done
                     .iter()
@@ -296,7 +371,38 @@ pub async fn run(
     opts: &RunOptions,
     store: Option<&Store>,
 ) -> Result<GateReport, GateError> {
-    let results = evaluate(ssot, opts).await?;
+    let run = match store {
+        Some(s) => Some(
+            s.begin_run(&NewRun {
+                kind: RunKind::Gate,
+                trigger: opts.trigger,
+                ssot_revision: ssot.revision.clone(),
+                actor: opts.actor.clone(),
+                environment: opts.environment.clone(),
+                correlation_id: None,
+            })
+            .await?,
+        ),
+        None => None,
+    };
+    let ledger = match (store, &run) {
+        (Some(store), Some(r)) => Some(Ledger {
+            store,
+            run_id: r.id,
+        }),
+        _ => None,
+    };
+    let results = match evaluate_with(ssot, opts, ledger).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let (Some(s), Some(r)) = (store, &run) {
+                let _ = s
+                    .finish_run(r.id, RunStatus::Failed, &json!({"error": e.to_string()}))
+                    .await;
+            }
+            return Err(e);
+        }
+    };
     let mut by_env: BTreeMap<&str, Vec<&GateRow>> = BTreeMap::new();
     for r in &results {
         by_env.entry(r.environment.as_str()).or_default().push(r);
@@ -307,7 +413,7 @@ pub async fn run(
         environments: Vec::new(),
         results: results.clone(),
     };
-    let Some(store) = store else {
+    let (Some(store), Some(run)) = (store, run) else {
         for (env, rows) in by_env {
             report.environments.push(EnvRun {
                 environment: env.to_string(),
@@ -318,16 +424,6 @@ pub async fn run(
         }
         return Ok(report);
     };
-    let run = store
-        .begin_run(&NewRun {
-            kind: RunKind::Gate,
-            trigger: opts.trigger,
-            ssot_revision: ssot.revision.clone(),
-            actor: opts.actor.clone(),
-            environment: opts.environment.clone(),
-            correlation_id: None,
-        })
-        .await?;
     report.run_id = Some(run.id);
     for (env, rows) in by_env {
         let status = worst(rows.iter().map(|r| r.outcome));
