@@ -251,10 +251,22 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
-    match cli.command {
-        Command::Validate { output } => Ok(validate::run(&cli.ssot, output)),
+    let Cli {
+        ssot,
+        database_url,
+        data_dir,
+        sim,
+        command,
+    } = cli;
+    let target = || reconcile::Target {
+        sim: sim.as_deref(),
+        database_url: database_url.as_deref(),
+        data_dir: &data_dir,
+    };
+    match command {
+        Command::Validate { output } => Ok(validate::run(&ssot, output)),
         Command::Schema { out } => validate::schema(out.as_deref()),
-        Command::Render { env, what } => render::run(&cli.ssot, &env, what),
+        Command::Render { env, what } => render::run(&ssot, &env, what),
         Command::Modules {
             command:
                 ModulesCommand::Deps {
@@ -280,8 +292,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Sim {
             command: SimCommand::Serve { listen, faults },
         } => sim::serve(&listen, faults.as_deref()),
-        Command::Store { action } => store::run(cli.database_url.as_deref(), &cli.data_dir, action),
-        Command::Events(args) => store::events(cli.database_url.as_deref(), &cli.data_dir, args),
+        Command::Store { action } => store::run(database_url.as_deref(), &data_dir, action),
+        Command::Events(args) => store::events(database_url.as_deref(), &data_dir, args),
         Command::Plan {
             env,
             output,
@@ -289,13 +301,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             detailed_exitcode,
             allow_destroy_production,
         } => {
-            let t = reconcile::Target {
-                sim: cli.sim.as_deref(),
-                database_url: cli.database_url.as_deref(),
-                data_dir: &cli.data_dir,
-            };
+            let t = target();
             reconcile::plan(
-                &cli.ssot,
+                &ssot,
                 &t,
                 reconcile::PlanArgs {
                     env: env.as_deref(),
@@ -311,13 +319,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             auto_approve,
             allow_destroy_production,
         } => {
-            let t = reconcile::Target {
-                sim: cli.sim.as_deref(),
-                database_url: cli.database_url.as_deref(),
-                data_dir: &cli.data_dir,
-            };
+            let t = target();
             reconcile::apply(
-                &cli.ssot,
+                &ssot,
                 &t,
                 plan_id.as_deref(),
                 auto_approve,
@@ -325,60 +329,36 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             )
         }
         Command::Diff { env } => {
-            let t = reconcile::Target {
-                sim: cli.sim.as_deref(),
-                database_url: cli.database_url.as_deref(),
-                data_dir: &cli.data_dir,
-            };
-            reconcile::diff(&cli.ssot, &t, env.as_deref())
+            let t = target();
+            reconcile::diff(&ssot, &t, env.as_deref())
         }
         Command::Drift { output } => {
-            let t = reconcile::Target {
-                sim: cli.sim.as_deref(),
-                database_url: cli.database_url.as_deref(),
-                data_dir: &cli.data_dir,
-            };
-            reconcile::drift(&cli.ssot, &t, output)
+            let t = target();
+            reconcile::drift(&ssot, &t, output)
         }
         Command::Secrets {
             command: SecretsCommand::Sync { dry_run, output },
         } => {
-            let t = reconcile::Target {
-                sim: cli.sim.as_deref(),
-                database_url: cli.database_url.as_deref(),
-                data_dir: &cli.data_dir,
-            };
-            providers::secrets_sync(&t, &cli.ssot, dry_run, output)
+            let t = target();
+            providers::secrets_sync(&t, &ssot, dry_run, output)
         }
         Command::Inventory { output } => {
-            let t = reconcile::Target {
-                sim: cli.sim.as_deref(),
-                database_url: cli.database_url.as_deref(),
-                data_dir: &cli.data_dir,
-            };
-            providers::inventory(&t, &cli.ssot, output)
+            let t = target();
+            providers::inventory(&t, &ssot, output)
         }
-        Command::Gates { command } => gates::run(
-            &cli.ssot,
-            cli.database_url.as_deref(),
-            &cli.data_dir,
-            command,
-        ),
+        Command::Gates { command } => {
+            gates::run(&ssot, database_url.as_deref(), &data_dir, command)
+        }
         Command::Demo {
             tree,
             serve,
             listen,
         } => demo::run(
             &tree,
-            cli.database_url.as_deref(),
-            &cli.data_dir,
+            database_url.as_deref(),
+            &data_dir,
             serve.then_some(listen.as_str()),
         ),
-        Command::Serve { listen } => serve::run(
-            &cli.ssot,
-            cli.database_url.as_deref(),
-            &cli.data_dir,
-            &listen,
-        ),
+        Command::Serve { listen } => serve::run(&ssot, database_url.as_deref(), &data_dir, &listen),
     }
 }
