@@ -173,7 +173,23 @@ impl Store {
         Ok(store)
     }
 
+    /// Open a SQLite file. A first open races other processes creating the same file
+    /// (switching to WAL and migrating need the write lock, and SQLite may answer "locked"
+    /// at once instead of waiting): such answers are retried with backoff for ~15 s.
     async fn open_sqlite(path: &Path, artifacts: ArtifactStore) -> Result<Store> {
+        let mut attempt: u64 = 0;
+        loop {
+            match Self::try_open_sqlite(path, artifacts.clone()).await {
+                Err(StoreError::Db(e)) if is_locked(&e) && attempt < 30 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * attempt.min(25))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_open_sqlite(path: &Path, artifacts: ArtifactStore) -> Result<Store> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
                 path: parent.display().to_string(),
@@ -247,10 +263,10 @@ impl Store {
                 loop {
                     match SQLITE_MIGRATOR.run(pool).await {
                         Ok(()) => return Ok(()),
-                        Err(e) if attempt < 5 => {
+                        // Another process holds the write lock while it migrates.
+                        Err(_) if attempt < 30 => {
                             attempt += 1;
-                            tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-                            let _ = e;
+                            tokio::time::sleep(Duration::from_millis(20 * attempt.min(25))).await;
                         }
                         Err(e) => return Err(e.into()),
                     }
@@ -337,6 +353,16 @@ impl Store {
 }
 
 /// The current time at the precision both backends keep (microseconds).
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6).
+fn is_locked(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("5") | Some("6")) || db.message().contains("locked")
+        }
+        _ => false,
+    }
+}
+
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     truncate_micros(chrono::Utc::now())
 }
