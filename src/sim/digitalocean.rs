@@ -5,8 +5,9 @@
 
 use super::{bearer, error, lock, merge, now, Shared};
 use crate::provider::error::Provider;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -162,7 +163,7 @@ fn region_object(slug: &str) -> Value {
            "features": ["backups", "ipv6", "metadata", "install_agent", "storage"]})
 }
 
-pub fn routes() -> Router<Shared> {
+pub fn routes(state: Shared) -> Router<Shared> {
     Router::new()
         .route("/v2/account", get(account))
         .route(
@@ -218,22 +219,33 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/v2/tags", get(list_tags).post(create_tag))
         .route("/v2/tags/{name}", get(get_tag).delete(delete_tag))
+        .route_layer(middleware::from_fn_with_state(state, authenticate))
 }
 
 type Q = Query<HashMap<String, String>>;
 
+/// The `name` of a JSON body, required by every create.
+fn name_of(body: &Option<Json<Value>>) -> Option<String> {
+    body.as_ref()
+        .and_then(|b| b.get("name"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
 /// Auth check plus the rate-limit headers every DigitalOcean answer carries.
-fn guard(s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
-    if bearer(headers).is_none() {
-        return Err(error(
+/// Every DigitalOcean route: refuse a missing bearer token like the real API, and count the
+/// request for the `ratelimit-*` headers.
+async fn authenticate(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    if bearer(req.headers()).is_none() {
+        return error(
             P,
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "Unable to authenticate you.",
-        ));
+        );
     }
     lock(&s.digitalocean).used += 1;
-    Ok(())
+    next.run(req).await
 }
 
 fn answer(s: &Shared, status: StatusCode, body: Option<Value>) -> Response {
@@ -322,10 +334,7 @@ fn has_tag(v: &Value, tag: &str) -> bool {
         .is_some_and(|t| t.iter().any(|x| x == tag))
 }
 
-async fn account(State(s): State<Shared>, h: HeaderMap) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn account(State(s): State<Shared>) -> Response {
     answer(
         &s,
         StatusCode::OK,
@@ -336,10 +345,7 @@ async fn account(State(s): State<Shared>, h: HeaderMap) -> Response {
     )
 }
 
-async fn list_droplets(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn list_droplets(State(s): State<Shared>, Query(q): Q) -> Response {
     let paged = {
         let st = lock(&s.digitalocean);
         let items: Vec<&Value> = st
@@ -356,14 +362,7 @@ async fn list_droplets(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Re
     }
 }
 
-async fn create_droplet(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    body: Option<Json<Value>>,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn create_droplet(State(s): State<Shared>, body: Option<Json<Value>>) -> Response {
     let Some(Json(b)) = body else {
         return unprocessable("request body must be JSON");
     };
@@ -473,10 +472,7 @@ async fn create_droplet(
     answer(&s, StatusCode::ACCEPTED, Some(body))
 }
 
-async fn get_droplet(State(s): State<Shared>, h: HeaderMap, Path(id): Path<u64>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn get_droplet(State(s): State<Shared>, Path(id): Path<u64>) -> Response {
     let d = lock(&s.digitalocean).droplets.get(&id).cloned();
     match d {
         Some(d) => answer(&s, StatusCode::OK, Some(json!({"droplet": d}))),
@@ -484,10 +480,7 @@ async fn get_droplet(State(s): State<Shared>, h: HeaderMap, Path(id): Path<u64>)
     }
 }
 
-async fn delete_droplet(State(s): State<Shared>, h: HeaderMap, Path(id): Path<u64>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn delete_droplet(State(s): State<Shared>, Path(id): Path<u64>) -> Response {
     let removed = lock(&s.digitalocean).droplets.remove(&id);
     match removed {
         Some(_) => answer(&s, StatusCode::NO_CONTENT, None),
@@ -495,10 +488,7 @@ async fn delete_droplet(State(s): State<Shared>, h: HeaderMap, Path(id): Path<u6
     }
 }
 
-async fn delete_droplets_by_tag(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn delete_droplets_by_tag(State(s): State<Shared>, Query(q): Q) -> Response {
     let Some(tag) = q.get("tag_name") else {
         return unprocessable("tag_name is required");
     };
@@ -510,13 +500,9 @@ async fn delete_droplets_by_tag(State(s): State<Shared>, h: HeaderMap, Query(q):
 
 async fn droplet_action(
     State(s): State<Shared>,
-    h: HeaderMap,
     Path(id): Path<u64>,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
     let Some(Json(b)) = body else {
         return unprocessable("request body must be JSON");
     };
@@ -577,10 +563,7 @@ async fn droplet_action(
     answer(&s, StatusCode::CREATED, Some(json!({"action": action})))
 }
 
-async fn get_action(State(s): State<Shared>, h: HeaderMap, Path(id): Path<u64>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn get_action(State(s): State<Shared>, Path(id): Path<u64>) -> Response {
     let a = lock(&s.digitalocean).actions.get(&id).cloned();
     match a {
         Some(a) => answer(&s, StatusCode::OK, Some(json!({"action": a}))),
@@ -611,10 +594,7 @@ fn firewall_from(b: &Value, id: &str, created_at: &str) -> Result<Value, Respons
     }))
 }
 
-async fn list_firewalls(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn list_firewalls(State(s): State<Shared>, Query(q): Q) -> Response {
     let items: Vec<Value> = lock(&s.digitalocean).firewalls.values().cloned().collect();
     match page(&s, "/v2/firewalls", &q, "firewalls", items.iter().collect()) {
         Ok(b) => answer(&s, StatusCode::OK, Some(b)),
@@ -622,14 +602,7 @@ async fn list_firewalls(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> R
     }
 }
 
-async fn create_firewall(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    body: Option<Json<Value>>,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn create_firewall(State(s): State<Shared>, body: Option<Json<Value>>) -> Response {
     let Some(Json(b)) = body else {
         return unprocessable("request body must be JSON");
     };
@@ -643,10 +616,7 @@ async fn create_firewall(
     }
 }
 
-async fn get_firewall(State(s): State<Shared>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn get_firewall(State(s): State<Shared>, Path(id): Path<String>) -> Response {
     let fw = lock(&s.digitalocean).firewalls.get(&id).cloned();
     match fw {
         Some(fw) => answer(&s, StatusCode::OK, Some(json!({"firewall": fw}))),
@@ -656,13 +626,9 @@ async fn get_firewall(State(s): State<Shared>, h: HeaderMap, Path(id): Path<Stri
 
 async fn update_firewall(
     State(s): State<Shared>,
-    h: HeaderMap,
     Path(id): Path<String>,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
     let Some(Json(b)) = body else {
         return unprocessable("request body must be JSON");
     };
@@ -680,14 +646,7 @@ async fn update_firewall(
     }
 }
 
-async fn delete_firewall(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn delete_firewall(State(s): State<Shared>, Path(id): Path<String>) -> Response {
     let removed = lock(&s.digitalocean).firewalls.remove(&id);
     match removed {
         Some(_) => answer(&s, StatusCode::NO_CONTENT, None),
@@ -722,32 +681,21 @@ fn edit_firewall_droplets(s: &Shared, id: &str, b: &Value, add: bool) -> Respons
 
 async fn firewall_add_droplets(
     State(s): State<Shared>,
-    h: HeaderMap,
     Path(id): Path<String>,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
     edit_firewall_droplets(&s, &id, &body.map(|b| b.0).unwrap_or(Value::Null), true)
 }
 
 async fn firewall_remove_droplets(
     State(s): State<Shared>,
-    h: HeaderMap,
     Path(id): Path<String>,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
     edit_firewall_droplets(&s, &id, &body.map(|b| b.0).unwrap_or(Value::Null), false)
 }
 
-async fn list_domains(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn list_domains(State(s): State<Shared>, Query(q): Q) -> Response {
     let items: Vec<Value> = lock(&s.digitalocean).domains.values().cloned().collect();
     match page(&s, "/v2/domains", &q, "domains", items.iter().collect()) {
         Ok(b) => answer(&s, StatusCode::OK, Some(b)),
@@ -755,20 +703,8 @@ async fn list_domains(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Res
     }
 }
 
-async fn create_domain(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    body: Option<Json<Value>>,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
-    let Some(name) = body
-        .as_ref()
-        .and_then(|b| b.get("name"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
+async fn create_domain(State(s): State<Shared>, body: Option<Json<Value>>) -> Response {
+    let Some(name) = name_of(&body) else {
         return unprocessable("name is required");
     };
     let domain = json!({"name": name, "ttl": 1800, "zone_file": ""});
@@ -783,10 +719,7 @@ async fn create_domain(
     answer(&s, StatusCode::CREATED, Some(json!({"domain": domain})))
 }
 
-async fn get_domain(State(s): State<Shared>, h: HeaderMap, Path(name): Path<String>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn get_domain(State(s): State<Shared>, Path(name): Path<String>) -> Response {
     let d = lock(&s.digitalocean).domains.get(&name).cloned();
     match d {
         Some(d) => answer(&s, StatusCode::OK, Some(json!({"domain": d}))),
@@ -794,14 +727,7 @@ async fn get_domain(State(s): State<Shared>, h: HeaderMap, Path(name): Path<Stri
     }
 }
 
-async fn delete_domain(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path(name): Path<String>,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn delete_domain(State(s): State<Shared>, Path(name): Path<String>) -> Response {
     let mut st = lock(&s.digitalocean);
     st.records.remove(&name);
     let removed = st.domains.remove(&name);
@@ -812,15 +738,7 @@ async fn delete_domain(
     }
 }
 
-async fn list_records(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path(name): Path<String>,
-    Query(q): Q,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn list_records(State(s): State<Shared>, Path(name): Path<String>, Query(q): Q) -> Response {
     let items: Option<Vec<Value>> = lock(&s.digitalocean).records.get(&name).map(|recs| {
         recs.values()
             .filter(|r| q.get("type").is_none_or(|t| r["type"] == t.as_str()))
@@ -868,13 +786,9 @@ fn record_from(b: &Value, id: u64) -> Result<Value, Response> {
 
 async fn create_record(
     State(s): State<Shared>,
-    h: HeaderMap,
     Path(name): Path<String>,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
     let b = body.map(|b| b.0).unwrap_or(Value::Null);
     let mut st = lock(&s.digitalocean);
     if !st.records.contains_key(&name) {
@@ -892,14 +806,7 @@ async fn create_record(
     }
 }
 
-async fn get_record(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path((name, id)): Path<(String, u64)>,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn get_record(State(s): State<Shared>, Path((name, id)): Path<(String, u64)>) -> Response {
     let rec = lock(&s.digitalocean)
         .records
         .get(&name)
@@ -913,13 +820,9 @@ async fn get_record(
 
 async fn update_record(
     State(s): State<Shared>,
-    h: HeaderMap,
     Path((name, id)): Path<(String, u64)>,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
     let b = body.map(|b| b.0).unwrap_or(Value::Null);
     let mut st = lock(&s.digitalocean);
     let Some(rec) = st.records.get_mut(&name).and_then(|r| r.get_mut(&id)) else {
@@ -938,14 +841,7 @@ async fn update_record(
     }
 }
 
-async fn delete_record(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path((name, id)): Path<(String, u64)>,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn delete_record(State(s): State<Shared>, Path((name, id)): Path<(String, u64)>) -> Response {
     let removed = lock(&s.digitalocean)
         .records
         .get_mut(&name)
@@ -956,10 +852,7 @@ async fn delete_record(
     }
 }
 
-async fn list_clusters(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn list_clusters(State(s): State<Shared>, Query(q): Q) -> Response {
     let items: Vec<Value> = lock(&s.digitalocean)
         .clusters
         .values()
@@ -970,14 +863,7 @@ async fn list_clusters(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Re
     answer(&s, StatusCode::OK, Some(json!({"databases": items})))
 }
 
-async fn create_cluster(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    body: Option<Json<Value>>,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn create_cluster(State(s): State<Shared>, body: Option<Json<Value>>) -> Response {
     let b = body.map(|b| b.0).unwrap_or(Value::Null);
     let (Some(name), Some(engine), Some(size), Some(region), Some(nodes)) = (
         b.get("name").and_then(Value::as_str),
@@ -1003,10 +889,7 @@ async fn create_cluster(
     answer(&s, StatusCode::CREATED, Some(json!({"database": cluster})))
 }
 
-async fn get_cluster(State(s): State<Shared>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn get_cluster(State(s): State<Shared>, Path(id): Path<String>) -> Response {
     let c = lock(&s.digitalocean).clusters.get(&id).cloned();
     match c {
         Some(c) => answer(&s, StatusCode::OK, Some(json!({"database": c}))),
@@ -1014,10 +897,7 @@ async fn get_cluster(State(s): State<Shared>, h: HeaderMap, Path(id): Path<Strin
     }
 }
 
-async fn delete_cluster(State(s): State<Shared>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn delete_cluster(State(s): State<Shared>, Path(id): Path<String>) -> Response {
     let removed = lock(&s.digitalocean).clusters.remove(&id);
     match removed {
         Some(_) => answer(&s, StatusCode::NO_CONTENT, None),
@@ -1030,10 +910,7 @@ fn with_cluster<T>(s: &Shared, id: &str, f: impl FnOnce(&mut Value) -> T) -> Opt
     lock(&s.digitalocean).clusters.get_mut(id).map(f)
 }
 
-async fn list_dbs(State(s): State<Shared>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn list_dbs(State(s): State<Shared>, Path(id): Path<String>) -> Response {
     match with_cluster(&s, &id, |c| {
         c["db_names"].as_array().cloned().unwrap_or_default()
     }) {
@@ -1047,19 +924,10 @@ async fn list_dbs(State(s): State<Shared>, h: HeaderMap, Path(id): Path<String>)
 
 async fn create_db(
     State(s): State<Shared>,
-    h: HeaderMap,
     Path(id): Path<String>,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
-    let Some(name) = body
-        .as_ref()
-        .and_then(|b| b.get("name"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
+    let Some(name) = name_of(&body) else {
         return unprocessable("name is required");
     };
     let added = with_cluster(&s, &id, |c| {
@@ -1078,14 +946,7 @@ async fn create_db(
     }
 }
 
-async fn get_db(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path((id, name)): Path<(String, String)>,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn get_db(State(s): State<Shared>, Path((id, name)): Path<(String, String)>) -> Response {
     let found = with_cluster(&s, &id, |c| {
         c["db_names"]
             .as_array()
@@ -1097,14 +958,7 @@ async fn get_db(
     }
 }
 
-async fn delete_db(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path((id, name)): Path<(String, String)>,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn delete_db(State(s): State<Shared>, Path((id, name)): Path<(String, String)>) -> Response {
     let removed = with_cluster(&s, &id, |c| {
         let mut names = c["db_names"].as_array().cloned().unwrap_or_default();
         let before = names.len();
@@ -1119,10 +973,7 @@ async fn delete_db(
     }
 }
 
-async fn list_users(State(s): State<Shared>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn list_users(State(s): State<Shared>, Path(id): Path<String>) -> Response {
     match with_cluster(&s, &id, |c| c["users"].clone()) {
         Some(users) => answer(&s, StatusCode::OK, Some(json!({"users": users}))),
         None => not_found(),
@@ -1131,19 +982,10 @@ async fn list_users(State(s): State<Shared>, h: HeaderMap, Path(id): Path<String
 
 async fn create_user(
     State(s): State<Shared>,
-    h: HeaderMap,
     Path(id): Path<String>,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
-    let Some(name) = body
-        .as_ref()
-        .and_then(|b| b.get("name"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
+    let Some(name) = name_of(&body) else {
         return unprocessable("name is required");
     };
     // The password is generated by the provider and answered once; the simulator never
@@ -1170,14 +1012,7 @@ async fn create_user(
     }
 }
 
-async fn get_user(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path((id, name)): Path<(String, String)>,
-) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn get_user(State(s): State<Shared>, Path((id, name)): Path<(String, String)>) -> Response {
     let user = with_cluster(&s, &id, |c| {
         c["users"]
             .as_array()
@@ -1192,12 +1027,8 @@ async fn get_user(
 
 async fn delete_user(
     State(s): State<Shared>,
-    h: HeaderMap,
     Path((id, name)): Path<(String, String)>,
 ) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
     let removed = with_cluster(&s, &id, |c| {
         let mut users = c["users"].as_array().cloned().unwrap_or_default();
         let before = users.len();
@@ -1212,10 +1043,7 @@ async fn delete_user(
     }
 }
 
-async fn list_tags(State(s): State<Shared>, h: HeaderMap, Query(q): Q) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn list_tags(State(s): State<Shared>, Query(q): Q) -> Response {
     let items: Vec<Value> = {
         let st = lock(&s.digitalocean);
         st.tags.keys().map(|t| tag_object(&st, t)).collect()
@@ -1231,16 +1059,8 @@ fn tag_object(st: &DoState, name: &str) -> Value {
     json!({"name": name, "resources": {"count": count, "droplets": {"count": count}}})
 }
 
-async fn create_tag(State(s): State<Shared>, h: HeaderMap, body: Option<Json<Value>>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
-    let Some(name) = body
-        .as_ref()
-        .and_then(|b| b.get("name"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
+async fn create_tag(State(s): State<Shared>, body: Option<Json<Value>>) -> Response {
+    let Some(name) = name_of(&body) else {
         return unprocessable("name is required");
     };
     if !TAG_PATTERN_OK(&name) {
@@ -1256,10 +1076,7 @@ async fn create_tag(State(s): State<Shared>, h: HeaderMap, body: Option<Json<Val
     answer(&s, StatusCode::CREATED, Some(json!({"tag": tag})))
 }
 
-async fn get_tag(State(s): State<Shared>, h: HeaderMap, Path(name): Path<String>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn get_tag(State(s): State<Shared>, Path(name): Path<String>) -> Response {
     let tag = {
         let st = lock(&s.digitalocean);
         st.tags.contains_key(&name).then(|| tag_object(&st, &name))
@@ -1270,10 +1087,7 @@ async fn get_tag(State(s): State<Shared>, h: HeaderMap, Path(name): Path<String>
     }
 }
 
-async fn delete_tag(State(s): State<Shared>, h: HeaderMap, Path(name): Path<String>) -> Response {
-    if let Err(r) = guard(&s, &h) {
-        return r;
-    }
+async fn delete_tag(State(s): State<Shared>, Path(name): Path<String>) -> Response {
     let removed = lock(&s.digitalocean).tags.remove(&name);
     match removed {
         Some(_) => answer(&s, StatusCode::NO_CONTENT, None),

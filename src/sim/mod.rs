@@ -82,7 +82,7 @@ pub type Shared = Arc<SimState>;
 /// The whole simulator as one router.
 pub fn router(state: Shared) -> Router {
     Router::new()
-        .nest("/digitalocean", digitalocean::routes())
+        .nest("/digitalocean", digitalocean::routes(state.clone()))
         .nest("/supabase", supabase::routes())
         .nest("/vercel", vercel::routes())
         .nest("/slack", slack::routes())
