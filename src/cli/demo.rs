@@ -47,7 +47,7 @@ pub fn run(
 
         println!("\n== 1. plan {} against an empty cloud", tree.display());
         let first = engine.plan(&ssot, &ctx).await?;
-        print!("{}", render::plan_text(&first.plan, &first.diffs, false));
+        print!("{}", render::plan_text(&first.plan, false));
 
         println!("\n== 2. apply plan {}", first.plan_id);
         let applied = engine.apply(&ssot, first.plan_id, &ctx).await?;
@@ -58,7 +58,7 @@ pub fn run(
 
         println!("\n== 3. plan again: converged means nothing to do");
         let second = engine.plan(&ssot, &ctx).await?;
-        print!("{}", render::plan_text(&second.plan, &second.diffs, false));
+        print!("{}", render::plan_text(&second.plan, false));
         if second.plan.has_changes() {
             bail!("the second plan is not empty: normalization leaves a perpetual diff");
         }
@@ -85,7 +85,7 @@ pub fn run(
 
         println!("\n== 5. detect drift");
         let third = engine.plan(&ssot, &ctx).await?;
-        print!("{}", render::plan_text(&third.plan, &third.diffs, false));
+        print!("{}", render::plan_text(&third.plan, false));
         let open = engine.store.open_drift(None, 100).await?;
         for f in &open {
             println!(

@@ -105,7 +105,7 @@ pub fn plan(dir: &Path, t: &Target<'_>, a: PlanArgs<'_>) -> anyhow::Result<i32> 
         match a.output {
             Output::Json => println!("{}", serde_json::to_string_pretty(&json)?),
             Output::Text => {
-                print!("{}", render::plan_text(&planned.plan, &planned.diffs, color()));
+                print!("{}", render::plan_text(&planned.plan, color()));
                 println!("Saved plan {} (run {}). Apply it with: odooops apply {}", planned.plan_id, planned.run_id, planned.plan_id);
             }
         }
@@ -137,10 +137,7 @@ pub fn apply(
             Some(id) => id.parse().map_err(|_| anyhow!("`{id}` is not a plan id"))?,
             None => {
                 let planned = engine.plan(&ssot, &ctx).await?;
-                print!(
-                    "{}",
-                    render::plan_text(&planned.plan, &planned.diffs, color())
-                );
+                print!("{}", render::plan_text(&planned.plan, color()));
                 planned.plan_id
             }
         };

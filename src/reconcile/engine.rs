@@ -202,7 +202,7 @@ impl Engine {
             desired_count,
             ctx.allow_destroy_production,
         )?;
-        let text = render::plan_text(&plan, &diffs, false);
+        let text = render::plan_text(&plan, false);
         let plan_json = serde_json::to_value(&plan).unwrap_or(Value::Null);
         let changed: Vec<NewDiff> = diffs
             .iter()

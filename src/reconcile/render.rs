@@ -11,9 +11,10 @@ const RESET: &str = "\x1b[0m";
 
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
+    // Held deletes are part of the detected-only list.
     format!(
         "{} to create, {} to update, {} to replace, {} to delete, {} unchanged, {} held (drift only)",
-        s.create, s.update, s.replace, s.delete, s.no_op, s.held + plan.detected_only.len().saturating_sub(s.held)
+        s.create, s.update, s.replace, s.delete, s.no_op, plan.detected_only.len()
     )
 }
 
@@ -27,7 +28,7 @@ fn sigil(op: Op) -> (&'static str, &'static str) {
 }
 
 /// The plan as text: one block per action with its field changes, then detected-only drift.
-pub fn plan_text(plan: &Plan, _all: &[ResourceDiff], color: bool) -> String {
+pub fn plan_text(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     let paint = |c: &str, s: &str| {
         if color {
