@@ -446,3 +446,71 @@ async fn work_queue_dedupe_claim_complete_and_lease_expiry() {
         b.finish().await;
     }
 }
+
+#[tokio::test]
+async fn work_queue_keeps_job_results_and_failures() {
+    for b in common::backends().await {
+        let s = &b.store;
+        let Enqueued::New(job) = s
+            .enqueue("reconcile", "result/1", &json!({"action": "plan"}), None)
+            .await
+            .expect("enqueue")
+        else {
+            panic!("expected a new job")
+        };
+        assert_eq!(job.result, None, "{}: no result before completion", b.name);
+        let c = s
+            .claim("reconcile", "w1", Duration::from_secs(30))
+            .await
+            .expect("claim")
+            .expect("a job");
+        let run_id = uuid::Uuid::now_v7();
+        let result = json!({"run_id": run_id, "changes": 2});
+        assert!(
+            !s.complete_with_result(c.id, "w2", &result)
+                .await
+                .expect("other worker"),
+            "{}: only the holder completes",
+            b.name
+        );
+        assert!(s
+            .complete_with_result(c.id, "w1", &result)
+            .await
+            .expect("complete"));
+        let done = s.job(c.id).await.expect("job").expect("row");
+        assert_eq!(done.status, "done", "{}", b.name);
+        assert_eq!(done.result.as_ref(), Some(&result), "{}", b.name);
+        assert_eq!(
+            done.result.as_ref().and_then(|r| r["run_id"].as_str()),
+            Some(run_id.to_string().as_str())
+        );
+        // Re-arming the key clears the old result.
+        let Enqueued::New(again) = s
+            .enqueue("reconcile", "result/1", &json!({"action": "plan"}), None)
+            .await
+            .expect("rearm")
+        else {
+            panic!("expected the finished job to be re-armed")
+        };
+        assert_eq!(again.result, None, "{}", b.name);
+        // `fail` still works alongside and leaves no result.
+        let c = s
+            .claim("reconcile", "w1", Duration::from_secs(30))
+            .await
+            .expect("claim")
+            .expect("job");
+        assert!(s.fail(c.id, "w1", "boom", None).await.expect("fail"));
+        let failed = s.job(c.id).await.expect("job").expect("row");
+        assert_eq!(
+            (
+                failed.status.as_str(),
+                failed.last_error.as_deref(),
+                failed.result.as_ref()
+            ),
+            ("failed", Some("boom"), None),
+            "{}",
+            b.name
+        );
+        b.finish().await;
+    }
+}

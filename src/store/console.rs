@@ -48,6 +48,14 @@ impl Store {
             .bind(dedupe_key).fetch_optional(p).await?))
     }
 
+    /// One recorded backup.
+    pub async fn backup(&self, id: Uuid) -> Result<Option<Backup>> {
+        let sql = self.sql("SELECT * FROM ops.backups WHERE id = $1");
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Backup>(&sql).bind(id).fetch_optional(p).await?),
+        )
+    }
+
     pub async fn plans_for_run(&self, run_id: Uuid) -> Result<Vec<Plan>> {
         let sql = self.sql("SELECT * FROM ops.plans WHERE run_id = $1 ORDER BY created_at");
         Ok(with_pool!(self, p => sqlx::query_as::<_, Plan>(&sql).bind(run_id).fetch_all(p).await?))

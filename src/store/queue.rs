@@ -30,7 +30,7 @@ impl Store {
              ON CONFLICT (dedupe_key) DO UPDATE SET
                 queue = excluded.queue, payload = excluded.payload, status = 'queued', attempts = 0,
                 run_after = excluded.run_after, claimed_by = NULL, lease_expires_at = NULL,
-                last_error = NULL, updated_at = excluded.updated_at
+                last_error = NULL, result = NULL, updated_at = excluded.updated_at
              WHERE q.status IN ('done', 'failed')
              RETURNING *",
         );
@@ -113,6 +113,23 @@ impl Store {
         );
         let n = super::with_pool!(self, p => sqlx::query(&sql)
             .bind(id).bind(worker).bind(now()).execute(p).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    /// Mark a claimed job done and keep what it produced (`result`, e.g. `{"run_id": …}`),
+    /// which the console's job page links; false when this worker no longer holds it.
+    pub async fn complete_with_result(
+        &self,
+        id: Uuid,
+        worker: &str,
+        result: &Value,
+    ) -> Result<bool> {
+        let sql = self.sql(
+            "UPDATE ops.work_queue SET status = 'done', lease_expires_at = NULL, result = $3, updated_at = $4
+             WHERE id = $1 AND claimed_by = $2 AND status = 'claimed'",
+        );
+        let n = super::with_pool!(self, p => sqlx::query(&sql)
+            .bind(id).bind(worker).bind(result).bind(now()).execute(p).await?.rows_affected());
         Ok(n == 1)
     }
 

@@ -496,6 +496,8 @@ pub struct QueueJob {
     pub last_error: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// What the worker produced when it completed the job (e.g. `{"run_id": …}`), if anything.
+    pub result: Option<Value>,
 }
 
 #[derive(Clone, Debug, Serialize)]
