@@ -248,12 +248,15 @@ pub async fn drift(st: &AppState, environment: Option<&str>) -> R<Drift> {
 pub struct Runs {
     pub runs: Vec<Run>,
     pub jobs: Vec<QueueJob>,
+    /// Saved plans still `planned` (what `apply` with a `plan_id` accepts), newest first.
+    pub planned: Vec<Plan>,
 }
 
 pub async fn runs(st: &AppState) -> R<Runs> {
     Ok(Runs {
         runs: st.store.recent_runs(LIST).await?,
         jobs: st.store.recent_jobs(50).await?,
+        planned: st.store.planned_plans(50).await?,
     })
 }
 
@@ -302,12 +305,46 @@ pub async fn run(st: &AppState, id: &str) -> R<RunDetail> {
     })
 }
 
-pub async fn job(st: &AppState, id: &str) -> R<QueueJob> {
+/// A job with links to what its worker produced (`result.run_id`, `result.backup_id`).
+#[derive(Serialize)]
+pub struct JobView {
+    #[serde(flatten)]
+    pub job: QueueJob,
+    pub links: JobLinks,
+}
+
+#[derive(Serialize, Default)]
+pub struct JobLinks {
+    pub page: String,
+    /// `/runs/{run_id}` when the result names a run.
+    pub run: Option<String>,
+    /// `/backups#backup-{backup_id}` when the result names a backup.
+    pub backup: Option<String>,
+}
+
+/// A UUID named by `key` in a job result (ignored unless it parses: the worker's output is
+/// not trusted to be well formed).
+pub fn result_id(result: &Option<Value>, key: &str) -> Option<Uuid> {
+    result
+        .as_ref()
+        .and_then(|r| r.get(key))
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
+}
+
+pub async fn job(st: &AppState, id: &str) -> R<JobView> {
     let id = parse_uuid(id, "job id")?;
-    st.store
+    let job = st
+        .store
         .job(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("job {id} not found")))
+        .ok_or_else(|| ApiError::not_found(format!("job {id} not found")))?;
+    let links = JobLinks {
+        page: format!("/jobs/{}", job.id),
+        run: result_id(&job.result, "run_id").map(|r| format!("/runs/{r}")),
+        backup: result_id(&job.result, "backup_id").map(|b| format!("/backups#backup-{b}")),
+    };
+    Ok(JobView { job, links })
 }
 
 #[derive(Serialize)]
@@ -486,6 +523,12 @@ pub async fn events(st: &AppState, q: &EventQuery) -> R<Vec<Event>> {
         ),
         None => None,
     };
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and 1000, got {limit}"
+        )));
+    }
     Ok(st
         .store
         .events(&EventFilter {
@@ -494,7 +537,7 @@ pub async fn events(st: &AppState, q: &EventQuery) -> R<Vec<Event>> {
             since,
             correlation_id: nonempty(&q.correlation_id),
             run_id: None,
-            limit: Some(q.limit.unwrap_or(200).clamp(1, 1000)),
+            limit: Some(limit),
         })
         .await?)
 }

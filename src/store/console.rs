@@ -56,6 +56,14 @@ impl Store {
         )
     }
 
+    /// Plans still `planned`, newest first.
+    pub async fn planned_plans(&self, limit: i64) -> Result<Vec<Plan>> {
+        let sql = self.sql(
+            "SELECT * FROM ops.plans WHERE status = 'planned' ORDER BY created_at DESC LIMIT $1",
+        );
+        Ok(with_pool!(self, p => sqlx::query_as::<_, Plan>(&sql).bind(limit).fetch_all(p).await?))
+    }
+
     pub async fn plans_for_run(&self, run_id: Uuid) -> Result<Vec<Plan>> {
         let sql = self.sql("SELECT * FROM ops.plans WHERE run_id = $1 ORDER BY created_at");
         Ok(with_pool!(self, p => sqlx::query_as::<_, Plan>(&sql).bind(run_id).fetch_all(p).await?))

@@ -103,7 +103,27 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
         .backups
         .iter()
         .map(|k| {
+            let restore = if ctx.role >= Role::Operator {
+                action_form_html(
+                    &ctx,
+                    "restore",
+                    &format!(
+                        "<input type=\"hidden\" name=\"backup_id\" value=\"{}\">\
+                         <select name=\"environment\" aria-label=\"restore into\">{}</select>",
+                        k.id,
+                        env_options(&st, None)
+                    ),
+                    "restore",
+                )
+            } else {
+                "—".into()
+            };
             vec![
+                format!(
+                    "<span id=\"backup-{}\"><code>{}</code></span>",
+                    k.id,
+                    &k.id.to_string()[..8]
+                ),
                 env_link(&k.environment),
                 esc(&k.kind),
                 k.size_bytes.to_string(),
@@ -111,11 +131,13 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
                 artifact_link(&k.sha256),
                 ts(&k.created_at),
                 k.expires_at.as_ref().map_or("—".into(), ts),
+                restore,
             ]
         })
         .collect();
     p.table(
         &[
+            "Backup",
             "Environment",
             "Kind",
             "Bytes",
@@ -123,10 +145,27 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
             "Dump",
             "Created",
             "Expires",
+            "Restore into",
         ],
         &rows,
         "No backups recorded yet.",
     );
+    p.h2("Clone an environment");
+    if ctx.role >= Role::Operator {
+        p.raw(&action_form_html(
+            &ctx,
+            "clone",
+            &format!(
+                "<select name=\"from\" aria-label=\"clone from\">{0}</select> → \
+                 <select name=\"environment\" aria-label=\"clone into\">{0}</select>",
+                env_options(&st, None)
+            ),
+            "clone",
+        ));
+        p.para("A clone copies the source's database and filestore into the target and neutralizes it; production is never a clone target.");
+    } else {
+        p.raw(NEED_OPERATOR);
+    }
     respond(&ctx, &p)
 }
 

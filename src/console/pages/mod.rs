@@ -21,6 +21,7 @@ mod runs;
 
 pub use overview::environment;
 pub use runs::{action_form, job, run};
+use runs::{action_form_html, env_options, NEED_OPERATOR};
 
 /// Request context of a page: who asks, and the CSRF token for its forms.
 pub struct Ctx {

@@ -5,25 +5,52 @@ use super::*;
 
 // ------------------------------------------------------------------ runs
 
+/// `<option>`s of the SSOT's environments, `first` as the empty choice (None: no empty choice).
+pub(super) fn env_options(st: &AppState, first: Option<&str>) -> String {
+    let mut out = String::new();
+    if let Some(label) = first {
+        let _ = write!(out, "<option value=\"\">{}</option>", esc(label));
+    }
+    for e in data::environments(st) {
+        let _ = write!(out, "<option value=\"{0}\">{0}</option>", esc(&e));
+    }
+    out
+}
+
+/// One action form: hidden CSRF and idempotency key, then `fields` (already-safe HTML).
+pub(super) fn action_form_html(ctx: &Ctx, kind: &str, fields: &str, label: &str) -> String {
+    format!(
+        "<form class=\"inline card\" method=\"post\" action=\"/actions/{kind}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input type=\"hidden\" name=\"idempotency_key\" value=\"{key}\">\
+         {fields} <button type=\"submit\">{label}</button></form>",
+        csrf = esc(&ctx.csrf),
+        key = uuid::Uuid::new_v4(),
+        label = esc(label),
+    )
+}
+
+pub(super) const NEED_OPERATOR: &str =
+    "<p class=\"empty\">Actions need an operator token (<a href=\"/login\">sign in</a>).</p>";
+
 pub(super) fn action_forms(st: &AppState, ctx: &Ctx) -> String {
     if ctx.role < Role::Operator {
-        return "<p class=\"empty\">Actions need an operator token (<a href=\"/login\">sign in</a>).</p>".into();
+        return NEED_OPERATOR.into();
     }
-    let mut envs = String::from("<option value=\"\">all environments</option>");
-    for e in data::environments(st) {
-        let _ = write!(envs, "<option value=\"{0}\">{0}</option>", esc(&e));
-    }
+    let select = format!(
+        "<select name=\"environment\">{}</select>",
+        env_options(st, Some("all environments"))
+    );
     let mut out = String::from("<div class=\"cards\">");
     for (kind, _) in crate::console::api::ACTIONS {
-        let _ = write!(
-            out,
-            "<form class=\"inline card\" method=\"post\" action=\"/actions/{kind}\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <input type=\"hidden\" name=\"idempotency_key\" value=\"{key}\">\
-             <select name=\"environment\">{envs}</select> <button type=\"submit\">{kind}</button></form>",
-            csrf = esc(&ctx.csrf),
-            key = uuid::Uuid::new_v4(),
-        );
+        // restore and clone need a backup or a source: their forms are on the Backups page.
+        if crate::console::api::action_fields(kind)
+            .iter()
+            .any(|(_, required)| *required)
+        {
+            continue;
+        }
+        out.push_str(&action_form_html(ctx, kind, &select, kind));
     }
     out.push_str("</div>");
     out
@@ -41,6 +68,39 @@ pub(super) async fn runs(State(st): State<AppState>, ctx: Ctx) -> Response {
     );
     p.h2("Actions");
     p.raw(&action_forms(&st, &ctx));
+    p.h2("Saved plans awaiting apply");
+    let rows: Vec<Vec<String>> = d
+        .planned
+        .iter()
+        .map(|plan| {
+            let apply = if ctx.role >= Role::Operator {
+                action_form_html(
+                    &ctx,
+                    "apply",
+                    &format!(
+                        "<input type=\"hidden\" name=\"plan_id\" value=\"{}\">",
+                        plan.id
+                    ),
+                    "apply this plan",
+                )
+            } else {
+                "—".into()
+            };
+            vec![
+                format!("<code>{}</code>", &plan.id.to_string()[..8]),
+                run_link(&plan.run_id),
+                badge(&plan.status),
+                format!("<code>{}</code>", esc(&plan.ssot_revision)),
+                ts(&plan.created_at),
+                apply,
+            ]
+        })
+        .collect();
+    p.table(
+        &["Plan", "Run", "Status", "Revision", "Saved", "Apply"],
+        &rows,
+        "No saved plan is waiting: run a plan first.",
+    );
     p.h2("Runs");
     runs_table(&mut p, &d.runs);
     p.h2("Queued jobs");
@@ -165,24 +225,51 @@ pub async fn run(State(st): State<AppState>, ctx: Ctx, Path(id): Path<String>) -
 }
 
 pub async fn job(State(st): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    let j = match data::job(&st, &id).await {
+    let v = match data::job(&st, &id).await {
         Ok(j) => j,
         Err(e) => return fail(e),
     };
+    let j = &v.job;
     let mut p = Page::new(
         format!("Job {}", &j.id.to_string()[..8]),
-        Maturity::Scaffold,
+        Maturity::Beta,
         &["ops.work_queue"],
     );
+    let mut rows = vec![
+        vec!["Status".into(), badge(&j.status)],
+        vec!["Queue".into(), format!("<code>{}</code>", esc(&j.queue))],
+        vec!["Attempts".into(), j.attempts.to_string()],
+        vec!["Last error".into(), opt(j.last_error.as_deref())],
+        vec!["Created".into(), ts(&j.created_at)],
+        vec!["Updated".into(), ts(&j.updated_at)],
+    ];
+    if let Some(run) = data::result_id(&j.result, "run_id") {
+        rows.push(vec!["Run".into(), run_link(&run)]);
+    }
+    if let Some(b) = data::result_id(&j.result, "backup_id") {
+        rows.push(vec![
+            "Backup".into(),
+            format!("<a href=\"/backups#backup-{b}\"><code>{}</code></a>", &b.to_string()[..8]),
+        ]);
+    }
+    p.table(&["Job", ""], &rows, "");
+    p.h2("Request");
     p.raw(&format!(
-        "<p>{} on queue <code>{}</code> · attempts {} · created {}</p><pre>{}</pre>",
-        badge(&j.status),
-        esc(&j.queue),
-        j.attempts,
-        ts(&j.created_at),
+        "<pre>{}</pre>",
         esc(&serde_json::to_string_pretty(&j.payload).unwrap_or_default())
     ));
-    p.para("A worker claims the job and records its run; the run then appears under Runs & Plans.");
+    p.h2("Result");
+    match &j.result {
+        Some(r) => {
+            p.raw(&format!(
+                "<pre>{}</pre>",
+                esc(&serde_json::to_string_pretty(r).unwrap_or_default())
+            ));
+        }
+        None => {
+            p.empty("No result yet: a worker records one when it completes the job; its run then appears under Runs & Plans.");
+        }
+    }
     respond(&ctx, &p)
 }
 
@@ -192,6 +279,12 @@ pub struct ActionForm {
     idempotency_key: String,
     #[serde(default)]
     environment: Option<String>,
+    #[serde(default)]
+    plan_id: Option<String>,
+    #[serde(default)]
+    backup_id: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
 }
 
 pub async fn action_form(
@@ -211,8 +304,13 @@ pub async fn action_form(
         );
     }
     let actor = format!("console:{}", ctx.role.as_str());
-    match crate::console::api::enqueue_action(&st, &kind, f.environment, &f.idempotency_key, &actor)
-        .await
+    let body = crate::console::api::ActionBody {
+        environment: f.environment,
+        plan_id: f.plan_id,
+        backup_id: f.backup_id,
+        from: f.from,
+    };
+    match crate::console::api::enqueue_action(&st, &kind, &body, &f.idempotency_key, &actor).await
     {
         Ok(a) => Redirect::to(&format!("/jobs/{}", a.job.id)).into_response(),
         Err(e) => fail(e),

@@ -1,0 +1,169 @@
+//! Property/fuzz pass over the console API with schemathesis (PyPI): the console serves a
+//! populated store on loopback, its own `/api/openapi.json` is the contract, and schemathesis
+//! generates bounded requests per operation — without a token, with a viewer token and with an
+//! operator token — running every built-in check (no 5xx, statuses, content types, response
+//! schemas, negative data rejected, positive data accepted, methods, auth) plus our own
+//! `json_envelope` check: every answer is `application/json`, parses, and is an envelope.
+//!
+//! Skipped with a loud message when schemathesis is not installed, except under CI=true where
+//! that is a failure (`.ci/run` installs the pinned version).
+
+mod common;
+mod console_common;
+
+use console_common::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The version `.ci/run` installs.
+const SCHEMATHESIS: &str = "4.32.5";
+
+fn schemathesis() -> Option<String> {
+    let found = Command::new("schemathesis")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if found.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "CI=true but schemathesis is not installed: python3 -m pip install 'schemathesis=={SCHEMATHESIS}'"
+            );
+        }
+        eprintln!(
+            "\n*** SKIPPED console API fuzz test: schemathesis not found. Install it with\n***   python3 -m pip install 'schemathesis=={SCHEMATHESIS}'\n"
+        );
+    }
+    found
+}
+
+/// The custom check, loaded through SCHEMATHESIS_HOOKS.
+const HOOKS: &str = r#"
+import json
+import schemathesis
+
+
+@schemathesis.check
+def json_envelope(ctx, response, case):
+    """Every /api answer is application/json, parses, and is an ok/error envelope."""
+    ctype = (response.headers.get("content-type") or [""])[0]
+    if not ctype.startswith("application/json"):
+        raise AssertionError(f"content-type is {ctype!r}, not application/json")
+    try:
+        body = json.loads(response.content)
+    except ValueError as e:
+        raise AssertionError(f"the body is not JSON: {e}")
+    if not isinstance(body, dict) or not isinstance(body.get("ok"), bool):
+        raise AssertionError("the body is not an envelope with a boolean `ok`")
+    if body["ok"]:
+        if "data" not in body:
+            raise AssertionError("a success envelope without `data`")
+    else:
+        err = body.get("error")
+        if not isinstance(err, dict) or not isinstance(err.get("code"), str):
+            raise AssertionError("an error envelope without `error.code`")
+        if err.get("status") != response.status_code:
+            raise AssertionError(f"error.status {err.get('status')} != HTTP {response.status_code}")
+    if response.status_code >= 500:
+        raise AssertionError(f"server error {response.status_code}")
+"#;
+
+/// Statuses a schema-valid request may still get: 422 is a well-formed request naming
+/// something that does not exist (an environment, plan or backup) — the document cannot list
+/// the SSOT's names or the store's ids.
+const CONFIG: &str = r#"
+[checks.positive_data_acceptance]
+expected-statuses = ["2xx", "401", "403", "404", "422"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_failure_in_the_api() {
+    let Some(version) = schemathesis() else {
+        return;
+    };
+    eprintln!("using {version}");
+    let b = common::sqlite().await;
+    populate(&b.store).await;
+    let base = start(b.store.clone(), config(false)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The contract is the server's own document (the data of its envelope).
+    let v: serde_json::Value = client()
+        .get(format!("{base}/api/openapi.json"))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("openapi JSON");
+    let schema = dir.path().join("openapi.json");
+    std::fs::write(&schema, v["data"].to_string()).expect("write schema");
+    std::fs::write(dir.path().join("odooops_checks.py"), HOOKS).expect("write hooks");
+    let config = dir.path().join("schemathesis.toml");
+    std::fs::write(&config, CONFIG).expect("write config");
+    let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/schemathesis");
+    std::fs::create_dir_all(&reports).expect("report dir");
+
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    for (who, token) in [
+        ("anonymous", None),
+        ("viewer", Some(VIEWER)),
+        ("operator", Some(OPERATOR)),
+    ] {
+        let mut cmd = tokio::process::Command::new("schemathesis");
+        cmd.current_dir(dir.path())
+            .env("SCHEMATHESIS_HOOKS", "odooops_checks")
+            .env("PYTHONPATH", dir.path())
+            .env("NO_COLOR", "1")
+            .arg("--config-file")
+            .arg(&config)
+            .arg("run")
+            .arg(&schema)
+            .args(["--url", &base])
+            .args(["--checks", "all"])
+            .args(["--phases", "examples,coverage,fuzzing"])
+            .args(["--max-examples", "12"])
+            .args(["--seed", "7"])
+            .args(["--workers", "1"])
+            .args(["--generation-database", "none"])
+            .args(["--request-timeout", "10"])
+            .args(["--no-color"])
+            .args(["--report", "junit"])
+            .arg("--report-junit-path")
+            .arg(reports.join(format!("{who}.xml")))
+            .kill_on_drop(true);
+        if let Some(t) = token {
+            cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+            .await
+            .unwrap_or_else(|_| panic!("schemathesis ({who}) finished within 120 s"))
+            .expect("schemathesis runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        eprintln!(
+            "--- schemathesis as {who} ({:?}):\n{}",
+            started.elapsed(),
+            stdout
+                .lines()
+                .rev()
+                .take(12)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        if !out.status.success() {
+            failures.push(format!(
+                "=== as {who}: exit {:?}\n{stdout}\n{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    b.finish().await;
+}
