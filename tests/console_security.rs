@@ -10,7 +10,41 @@ use odooops::console::webhooks::hmac_sha256;
 use odooops::ssot::{ConsoleAccess, ConsoleRole, ConsoleToken, Resource};
 use serde_json::{json, Value};
 
-const ACTIONS: &[&str] = &["plan", "apply", "resync", "gates", "backup"];
+/// Every action, with a body the operator's request is accepted with (`restore` needs a
+/// recorded backup: its id is filled in by [`action_body`]).
+const ACTIONS: &[&str] = &[
+    "plan", "apply", "resync", "gates", "backup", "restore", "clone",
+];
+
+fn action_body(kind: &str, backup_id: &str) -> Option<Value> {
+    match kind {
+        "restore" => Some(json!({"backup_id": backup_id, "environment": "staging"})),
+        "clone" => Some(json!({"from": "production", "environment": "staging"})),
+        _ => None,
+    }
+}
+
+async fn seed_backup(store: &odooops::store::Store) -> String {
+    let dump = store
+        .put_artifact(b"PGDMP test dump", "application/octet-stream", None)
+        .await
+        .expect("dump");
+    store
+        .record_backup(&odooops::store::NewBackup {
+            job_id: None,
+            environment: "production".into(),
+            kind: "manual".into(),
+            size_bytes: 15,
+            sha256: dump.sha256,
+            location: "artifacts".into(),
+            retention_class: "manual".into(),
+            expires_at: None,
+        })
+        .await
+        .expect("backup")
+        .id
+        .to_string()
+}
 
 async fn post_action(
     c: &reqwest::Client,
@@ -38,20 +72,33 @@ async fn post_action(
 async fn auth_matrix_over_every_write_and_read_route() {
     for public_read in [false, true] {
         let b = common::sqlite().await;
+        let backup_id = seed_backup(&b.store).await;
         let base = start(b.store.clone(), config(public_read)).await;
         let c = client();
+        // The table the OpenAPI document is built from lists every action.
+        for kind in ACTIONS {
+            let path = format!("/api/actions/{kind}");
+            assert!(
+                API_ROUTES
+                    .iter()
+                    .any(|r| r.path == path && r.access == Access::Write),
+                "{path} in API_ROUTES"
+            );
+        }
         for kind in ACTIONS {
             let key = format!("{kind}-{public_read}");
-            let (s, v) = post_action(&c, &base, kind, None, &key, None).await;
+            let body = action_body(kind, &backup_id);
+            let (s, v) = post_action(&c, &base, kind, None, &key, body.clone()).await;
             assert_eq!(s, 401, "anonymous {kind}");
             assert_eq!(v["error"]["code"], "unauthorized");
-            let (s, v) = post_action(&c, &base, kind, Some(VIEWER), &key, None).await;
+            let (s, v) = post_action(&c, &base, kind, Some(VIEWER), &key, body.clone()).await;
             assert_eq!(s, 403, "viewer {kind}");
             assert_eq!(v["error"]["code"], "forbidden");
-            let (s, v) = post_action(&c, &base, kind, Some("wrong-token"), &key, None).await;
+            let (s, v) =
+                post_action(&c, &base, kind, Some("wrong-token"), &key, body.clone()).await;
             assert_eq!(s, 401, "bad token {kind}");
             assert_eq!(v["error"]["code"], "invalid_token");
-            let (s, v) = post_action(&c, &base, kind, Some(OPERATOR), &key, None).await;
+            let (s, v) = post_action(&c, &base, kind, Some(OPERATOR), &key, body).await;
             assert_eq!(s, 202, "operator {kind}: {v}");
             // An operator token in a cookie is not enough for an API write (CSRF).
             let r = c
@@ -418,5 +465,311 @@ async fn plane_webhook_verifies_and_dedupes_on_event_id() {
         .await
         .expect("events");
     assert_eq!(events.len(), 1);
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn restore_clone_and_apply_validate_their_fields_and_replay_by_key() {
+    let b = common::sqlite().await;
+    let pop = populate(&b.store).await;
+    let backup_id = seed_backup(&b.store).await;
+    let plans = b
+        .store
+        .plans_for_run(pop.run_id)
+        .await
+        .expect("plans of the populated run");
+    let planned = plans[0].id.to_string();
+    let base = start(b.store.clone(), config(false)).await;
+    let c = client();
+    let op = Some(OPERATOR);
+
+    // restore: the payload names the backup and the target.
+    let body = json!({"backup_id": backup_id, "environment": "staging"});
+    let (s, v) = post_action(&c, &base, "restore", op, "r-1", Some(body.clone())).await;
+    assert_eq!(s, 202, "{v}");
+    let job = &v["data"]["job"];
+    assert_eq!(job["queue"], "backup");
+    assert_eq!(job["payload"]["action"], "restore");
+    assert_eq!(job["payload"]["backup_id"], backup_id.as_str());
+    assert_eq!(job["payload"]["environment"], "staging");
+    // Replay: same job; a different body under the same key is refused.
+    let (s, v2) = post_action(&c, &base, "restore", op, "r-1", Some(body)).await;
+    assert_eq!((s, &v2["data"]["job"]["id"]), (200, &job["id"]));
+    let other = json!({"backup_id": backup_id, "environment": "production"});
+    let (s, v) = post_action(&c, &base, "restore", op, "r-1", Some(other)).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+    for (body, code) in [
+        (json!({"environment": "staging"}), "missing_field"),
+        (json!({"backup_id": backup_id}), "missing_field"),
+        (
+            json!({"backup_id": "nope", "environment": "staging"}),
+            "invalid_id",
+        ),
+        (
+            json!({"backup_id": uuid::Uuid::now_v7(), "environment": "staging"}),
+            "unknown_backup",
+        ),
+        (
+            json!({"backup_id": backup_id, "environment": "qa"}),
+            "unknown_environment",
+        ),
+        (
+            json!({"backup_id": backup_id, "environment": "staging", "from": "production"}),
+            "unexpected_field",
+        ),
+        (
+            json!({"backup_id": backup_id, "environment": ""}),
+            "empty_field",
+        ),
+    ] {
+        let (s, v) = post_action(&c, &base, "restore", op, "r-bad", Some(body.clone())).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{body}"
+        );
+    }
+
+    // clone: never into production.
+    let (s, v) = post_action(
+        &c,
+        &base,
+        "clone",
+        op,
+        "c-1",
+        Some(json!({"from": "production", "environment": "staging"})),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["data"]["job"]["queue"], "backup");
+    assert_eq!(v["data"]["job"]["payload"]["action"], "clone");
+    assert_eq!(v["data"]["job"]["payload"]["from"], "production");
+    assert_eq!(v["data"]["job"]["payload"]["environment"], "staging");
+    for (body, code) in [
+        (
+            json!({"from": "staging", "environment": "production"}),
+            "clone_into_production",
+        ),
+        (
+            json!({"from": "staging", "environment": "staging"}),
+            "clone_onto_itself",
+        ),
+        (
+            json!({"from": "qa", "environment": "staging"}),
+            "unknown_environment",
+        ),
+        (json!({"environment": "staging"}), "missing_field"),
+    ] {
+        let (s, v) = post_action(&c, &base, "clone", op, "c-bad", Some(body.clone())).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{body}"
+        );
+    }
+    assert!(b
+        .store
+        .job_by_dedupe_key("console:clone:c-bad")
+        .await
+        .expect("lookup")
+        .is_none());
+
+    // apply: a planned plan, or none (a fresh plan); never an applied or unknown one.
+    let (s, v) = post_action(
+        &c,
+        &base,
+        "apply",
+        op,
+        "a-1",
+        Some(json!({"plan_id": planned, "environment": "staging"})),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["data"]["job"]["payload"]["plan_id"], planned.as_str());
+    let (s, v) = post_action(&c, &base, "apply", op, "a-2", None).await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["data"]["job"]["payload"]["plan_id"], Value::Null);
+    for (body, code) in [
+        (json!({"plan_id": "x"}), "invalid_id"),
+        (json!({"plan_id": uuid::Uuid::now_v7()}), "unknown_plan"),
+        (json!({"plan_id": 7}), "invalid_body"),
+        (json!({"backup_id": backup_id}), "unexpected_field"),
+    ] {
+        let (s, v) = post_action(&c, &base, "apply", op, "a-bad", Some(body.clone())).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{body}"
+        );
+    }
+    b.store
+        .set_plan_status(plans[0].id, odooops::store::PlanStatus::Applied)
+        .await
+        .expect("mark applied");
+    let (s, v) = post_action(
+        &c,
+        &base,
+        "apply",
+        op,
+        "a-3",
+        Some(json!({"plan_id": planned})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("plan_not_applicable"))
+    );
+    // The first apply still replays although its plan is no longer `planned`.
+    let (s, v) = post_action(
+        &c,
+        &base,
+        "apply",
+        op,
+        "a-1",
+        Some(json!({"plan_id": planned, "environment": "staging"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["data"]["replayed"].as_bool()),
+        (200, Some(true)),
+        "{v}"
+    );
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn job_page_and_api_link_the_run_and_backup_of_a_result() {
+    let b = common::sqlite().await;
+    let pop = populate(&b.store).await;
+    let backup_id = seed_backup(&b.store).await;
+    let base = start(b.store.clone(), config(false)).await;
+    let c = client();
+    let (s, v) = post_action(&c, &base, "backup", Some(OPERATOR), "j-1", None).await;
+    assert_eq!(s, 202, "{v}");
+    let job = v["data"]["job"]["id"].as_str().expect("id").to_string();
+    // Before a worker finishes: status, attempts, no result.
+    let page = |path: String| {
+        let c = c.clone();
+        async move {
+            let r = c.get(path).bearer_auth(VIEWER).send().await.expect("req");
+            assert_eq!(r.status(), 200);
+            r.text().await.expect("html")
+        }
+    };
+    let html = page(format!("{base}/jobs/{job}")).await;
+    assert!(
+        html.contains("queued") && html.contains("No result yet"),
+        "{html}"
+    );
+    // A worker claims it, fails once, then completes with a result naming a run and a backup.
+    let w = b
+        .store
+        .claim("backup", "w1", std::time::Duration::from_secs(30))
+        .await
+        .expect("claim")
+        .expect("job");
+    assert!(b
+        .store
+        .fail(
+            w.id,
+            "w1",
+            "pg_dump: <connection refused>",
+            Some(std::time::Duration::ZERO)
+        )
+        .await
+        .expect("fail"));
+    let w = b
+        .store
+        .claim("backup", "w2", std::time::Duration::from_secs(30))
+        .await
+        .expect("claim")
+        .expect("job again");
+    let result = json!({"run_id": pop.run_id, "backup_id": backup_id});
+    assert!(b
+        .store
+        .complete_with_result(w.id, "w2", &result)
+        .await
+        .expect("complete"));
+    let html = page(format!("{base}/jobs/{job}")).await;
+    assert!(
+        html.contains(&format!("href=\"/runs/{}\"", pop.run_id)),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"/backups#backup-{backup_id}\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains("pg_dump: &lt;connection refused&gt;"),
+        "last error, escaped"
+    );
+    assert!(html.contains("badge good\">done"), "{html}");
+    let r = c
+        .get(format!("{base}/api/jobs/{job}"))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .expect("api");
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["data"]["status"], "done");
+    assert_eq!(v["data"]["attempts"], 2);
+    assert_eq!(v["data"]["result"], result);
+    assert_eq!(v["data"]["links"]["run"], format!("/runs/{}", pop.run_id));
+    assert_eq!(
+        v["data"]["links"]["backup"],
+        format!("/backups#backup-{backup_id}")
+    );
+    // The run it links to and the backup anchor exist.
+    let html = page(format!("{base}/runs/{}", pop.run_id)).await;
+    assert!(html.contains("Run "));
+    let html = page(format!("{base}/backups")).await;
+    assert!(html.contains(&format!("id=\"backup-{backup_id}\"")));
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn pages_offer_restore_clone_and_apply_forms_to_operators() {
+    let b = common::sqlite().await;
+    let pop = populate(&b.store).await;
+    let backup_id = seed_backup(&b.store).await;
+    let planned = b.store.plans_for_run(pop.run_id).await.expect("plans")[0].id;
+    let base = start(b.store.clone(), config(true)).await;
+    let c = client();
+    let get = |path: &str, token: &str| {
+        c.get(format!("{base}{path}"))
+            .header("cookie", format!("odooops_token={token}"))
+            .send()
+    };
+    let html = get("/backups", OPERATOR)
+        .await
+        .expect("backups")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("action=\"/actions/restore\""), "{html}");
+    assert!(html.contains(&format!("name=\"backup_id\" value=\"{backup_id}\"")));
+    assert!(html.contains("action=\"/actions/clone\"") && html.contains("name=\"from\""));
+    let html = get("/runs", OPERATOR)
+        .await
+        .expect("runs")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains(&format!("name=\"plan_id\" value=\"{planned}\"")),
+        "{html}"
+    );
+    // A viewer sees the data, not the forms.
+    let html = get("/backups", VIEWER)
+        .await
+        .expect("backups")
+        .text()
+        .await
+        .expect("html");
+    assert!(!html.contains("action=\"/actions/restore\""));
+    assert!(!html.contains("action=\"/actions/clone\""));
     b.finish().await;
 }

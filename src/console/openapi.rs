@@ -214,7 +214,10 @@ fn header_param(name: &str, required: bool, schema: Value, description: &str) ->
 }
 
 fn query_params(path: &str) -> Vec<Value> {
-    let levels: Vec<&str> = crate::store::Level::ALL.iter().map(|l| l.as_str()).collect();
+    let levels: Vec<&str> = crate::store::Level::ALL
+        .iter()
+        .map(|l| l.as_str())
+        .collect();
     match path {
         "/api/drift" => vec![query(
             "environment",
@@ -222,13 +225,21 @@ fn query_params(path: &str) -> Vec<Value> {
             "Only this environment's findings (empty: all)",
         )],
         "/api/events" => vec![
-            query("environment", json!({"type": "string"}), "Only this environment (empty: all)"),
+            query(
+                "environment",
+                json!({"type": "string"}),
+                "Only this environment (empty: all)",
+            ),
             query(
                 "level",
                 json!({"type": "string", "enum": levels}),
                 "This level and more severe ones",
             ),
-            query("correlation_id", json!({"type": "string"}), "One correlation id"),
+            query(
+                "correlation_id",
+                json!({"type": "string"}),
+                "One correlation id",
+            ),
             query(
                 "since",
                 json!({"type": "string", "format": "date-time"}),
@@ -258,9 +269,18 @@ fn action_body(kind: &str) -> Value {
     let mut props = Map::new();
     for (name, _) in fields {
         let (schema, description) = match *name {
-            "environment" => (json!({"type": "string", "nullable": true}), "Target environment (an SSOT Environment name)"),
-            "plan_id" => (json!({"type": "string", "format": "uuid", "nullable": true}), "A saved plan whose status is `planned`"),
-            "backup_id" => (json!({"type": "string", "format": "uuid"}), "A recorded backup"),
+            "environment" => (
+                json!({"type": "string", "nullable": true}),
+                "Target environment (an SSOT Environment name)",
+            ),
+            "plan_id" => (
+                json!({"type": "string", "format": "uuid", "nullable": true}),
+                "A saved plan whose status is `planned`",
+            ),
+            "backup_id" => (
+                json!({"type": "string", "format": "uuid"}),
+                "A recorded backup",
+            ),
             "from" => (json!({"type": "string"}), "Source environment"),
             _ => (json!({"type": "string"}), ""),
         };
@@ -313,10 +333,22 @@ pub fn document() -> Value {
                     "required": false,
                     "content": {"application/json": {"schema": action_body(kind)}}
                 });
-                responses.insert("200".into(), response("A replay: the job of the first request with this Idempotency-Key", "Ok"));
+                responses.insert(
+                    "200".into(),
+                    response(
+                        "A replay: the job of the first request with this Idempotency-Key",
+                        "Ok",
+                    ),
+                );
                 responses.insert("202".into(), response("Enqueued (Location: the job)", "Ok"));
-                responses.insert("400".into(), error("Missing Idempotency-Key or malformed JSON"));
-                responses.insert("401".into(), error("No operator token in the Authorization header, or an invalid token"));
+                responses.insert(
+                    "400".into(),
+                    error("Missing Idempotency-Key or malformed JSON"),
+                );
+                responses.insert(
+                    "401".into(),
+                    error("No operator token in the Authorization header, or an invalid token"),
+                );
                 responses.insert("403".into(), error("The token is not an operator's"));
                 responses.insert("413".into(), error("Body too large"));
                 responses.insert("415".into(), error("Body not application/json"));
@@ -329,15 +361,31 @@ pub fn document() -> Value {
                 } else {
                     ("X-Plane-Signature", "X-Plane-Delivery")
                 };
-                params.push(header_param(sig, true, json!({"type": "string"}), "HMAC-SHA256 of the body"));
-                params.push(header_param(delivery, false, json!({"type": "string"}), "Delivery id (deduplication)"));
+                params.push(header_param(
+                    sig,
+                    true,
+                    json!({"type": "string"}),
+                    "HMAC-SHA256 of the body",
+                ));
+                params.push(header_param(
+                    delivery,
+                    false,
+                    json!({"type": "string"}),
+                    "Delivery id (deduplication)",
+                ));
                 op["requestBody"] = json!({
                     "required": false,
                     "content": {"application/json": {"schema": {"type": "object"}}}
                 });
-                responses.insert("200".into(), response("Processed, or a duplicate delivery", "Ok"));
+                responses.insert(
+                    "200".into(),
+                    response("Processed, or a duplicate delivery", "Ok"),
+                );
                 responses.insert("202".into(), response("Accepted: jobs enqueued", "Ok"));
-                responses.insert("400".into(), error("Missing delivery id or malformed payload"));
+                responses.insert(
+                    "400".into(),
+                    error("Missing delivery id or malformed payload"),
+                );
                 responses.insert("401".into(), error("Missing or invalid signature"));
                 responses.insert("413".into(), error("Body too large"));
                 responses.insert("503".into(), error("The webhook secret is not configured"));
@@ -395,7 +443,10 @@ fn operation_id(route: &ApiRoute) -> String {
     for seg in route.path.trim_start_matches("/api/").split('/') {
         let seg = seg.trim_matches(|c| c == '{' || c == '}');
         id.push('_');
-        id.extend(seg.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }));
+        id.extend(
+            seg.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+        );
     }
     id
 }

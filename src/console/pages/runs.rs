@@ -249,7 +249,10 @@ pub async fn job(State(st): State<AppState>, ctx: Ctx, Path(id): Path<String>) -
     if let Some(b) = data::result_id(&j.result, "backup_id") {
         rows.push(vec![
             "Backup".into(),
-            format!("<a href=\"/backups#backup-{b}\"><code>{}</code></a>", &b.to_string()[..8]),
+            format!(
+                "<a href=\"/backups#backup-{b}\"><code>{}</code></a>",
+                &b.to_string()[..8]
+            ),
         ]);
     }
     p.table(&["Job", ""], &rows, "");
@@ -310,8 +313,7 @@ pub async fn action_form(
         backup_id: f.backup_id,
         from: f.from,
     };
-    match crate::console::api::enqueue_action(&st, &kind, &body, &f.idempotency_key, &actor).await
-    {
+    match crate::console::api::enqueue_action(&st, &kind, &body, &f.idempotency_key, &actor).await {
         Ok(a) => Redirect::to(&format!("/jobs/{}", a.job.id)).into_response(),
         Err(e) => fail(e),
     }
