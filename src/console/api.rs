@@ -184,7 +184,8 @@ fn known_environment(st: &AppState, field: &str, env: &str) -> Result<(), ApiErr
     }
 }
 
-fn is_production(st: &AppState, env: &str) -> bool {
+/// Whether an environment's stage is `production` (never a clone target).
+pub fn is_production(st: &AppState, env: &str) -> bool {
     st.ssot
         .as_ref()
         .and_then(|s| s.environment(env))

@@ -156,9 +156,14 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
             &ctx,
             "clone",
             &format!(
-                "<select name=\"from\" aria-label=\"clone from\">{0}</select> → \
-                 <select name=\"environment\" aria-label=\"clone into\">{0}</select>",
-                env_options(&st, None)
+                "<select name=\"from\" aria-label=\"clone from\">{}</select> → \
+                 <select name=\"environment\" aria-label=\"clone into\">{}</select>",
+                env_options(&st, None),
+                data::environments(&st)
+                    .iter()
+                    .filter(|e| !crate::console::api::is_production(&st, e))
+                    .map(|e| format!("<option value=\"{0}\">{0}</option>", esc(e)))
+                    .collect::<String>()
             ),
             "clone",
         ));
