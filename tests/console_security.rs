@@ -134,7 +134,14 @@ async fn auth_matrix_over_every_write_and_read_route() {
             .await
             .expect("req");
         assert_eq!(r.status(), 200);
-        for open in ["/healthz", "/readyz", "/static/style.css", "/login"] {
+        for open in [
+            "/healthz",
+            "/readyz",
+            "/static/style.css",
+            "/static/favicon.svg",
+            "/favicon.ico",
+            "/login",
+        ] {
             let r = c.get(format!("{base}{open}")).send().await.expect("req");
             assert_eq!(r.status(), 200, "{open}");
         }

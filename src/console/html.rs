@@ -125,7 +125,7 @@ impl Page {
         format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title} · OdooOps</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head>\
+             <title>{title} · OdooOps</title><link rel=\"stylesheet\" href=\"/static/style.css\"><link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\"></head>\
              <body><header><span class=\"brand\">OdooOps</span><nav>{nav}</nav></header>\
              <main><h1>{title} <span class=\"maturity m-{m}\" title=\"page maturity\">{m}</span></h1>\
              <p class=\"sources\">Data sources: {sources}</p>\n{body}</main></body></html>\n",
@@ -186,6 +186,9 @@ pub fn ts(t: &chrono::DateTime<chrono::Utc>) -> String {
 pub fn opt(s: Option<&str>) -> String {
     s.map(esc).unwrap_or_else(|| "—".into())
 }
+
+/// The console's icon: the accent colour with an "O".
+pub const FAVICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#714b67"/><circle cx="16" cy="16" r="8" fill="none" stroke="#fff" stroke-width="4"/></svg>"##;
 
 pub const STYLE: &str = r#"
 :root { --fg:#1d2330; --muted:#667085; --line:#e4e7ec; --bg:#f8f9fb; --accent:#714b67; }

@@ -149,6 +149,8 @@ pub fn router(store: Store, cfg: Config) -> Router {
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/static/style.css", get(style))
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -190,6 +192,18 @@ async fn style() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         html::STYLE,
+    )
+        .into_response()
+}
+
+/// The icon browsers ask for on every page (a missing one is a console error).
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        html::FAVICON,
     )
         .into_response()
 }
@@ -257,7 +271,13 @@ fn prom_label(s: &str) -> String {
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/healthz" | "/readyz" | "/static/style.css" | "/login" | "/logout"
+        "/healthz"
+            | "/readyz"
+            | "/static/style.css"
+            | "/static/favicon.svg"
+            | "/favicon.ico"
+            | "/login"
+            | "/logout"
     ) || path.starts_with("/api/webhooks/")
 }
 
