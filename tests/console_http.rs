@@ -555,3 +555,77 @@ async fn console_over_evidence_from_the_reconcile_engine() {
         b.finish().await;
     }
 }
+
+#[tokio::test]
+async fn drift_counts_cover_every_open_finding_and_the_list_is_bounded() {
+    for b in common::backends().await {
+        let run = b
+            .store
+            .begin_run(&odooops::store::NewRun {
+                kind: odooops::store::RunKind::Reconcile,
+                trigger: odooops::store::Trigger::Cli,
+                ssot_revision: "r".into(),
+                actor: "t".into(),
+                environment: Some("staging".into()),
+                correlation_id: None,
+            })
+            .await
+            .expect("run");
+        let obs: Vec<odooops::store::DriftObservation> = (0..30)
+            .map(|i| odooops::store::DriftObservation {
+                environment: if i < 20 { "staging" } else { "production" }.into(),
+                resource_kind: "droplet".into(),
+                resource_name: format!("d-{i}"),
+                field_path: if i % 2 == 0 { "size" } else { "tags" }.into(),
+                desired: Some(serde_json::json!(1)),
+                observed: Some(serde_json::json!(2)),
+                run_id: Some(run.id),
+            })
+            .collect();
+        b.store.upsert_drift(&obs).await.expect("drift");
+        let base = start(b.store.clone(), config(false)).await;
+        let c = client();
+        let (s, v) = get_json(&c, &format!("{base}/api/drift?limit=5")).await;
+        assert_eq!(s, 200, "{}: {v}", b.name);
+        let d = &v["data"];
+        assert_eq!(d["open"].as_array().map(Vec::len), Some(5), "{}", b.name);
+        let total: i64 = d["by_field"]
+            .as_array()
+            .expect("by_field")
+            .iter()
+            .map(|f| f["open"].as_i64().unwrap_or(0))
+            .sum();
+        assert_eq!(total, 30, "{}: counts are over all open findings", b.name);
+        let staging_size = d["by_field"]
+            .as_array()
+            .expect("by_field")
+            .iter()
+            .find(|f| f["environment"] == "staging" && f["field_path"] == "size")
+            .map(|f| f["open"].clone());
+        assert_eq!(staging_size, Some(serde_json::json!(10)), "{}", b.name);
+        let (s, v) = get_json(&c, &format!("{base}/api/drift?environment=production")).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["data"]["open"].as_array().map(Vec::len), Some(10));
+        assert!(v["data"]["by_field"]
+            .as_array()
+            .expect("by_field")
+            .iter()
+            .all(|f| f["environment"] == "production"));
+        let (s, v) = get_json(&c, &format!("{base}/api/drift?limit=0")).await;
+        assert_eq!(s, 400);
+        assert_error(&v, "bad_request");
+        // The environments list reads each environment's own last run.
+        let (s, v) = get_json(&c, &format!("{base}/api/environments")).await;
+        assert_eq!(s, 200);
+        let staging = v["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|e| e["name"] == "staging")
+            .cloned()
+            .expect("staging");
+        assert_eq!(staging["last_run"]["id"], run.id.to_string(), "{}", b.name);
+        assert_eq!(staging["open_drift"], 20);
+        b.finish().await;
+    }
+}

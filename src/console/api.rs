@@ -18,7 +18,7 @@ pub async fn overview(State(st): State<AppState>) -> ApiResult<data::Overview> {
 }
 
 pub async fn environments(State(st): State<AppState>) -> ApiResult<Vec<data::EnvHealth>> {
-    Ok(ok(data::overview(&st).await?.environments))
+    Ok(ok(data::environment_list(&st).await?))
 }
 
 pub async fn environment(
@@ -31,6 +31,7 @@ pub async fn environment(
 #[derive(Deserialize, Default)]
 pub struct EnvFilter {
     pub environment: Option<String>,
+    pub limit: Option<i64>,
 }
 
 pub async fn drift(
@@ -38,7 +39,7 @@ pub async fn drift(
     Query(q): Query<EnvFilter>,
 ) -> ApiResult<data::Drift> {
     let env = q.environment.filter(|e| !e.is_empty());
-    Ok(ok(data::drift(&st, env.as_deref()).await?))
+    Ok(ok(data::drift(&st, env.as_deref(), q.limit).await?))
 }
 
 pub async fn runs(State(st): State<AppState>) -> ApiResult<data::Runs> {

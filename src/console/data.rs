@@ -4,8 +4,8 @@
 use super::errors::ApiError;
 use super::AppState;
 use crate::store::{
-    Action, Artifact, Backup, DriftCount, DriftFinding, Event, EventFilter, GateResult, GateRun,
-    InventoryObject, Level, Plan, QueueJob, Run, SecretSyncRun, StatusCount, Timestamp,
+    Action, Artifact, Backup, DriftCount, DriftFinding, Event, EventFilter, FieldCount, GateResult,
+    GateRun, InventoryObject, Level, Plan, QueueJob, Run, SecretSyncRun, StatusCount, Timestamp,
     WebhookDelivery,
 };
 use serde::Serialize;
@@ -68,7 +68,8 @@ pub async fn overview(st: &AppState) -> R<Overview> {
     let queue_depth = st.store.queue_depth().await?;
     let since = crate::store::now() - chrono::Duration::days(30);
     let history = st.store.drift_history(since, 10_000).await?;
-    let environments = env_health(st, &drift, &runs);
+    let last = st.store.last_run_per_environment().await?;
+    let environments = env_health(st, &drift, &last, &runs);
     let total: i64 = gate_outcomes.iter().map(|c| c.count).sum();
     let pass: i64 = gate_outcomes
         .iter()
@@ -87,7 +88,12 @@ pub async fn overview(st: &AppState) -> R<Overview> {
     })
 }
 
-fn env_health(st: &AppState, drift: &[DriftCount], runs: &[Run]) -> Vec<EnvHealth> {
+/// Health of every SSOT environment from the open-drift counts, each environment's last run
+/// (`last`) and the recent runs (`recent`: an all-environment success counts for everyone).
+fn env_health(st: &AppState, drift: &[DriftCount], last: &[Run], recent: &[Run]) -> Vec<EnvHealth> {
+    let global_ok = recent
+        .iter()
+        .any(|r| r.environment.is_none() && r.status == "succeeded");
     let Some(ssot) = &st.ssot else {
         return Vec::new();
     };
@@ -98,7 +104,7 @@ fn env_health(st: &AppState, drift: &[DriftCount], runs: &[Run]) -> Vec<EnvHealt
                 .iter()
                 .find(|d| d.environment == name)
                 .map_or(0, |d| d.open);
-            let last_run = runs
+            let last_run = last
                 .iter()
                 .find(|r| r.environment.as_deref() == Some(&name))
                 .cloned();
@@ -106,11 +112,7 @@ fn env_health(st: &AppState, drift: &[DriftCount], runs: &[Run]) -> Vec<EnvHealt
                 "drifted"
             } else if last_run.as_ref().is_some_and(|r| r.status == "failed") {
                 "failed"
-            } else if last_run.is_some()
-                || runs
-                    .iter()
-                    .any(|r| r.environment.is_none() && r.status == "succeeded")
-            {
+            } else if last_run.is_some() || global_ok {
                 "in sync"
             } else {
                 "unknown"
@@ -174,7 +176,8 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvDetail> {
         .ok_or_else(|| ApiError::not_found(format!("no environment {name:?} in the SSOT")))?;
     let drift = st.store.open_drift_by_env().await?;
     let runs = st.store.recent_runs(LIST).await?;
-    let health = env_health(st, &drift, &runs)
+    let last = st.store.last_run_per_environment().await?;
+    let health = env_health(st, &drift, &last, &runs)
         .into_iter()
         .find(|h| h.name == name);
     let gate_runs = st
@@ -202,45 +205,42 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvDetail> {
     })
 }
 
+/// The environments list: health per environment without the overview's other panels.
+pub async fn environment_list(st: &AppState) -> R<Vec<EnvHealth>> {
+    let drift = st.store.open_drift_by_env().await?;
+    let last = st.store.last_run_per_environment().await?;
+    let recent = st.store.recent_runs(20).await?;
+    Ok(env_health(st, &drift, &last, &recent))
+}
+
 pub fn environments(st: &AppState) -> Vec<String> {
     env_names(st)
 }
 
-#[derive(Serialize)]
-pub struct FieldCount {
-    pub environment: String,
-    pub field_path: String,
-    pub open: i64,
-}
+/// How many open findings the drift list shows unless `limit` says otherwise.
+pub const DRIFT_LIST: i64 = 200;
 
 #[derive(Serialize)]
 pub struct Drift {
+    /// Open findings per environment (all of them).
     pub by_environment: Vec<DriftCount>,
+    /// Open findings per environment and field path (all of them, not only the listed ones).
     pub by_field: Vec<FieldCount>,
+    /// The most recently seen open findings, at most `limit`.
     pub open: Vec<DriftFinding>,
 }
 
-pub async fn drift(st: &AppState, environment: Option<&str>) -> R<Drift> {
-    let open = st.store.open_drift(environment, 1000).await?;
-    let mut by_field: Vec<FieldCount> = Vec::new();
-    for f in &open {
-        match by_field
-            .iter_mut()
-            .find(|c| c.environment == f.environment && c.field_path == f.field_path)
-        {
-            Some(c) => c.open += 1,
-            None => by_field.push(FieldCount {
-                environment: f.environment.clone(),
-                field_path: f.field_path.clone(),
-                open: 1,
-            }),
-        }
+pub async fn drift(st: &AppState, environment: Option<&str>, limit: Option<i64>) -> R<Drift> {
+    let limit = limit.unwrap_or(DRIFT_LIST);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and 1000, got {limit}"
+        )));
     }
-    by_field.sort_by(|a, b| (&a.environment, &a.field_path).cmp(&(&b.environment, &b.field_path)));
     Ok(Drift {
         by_environment: st.store.open_drift_by_env().await?,
-        by_field,
-        open,
+        by_field: st.store.open_drift_by_field(environment).await?,
+        open: st.store.open_drift(environment, limit).await?,
     })
 }
 

@@ -60,7 +60,7 @@ pub const API_ROUTES: &[ApiRoute] = &[
         "get",
         "/api/drift",
         Access::Read,
-        "Open drift findings by environment and field (?environment=)",
+        "Open drift counts by environment and field, and the most recent open findings (?environment=&limit=)",
     ),
     r(
         "get",
@@ -219,11 +219,18 @@ fn query_params(path: &str) -> Vec<Value> {
         .map(|l| l.as_str())
         .collect();
     match path {
-        "/api/drift" => vec![query(
-            "environment",
-            json!({"type": "string"}),
-            "Only this environment's findings (empty: all)",
-        )],
+        "/api/drift" => vec![
+            query(
+                "environment",
+                json!({"type": "string"}),
+                "Only this environment's findings (empty: all)",
+            ),
+            query(
+                "limit",
+                json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}),
+                "At most this many open findings in `open`, most recently seen first (the counts cover all)",
+            ),
+        ],
         "/api/events" => vec![
             query(
                 "environment",

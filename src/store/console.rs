@@ -5,6 +5,14 @@ use super::types::*;
 use super::{with_pool, Result, Store};
 use uuid::Uuid;
 
+/// Open drift findings of one field path in one environment.
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+pub struct FieldCount {
+    pub environment: String,
+    pub field_path: String,
+    pub open: i64,
+}
+
 /// A count per status (or outcome) value.
 #[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct StatusCount {
@@ -46,6 +54,39 @@ impl Store {
         let sql = self.sql("SELECT * FROM ops.work_queue WHERE dedupe_key = $1");
         Ok(with_pool!(self, p => sqlx::query_as::<_, QueueJob>(&sql)
             .bind(dedupe_key).fetch_optional(p).await?))
+    }
+
+    /// Open findings per (environment, field path), over every open finding.
+    pub async fn open_drift_by_field(&self, environment: Option<&str>) -> Result<Vec<FieldCount>> {
+        Ok(match environment {
+            Some(env) => {
+                let sql = self.sql(
+                    "SELECT environment, field_path, count(*) AS open FROM ops.drift_findings
+                     WHERE resolved_at IS NULL AND environment = $1
+                     GROUP BY environment, field_path ORDER BY environment, field_path",
+                );
+                with_pool!(self, p => sqlx::query_as::<_, FieldCount>(&sql)
+                    .bind(env).fetch_all(p).await?)
+            }
+            None => {
+                let sql = self.sql(
+                    "SELECT environment, field_path, count(*) AS open FROM ops.drift_findings
+                     WHERE resolved_at IS NULL
+                     GROUP BY environment, field_path ORDER BY environment, field_path",
+                );
+                with_pool!(self, p => sqlx::query_as::<_, FieldCount>(&sql).fetch_all(p).await?)
+            }
+        })
+    }
+
+    /// The most recent run of each environment (runs without one are left out).
+    pub async fn last_run_per_environment(&self) -> Result<Vec<Run>> {
+        let sql = self.sql(
+            "SELECT * FROM (SELECT r.*, row_number() OVER (PARTITION BY environment ORDER BY started_at DESC) AS rn
+                            FROM ops.runs r WHERE environment IS NOT NULL) t
+             WHERE rn = 1",
+        );
+        Ok(with_pool!(self, p => sqlx::query_as::<_, Run>(&sql).fetch_all(p).await?))
     }
 
     /// One recorded backup.

@@ -15,7 +15,7 @@ mod retention;
 mod types;
 
 pub use artifacts::{validate_artifact_id, ArtifactStore, StoredBlob};
-pub use console::StatusCount;
+pub use console::{FieldCount, StatusCount};
 pub use retention::{PruneReport, RetentionCutoffs, RetentionPolicy};
 pub use types::*;
 

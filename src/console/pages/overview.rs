@@ -139,7 +139,7 @@ pub(super) async fn overview(State(st): State<AppState>, ctx: Ctx) -> Response {
 // ------------------------------------------------------------------ environments
 
 pub(super) async fn environments(State(st): State<AppState>, ctx: Ctx) -> Response {
-    let o = match data::overview(&st).await {
+    let envs = match data::environment_list(&st).await {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
@@ -148,8 +148,7 @@ pub(super) async fn environments(State(st): State<AppState>, ctx: Ctx) -> Respon
         Maturity::Beta,
         &["ssot", "ops.runs", "ops.drift_findings"],
     );
-    let rows: Vec<Vec<String>> = o
-        .environments
+    let rows: Vec<Vec<String>> = envs
         .iter()
         .map(|e| {
             vec![
@@ -283,7 +282,7 @@ pub(super) async fn drift(
         .ok()
         .and_then(|Query(q)| q.environment)
         .filter(|e| !e.is_empty());
-    let d = match data::drift(&st, env.as_deref()).await {
+    let d = match data::drift(&st, env.as_deref(), None).await {
         Ok(d) => d,
         Err(e) => return fail(e),
     };

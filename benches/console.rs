@@ -1,0 +1,422 @@
+//! Console load benchmark: `cargo bench --bench console`.
+//!
+//! Per backend (SQLite always; PostgreSQL when ODOOOPS_BENCH_DATABASE_URL or
+//! ODOOOPS_TEST_DATABASE_URL names a server — a database `odooops_bench_console_<uuid>` is
+//! created and dropped): seed 100,000 evidence rows across the 183 environments of
+//! `examples/agency` (runs, plans, ledger actions, diffs, events, drift findings with 10% open,
+//! gate runs and results, backups, queue jobs), start the console in-process on loopback and
+//! drive `/api/drift` and `/environments` open-loop at a constant 200 requests/s for 20 s
+//! each. Requests leave on a fixed timeline whatever the answers do; a request's latency runs
+//! from its scheduled time to the end of its answer's body, so a stall is charged to every
+//! request queued behind it (no coordinated omission). Reports p50/p99/max per route.
+//!
+//! Without `--bench` (as `cargo test --all-targets` runs it) a smoke run: 2,000 rows, SQLite,
+//! 1 s per route at 50 requests/s.
+
+use odooops::console::{self, auth::Auth, Config};
+use odooops::ssot::{self, Limits, Ssot};
+use odooops::store::*;
+use serde_json::json;
+use sqlx::Connection;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Scale {
+    rows: usize,
+    rate: u32,
+    seconds: u64,
+}
+
+const FULL: Scale = Scale {
+    rows: 100_000,
+    rate: 200,
+    seconds: 20,
+};
+const SMOKE: Scale = Scale {
+    rows: 2_000,
+    rate: 50,
+    seconds: 1,
+};
+
+fn agency() -> Ssot {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/agency");
+    ssot::load(&dir, &Limits::default())
+        .into_ssot()
+        .expect("examples/agency is valid")
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+/// Seed `total` rows: the mix is 2% runs, 2% plans, 8% ledger actions, 10% diffs, 45% events,
+/// 30% drift findings (one in ten left open), 2.5% gate results, 0.5% backups/queue jobs.
+async fn seed(store: &Store, envs: &[String], total: usize) -> usize {
+    let share = |p: f64| ((total as f64) * p).round() as usize;
+    let mut n = 0;
+    let env = |i: usize| envs[i % envs.len()].clone();
+    let base = now() - chrono::Duration::days(7);
+    let mut runs = Vec::new();
+    for i in 0..share(0.02) {
+        let r = store
+            .begin_run(&NewRun {
+                kind: if i % 3 == 0 {
+                    RunKind::Apply
+                } else {
+                    RunKind::Plan
+                },
+                trigger: Trigger::Watch,
+                ssot_revision: format!("sha256:{i:08x}"),
+                actor: "bench".into(),
+                environment: Some(env(i)),
+                correlation_id: None,
+            })
+            .await
+            .expect("run");
+        let status = if i % 17 == 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        store
+            .finish_run(r.id, status, &json!({"changes": i % 5}))
+            .await
+            .expect("finish run");
+        runs.push(r.id);
+        n += 1;
+    }
+    let mut plans = Vec::new();
+    for i in 0..share(0.02) {
+        let p = store
+            .save_plan(&NewPlan {
+                run_id: runs[i % runs.len()],
+                ssot_revision: format!("sha256:{i:08x}"),
+                live_fingerprint: format!("fp-{i}"),
+                plan: json!({"actions": [{"op": "update", "resource": format!("droplet/{}", env(i))}]}),
+                rendered: format!("~ update droplet {} <size>\n", env(i)),
+            })
+            .await
+            .expect("plan");
+        plans.push(p.id);
+        n += 1;
+    }
+    for i in 0..share(0.08) {
+        store
+            .ledger_insert(&NewAction {
+                dedupe_key: format!("droplet/{}:update:{i}", env(i)),
+                plan_id: Some(plans[i % plans.len()]),
+                run_id: Some(runs[i % runs.len()]),
+                resource_kind: "droplet".into(),
+                resource_name: env(i),
+                operation: "update".into(),
+                request_summary: Some(json!({"size": "s-2vcpu-4gb"})),
+            })
+            .await
+            .expect("action");
+        n += 1;
+    }
+    let diffs: Vec<NewDiff> = (0..share(0.10))
+        .map(|i| NewDiff {
+            run_id: runs[i % runs.len()],
+            environment: Some(env(i)),
+            resource_kind: "droplet".into(),
+            resource_name: env(i),
+            before: Some(json!({"size": "s-1vcpu-2gb"})),
+            after: Some(json!({"size": "s-2vcpu-4gb"})),
+            changes: json!([{"path": "size", "from": "s-1vcpu-2gb", "to": "s-2vcpu-4gb"}]),
+            unified: "-size: s-1vcpu-2gb\n+size: s-2vcpu-4gb\n".into(),
+        })
+        .collect();
+    for chunk in diffs.chunks(1_000) {
+        n += store.insert_diffs(chunk).await.expect("diffs") as usize;
+    }
+    let events: Vec<NewEvent> = (0..share(0.45))
+        .map(|i| {
+            let mut e = NewEvent::new(
+                Level::ALL[i % 5],
+                "reconcile",
+                format!("observed droplet {}", env(i)),
+            );
+            e.ts = base + chrono::Duration::seconds(i as i64);
+            e.environment = Some(env(i));
+            e.run_id = Some(runs[i % runs.len()]);
+            e.correlation_id = Some(format!("corr-{}", i / 50));
+            e.fields = json!({"attempt": 1});
+            e
+        })
+        .collect();
+    for chunk in events.chunks(1_000) {
+        n += store.append_events(chunk).await.expect("events") as usize;
+    }
+    // Drift: per environment, resources × fields; all but every tenth resource resolved.
+    let drift = share(0.30);
+    let obs: Vec<DriftObservation> = (0..drift)
+        .map(|i| DriftObservation {
+            environment: env(i),
+            resource_kind: "droplet".into(),
+            resource_name: format!("res-{}", (i / envs.len()) / 10),
+            field_path: format!("spec.field{}", (i / envs.len()) % 10),
+            desired: Some(json!(2)),
+            observed: Some(json!(1)),
+            run_id: Some(runs[i % runs.len()]),
+        })
+        .collect();
+    for chunk in obs.chunks(5_000) {
+        store.upsert_drift(chunk).await.expect("drift");
+    }
+    n += drift;
+    let resources = drift / envs.len() / 10 + 1;
+    for e in envs {
+        for r in (0..resources).filter(|r| r % 10 != 0) {
+            store
+                .resolve_drift(e, "droplet", &format!("res-{r}"), None, "bench")
+                .await
+                .expect("resolve");
+        }
+    }
+    let gates = share(0.025);
+    let mut gate_run = None;
+    for i in 0..gates {
+        if i % 5 == 0 {
+            gate_run = Some(
+                store
+                    .begin_gate_run(Some(runs[i % runs.len()]), &env(i))
+                    .await
+                    .expect("gate run")
+                    .id,
+            );
+        }
+        store
+            .record_gate_result(&NewGateResult {
+                gate_run_id: gate_run.expect("gate run"),
+                gate: [
+                    "db-object-count",
+                    "cron-timeout",
+                    "module-allowlist",
+                    "smtp",
+                    "limits",
+                ][i % 5]
+                    .into(),
+                environment: env(i),
+                outcome: if i % 11 == 0 {
+                    GateOutcome::Fail
+                } else {
+                    GateOutcome::Pass
+                },
+                measured: Some(json!(i % 1000)),
+                threshold: Some(json!(10_000)),
+                evidence_sha256: None,
+                message: "bench".into(),
+            })
+            .await
+            .expect("gate result");
+        n += 1;
+    }
+    for i in 0..share(0.0025) {
+        store
+            .record_backup(&NewBackup {
+                job_id: None,
+                environment: env(i),
+                kind: "database".into(),
+                size_bytes: 1_000_000 + i as i64,
+                sha256: format!("{i:064x}"),
+                location: "s3://bench/backups".into(),
+                retention_class: "daily".into(),
+                expires_at: None,
+            })
+            .await
+            .expect("backup");
+        n += 1;
+    }
+    for i in 0..share(0.0025) {
+        store
+            .enqueue(
+                "reconcile",
+                &format!("bench-{i}"),
+                &json!({"action": "plan", "environment": env(i)}),
+                None,
+            )
+            .await
+            .expect("enqueue");
+        n += 1;
+    }
+    store.analyze().await.expect("analyze");
+    n
+}
+
+/// Open-loop load: `rate` requests/s for `seconds` to `url`; returns sorted latencies from
+/// each request's scheduled start, and the count of non-200 answers.
+async fn drive(
+    http: &reqwest::Client,
+    url: &str,
+    rate: u32,
+    seconds: u64,
+) -> (Vec<Duration>, usize) {
+    let total = rate as u64 * seconds;
+    let interval = Duration::from_secs(1) / rate;
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let at = start + interval * i as u32;
+        tokio::time::sleep_until(at).await;
+        let http = http.clone();
+        let url = url.to_string();
+        tasks.push(tokio::spawn(async move {
+            let ok = match http.get(&url).send().await {
+                Ok(r) => {
+                    let status = r.status();
+                    r.bytes().await.is_ok() && status == reqwest::StatusCode::OK
+                }
+                Err(_) => false,
+            };
+            (at.elapsed(), ok)
+        }));
+    }
+    let mut lat = Vec::with_capacity(tasks.len());
+    let mut bad = 0;
+    for t in tasks {
+        let (d, ok) = t.await.expect("request task");
+        lat.push(d);
+        if !ok {
+            bad += 1;
+        }
+    }
+    lat.sort();
+    (lat, bad)
+}
+
+async fn bench(store: Store, ssot: &Ssot, scale: &Scale) {
+    let envs: Vec<String> = ssot
+        .environments()
+        .map(|e| e.metadata.name.clone())
+        .collect();
+    let t = Instant::now();
+    let rows = seed(&store, &envs, scale.rows).await;
+    let open: i64 = store
+        .open_drift_by_env()
+        .await
+        .expect("counts")
+        .iter()
+        .map(|c| c.open)
+        .sum();
+    println!(
+        "  seeded {rows} rows across {} environments in {:.1} s ({open} open drift findings)",
+        envs.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    let mut auth = Auth::default();
+    auth.public_read = true;
+    let cfg = Config {
+        ssot: Some(ssot.clone()),
+        auth,
+        listen: addr.to_string(),
+        ..Config::default()
+    };
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, console::router(store, cfg)).await;
+    });
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client");
+    for route in ["/api/drift", "/environments"] {
+        let url = format!("http://{addr}{route}");
+        // Warm-up (connections, caches), not measured.
+        let _ = drive(&http, &url, scale.rate, 1).await;
+        let (lat, bad) = drive(&http, &url, scale.rate, scale.seconds).await;
+        let size = http
+            .get(&url)
+            .send()
+            .await
+            .expect("size probe")
+            .bytes()
+            .await
+            .map(|b| b.len())
+            .unwrap_or(0);
+        println!(
+            "  {route:<14} {} req at {}/s: p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   non-200 {bad}   ({} KB/answer)",
+            lat.len(),
+            scale.rate,
+            pct(&lat, 0.50),
+            pct(&lat, 0.99),
+            lat.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            size / 1024
+        );
+        assert_eq!(bad, 0, "{route}: every answer is a 200");
+    }
+    server.abort();
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it.
+    let full = std::env::args().any(|a| a == "--bench");
+    let scale = if full { &FULL } else { &SMOKE };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let ssot = Arc::new(agency());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite:{}", dir.path().join("bench.db").display());
+        let store = Store::open(Some(&url), dir.path())
+            .await
+            .expect("open sqlite");
+        println!(
+            "Console load — SQLite ({url}){}",
+            if full {
+                ""
+            } else {
+                " [smoke: run `cargo bench --bench console` for the figures]"
+            }
+        );
+        bench(store.clone(), &ssot, scale).await;
+        store.close().await;
+        if !full {
+            return;
+        }
+
+        let admin = std::env::var("ODOOOPS_BENCH_DATABASE_URL")
+            .or_else(|_| std::env::var("ODOOOPS_TEST_DATABASE_URL"))
+            .ok()
+            .filter(|u| !u.is_empty());
+        let Some(admin) = admin else {
+            println!(
+                "PostgreSQL skipped: set ODOOOPS_BENCH_DATABASE_URL or ODOOOPS_TEST_DATABASE_URL"
+            );
+            return;
+        };
+        let name = format!("odooops_bench_console_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("connect admin");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create db");
+        let base = admin.split('?').next().unwrap_or(&admin);
+        let cut = base
+            .rfind('/')
+            .filter(|i| *i > base.find("://").map(|j| j + 2).unwrap_or(0))
+            .unwrap_or(base.len());
+        let url = format!("{}/{name}", &base[..cut]);
+        let store = Store::open(Some(&url), dir.path())
+            .await
+            .expect("open postgres");
+        println!("Console load — PostgreSQL ({})", redact_url(&url));
+        bench(store.clone(), &ssot, scale).await;
+        store.close().await;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .expect("drop db");
+    });
+}

@@ -1,0 +1,8 @@
+-- Job results: what a worker produced (e.g. {"run_id": …} or {"backup_id": …}), shown on the
+-- job page and linked to the run or backup. NULL until a worker completes the job with one.
+ALTER TABLE ops_work_queue ADD COLUMN result TEXT;
+
+-- The console's drift page counts open findings per (environment, field path) and lists each
+-- environment's last run: both read an index instead of the table.
+CREATE INDEX ops_drift_open_field_idx ON ops_drift_findings (environment, field_path) WHERE resolved_at IS NULL;
+CREATE INDEX ops_runs_env_started_idx ON ops_runs (environment, started_at DESC);
