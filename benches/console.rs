@@ -308,6 +308,30 @@ async fn bench(store: Store, ssot: &Ssot, scale: &Scale) {
         envs.len(),
         t.elapsed().as_secs_f64()
     );
+    // Where a request's time goes: each store query the two routes make, run alone.
+    let n = if scale.rows >= FULL.rows { 200 } else { 20 };
+    macro_rules! alone {
+        ($label:expr, $call:expr) => {{
+            let mut s = Vec::with_capacity(n);
+            for _ in 0..n {
+                let t = Instant::now();
+                $call.await.expect($label);
+                s.push(t.elapsed());
+            }
+            s.sort();
+            println!(
+                "    query {:<34} p50 {:>6.2} ms   p99 {:>6.2} ms",
+                $label,
+                pct(&s, 0.5),
+                pct(&s, 0.99)
+            );
+        }};
+    }
+    alone!("open drift per environment", store.open_drift_by_env());
+    alone!("open drift per field", store.open_drift_by_field(None));
+    alone!("200 newest open findings", store.open_drift(None, 200));
+    alone!("last run per environment", store.last_run_per_environment());
+    alone!("20 recent runs", store.recent_runs(20));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -329,8 +353,22 @@ async fn bench(store: Store, ssot: &Ssot, scale: &Scale) {
         .expect("client");
     for route in ["/api/drift", "/environments"] {
         let url = format!("http://{addr}{route}");
-        // Warm-up (connections, caches), not measured.
+        // Warm-up (connections, caches), not measured; then the service time of one request
+        // at a time (closed loop).
         let _ = drive(&http, &url, scale.rate, 1).await;
+        let mut alone = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            let r = http.get(&url).send().await.expect("request");
+            r.bytes().await.expect("body");
+            alone.push(t.elapsed());
+        }
+        alone.sort();
+        println!(
+            "  {route:<14} one at a time: p50 {:>7.2} ms   p99 {:>7.2} ms",
+            pct(&alone, 0.5),
+            pct(&alone, 0.99)
+        );
         let (lat, bad) = drive(&http, &url, scale.rate, scale.seconds).await;
         let size = http
             .get(&url)

@@ -6,3 +6,5 @@ ALTER TABLE ops_work_queue ADD COLUMN result TEXT;
 -- environment's last run: both read an index instead of the table.
 CREATE INDEX ops_drift_open_field_idx ON ops_drift_findings (environment, field_path) WHERE resolved_at IS NULL;
 CREATE INDEX ops_runs_env_started_idx ON ops_runs (environment, started_at DESC);
+-- The drift page's newest open findings across every environment.
+CREATE INDEX ops_drift_open_seen_idx ON ops_drift_findings (last_seen DESC) WHERE resolved_at IS NULL;

@@ -207,9 +207,11 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvDetail> {
 
 /// The environments list: health per environment without the overview's other panels.
 pub async fn environment_list(st: &AppState) -> R<Vec<EnvHealth>> {
-    let drift = st.store.open_drift_by_env().await?;
-    let last = st.store.last_run_per_environment().await?;
-    let recent = st.store.recent_runs(20).await?;
+    let (drift, last, recent) = futures::try_join!(
+        st.store.open_drift_by_env(),
+        st.store.last_run_per_environment(),
+        st.store.recent_runs(20),
+    )?;
     Ok(env_health(st, &drift, &last, &recent))
 }
 
@@ -237,10 +239,15 @@ pub async fn drift(st: &AppState, environment: Option<&str>, limit: Option<i64>)
             "limit must be between 1 and 1000, got {limit}"
         )));
     }
+    let (by_environment, by_field, open) = futures::try_join!(
+        st.store.open_drift_by_env(),
+        st.store.open_drift_by_field(environment),
+        st.store.open_drift(environment, limit),
+    )?;
     Ok(Drift {
-        by_environment: st.store.open_drift_by_env().await?,
-        by_field: st.store.open_drift_by_field(environment).await?,
-        open: st.store.open_drift(environment, limit).await?,
+        by_environment,
+        by_field,
+        open,
     })
 }
 

@@ -81,10 +81,12 @@ impl Store {
 
     /// The most recent run of each environment (runs without one are left out).
     pub async fn last_run_per_environment(&self) -> Result<Vec<Run>> {
+        // The inner GROUP BY reads only the (environment, started_at) index.
         let sql = self.sql(
-            "SELECT * FROM (SELECT r.*, row_number() OVER (PARTITION BY environment ORDER BY started_at DESC) AS rn
-                            FROM ops.runs r WHERE environment IS NOT NULL) t
-             WHERE rn = 1",
+            "SELECT r.* FROM ops.runs r
+             JOIN (SELECT environment, max(started_at) AS last FROM ops.runs
+                   WHERE environment IS NOT NULL GROUP BY environment) l
+               ON r.environment = l.environment AND r.started_at = l.last",
         );
         Ok(with_pool!(self, p => sqlx::query_as::<_, Run>(&sql).fetch_all(p).await?))
     }
