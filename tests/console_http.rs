@@ -596,21 +596,31 @@ async fn drift_counts_cover_every_open_finding_and_the_list_is_bounded() {
             .map(|f| f["open"].as_i64().unwrap_or(0))
             .sum();
         assert_eq!(total, 30, "{}: counts are over all open findings", b.name);
-        let staging_size = d["by_field"]
+        // Without a selected environment: per field over all environments.
+        let size = d["by_field"]
             .as_array()
             .expect("by_field")
             .iter()
-            .find(|f| f["environment"] == "staging" && f["field_path"] == "size")
+            .find(|f| f["field_path"] == "size")
+            .cloned()
+            .expect("size row");
+        assert_eq!(size["open"], 15, "{}", b.name);
+        assert_eq!(size["environment"], serde_json::Value::Null);
+        let (s, v) = get_json(&c, &format!("{base}/api/drift?environment=staging")).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["data"]["open"].as_array().map(Vec::len), Some(20));
+        let fields = v["data"]["by_field"].as_array().expect("by_field");
+        assert!(fields.iter().all(|f| f["environment"] == "staging"));
+        let staging_size = fields
+            .iter()
+            .find(|f| f["field_path"] == "size")
             .map(|f| f["open"].clone());
         assert_eq!(staging_size, Some(serde_json::json!(10)), "{}", b.name);
-        let (s, v) = get_json(&c, &format!("{base}/api/drift?environment=production")).await;
-        assert_eq!(s, 200);
-        assert_eq!(v["data"]["open"].as_array().map(Vec::len), Some(10));
-        assert!(v["data"]["by_field"]
-            .as_array()
-            .expect("by_field")
-            .iter()
-            .all(|f| f["environment"] == "production"));
+        // Every environment's count, even when one is selected.
+        assert_eq!(
+            v["data"]["by_environment"].as_array().map(Vec::len),
+            Some(2)
+        );
         let (s, v) = get_json(&c, &format!("{base}/api/drift?limit=0")).await;
         assert_eq!(s, 400);
         assert_error(&v, "bad_request");

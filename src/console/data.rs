@@ -220,13 +220,14 @@ pub fn environments(st: &AppState) -> Vec<String> {
 }
 
 /// How many open findings the drift list shows unless `limit` says otherwise.
-pub const DRIFT_LIST: i64 = 200;
+pub const DRIFT_LIST: i64 = 100;
 
 #[derive(Serialize)]
 pub struct Drift {
     /// Open findings per environment (all of them).
     pub by_environment: Vec<DriftCount>,
-    /// Open findings per environment and field path (all of them, not only the listed ones).
+    /// Open findings per field path (all of them, not only the listed ones): of the selected
+    /// environment, or summed over every environment when none is selected.
     pub by_field: Vec<FieldCount>,
     /// The most recently seen open findings, at most `limit`.
     pub open: Vec<DriftFinding>,

@@ -60,7 +60,7 @@ pub const API_ROUTES: &[ApiRoute] = &[
         "get",
         "/api/drift",
         Access::Read,
-        "Open drift counts by environment and field, and the most recent open findings (?environment=&limit=)",
+        "Open drift counts by environment and by field, and the most recently seen open findings (?environment=&limit=)",
     ),
     r(
         "get",
@@ -227,7 +227,7 @@ fn query_params(path: &str) -> Vec<Value> {
             ),
             query(
                 "limit",
-                json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}),
+                json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
                 "At most this many open findings in `open`, most recently seen first (the counts cover all)",
             ),
         ],

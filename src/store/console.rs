@@ -5,10 +5,11 @@ use super::types::*;
 use super::{with_pool, Result, Store};
 use uuid::Uuid;
 
-/// Open drift findings of one field path in one environment.
+/// Open drift findings of one field path: in one environment, or in all of them
+/// (`environment` None).
 #[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct FieldCount {
-    pub environment: String,
+    pub environment: Option<String>,
     pub field_path: String,
     pub open: i64,
 }
@@ -56,7 +57,8 @@ impl Store {
             .bind(dedupe_key).fetch_optional(p).await?))
     }
 
-    /// Open findings per (environment, field path), over every open finding.
+    /// Open findings per field path, over every open finding: of one environment, or summed
+    /// over all of them (`environment` None in the rows).
     pub async fn open_drift_by_field(&self, environment: Option<&str>) -> Result<Vec<FieldCount>> {
         Ok(match environment {
             Some(env) => {
@@ -70,9 +72,8 @@ impl Store {
             }
             None => {
                 let sql = self.sql(
-                    "SELECT environment, field_path, count(*) AS open FROM ops.drift_findings
-                     WHERE resolved_at IS NULL
-                     GROUP BY environment, field_path ORDER BY environment, field_path",
+                    "SELECT NULL AS environment, field_path, count(*) AS open FROM ops.drift_findings
+                     WHERE resolved_at IS NULL GROUP BY field_path ORDER BY field_path",
                 );
                 with_pool!(self, p => sqlx::query_as::<_, FieldCount>(&sql).fetch_all(p).await?)
             }

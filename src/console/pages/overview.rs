@@ -309,7 +309,9 @@ pub(super) async fn drift(
         .iter()
         .map(|c| {
             vec![
-                esc(&c.environment),
+                c.environment
+                    .as_deref()
+                    .map_or("all environments".into(), esc),
                 format!("<code>{}</code>", esc(&c.field_path)),
                 c.open.to_string(),
             ]
