@@ -72,11 +72,29 @@ def json_envelope(ctx, response, case):
 
 /// Statuses a schema-valid request may still get: 422 is a well-formed request naming
 /// something that does not exist (an environment, plan or backup) — the document cannot list
-/// the SSOT's names or the store's ids.
-const CONFIG: &str = r#"
-[checks.positive_data_acceptance]
-expected-statuses = ["2xx", "401", "403", "404", "422"]
-"#;
+/// the SSOT's names or the store's ids. With `pinned`, path parameters are fixed to rows of the
+/// populated store so the read routes answer with real data (and their schemas are checked on
+/// it); without, they are generated (malformed and unknown ids).
+fn config_toml(pinned: Option<(&str, &str, &str)>) -> String {
+    let mut out = String::from(
+        "[checks.positive_data_acceptance]\nexpected-statuses = [\"2xx\", \"401\", \"403\", \"404\", \"422\"]\n",
+    );
+    let Some((run, job, artifact)) = pinned else {
+        return out;
+    };
+    for (op, name, value) in [
+        ("get_runs_id", "id", run),
+        ("get_runs_id_events", "id", run),
+        ("get_jobs_id", "id", job),
+        ("get_artifacts_id", "id", artifact),
+        ("get_environments_name", "name", "staging"),
+    ] {
+        out.push_str(&format!(
+            "\n[[operations]]\ninclude-operation-id = \"{op}\"\nparameters = {{ \"{name}\" = \"{value}\" }}\n"
+        ));
+    }
+    out
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_failure_in_the_api() {
@@ -85,7 +103,13 @@ async fn schemathesis_finds_no_failure_in_the_api() {
     };
     eprintln!("using {version}");
     let b = common::sqlite().await;
-    populate(&b.store).await;
+    let pop = populate(&b.store).await;
+    let job = b
+        .store
+        .job_by_dedupe_key("seed-job")
+        .await
+        .expect("job lookup")
+        .expect("the populated job");
     let base = start(b.store.clone(), config(false)).await;
     let dir = tempfile::tempdir().expect("tempdir");
     // The contract is the server's own document (the data of its envelope).
@@ -101,17 +125,21 @@ async fn schemathesis_finds_no_failure_in_the_api() {
     let schema = dir.path().join("openapi.json");
     std::fs::write(&schema, v["data"].to_string()).expect("write schema");
     std::fs::write(dir.path().join("odooops_checks.py"), HOOKS).expect("write hooks");
-    let config = dir.path().join("schemathesis.toml");
-    std::fs::write(&config, CONFIG).expect("write config");
+    let (run, job) = (pop.run_id.to_string(), job.id.to_string());
+    let generated = dir.path().join("schemathesis.toml");
+    std::fs::write(&generated, config_toml(None)).expect("write config");
+    let pinned = dir.path().join("schemathesis-pinned.toml");
+    std::fs::write(&pinned, config_toml(Some((&run, &job, &pop.plan_artifact))))
+        .expect("write config");
     let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/schemathesis");
     std::fs::create_dir_all(&reports).expect("report dir");
 
     let started = Instant::now();
     let mut failures = Vec::new();
-    for (who, token) in [
-        ("anonymous", None),
-        ("viewer", Some(VIEWER)),
-        ("operator", Some(OPERATOR)),
+    for (who, token, config) in [
+        ("anonymous", None, &generated),
+        ("viewer", Some(VIEWER), &pinned),
+        ("operator", Some(OPERATOR), &generated),
     ] {
         let mut cmd = tokio::process::Command::new("schemathesis");
         cmd.current_dir(dir.path())
@@ -119,7 +147,7 @@ async fn schemathesis_finds_no_failure_in_the_api() {
             .env("PYTHONPATH", dir.path())
             .env("NO_COLOR", "1")
             .arg("--config-file")
-            .arg(&config)
+            .arg(config)
             .arg("run")
             .arg(&schema)
             .args(["--url", &base])
@@ -131,9 +159,11 @@ async fn schemathesis_finds_no_failure_in_the_api() {
             .args(["--generation-database", "none"])
             .args(["--request-timeout", "10"])
             .args(["--no-color"])
-            .args(["--report", "junit"])
+            .args(["--report", "junit,har"])
             .arg("--report-junit-path")
             .arg(reports.join(format!("{who}.xml")))
+            .arg("--report-har-path")
+            .arg(reports.join(format!("{who}.har")))
             .kill_on_drop(true);
         if let Some(t) = token {
             cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
