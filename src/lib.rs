@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod console;
+pub mod controller;
 pub mod gates;
 pub mod odoo;
 pub mod provider;

@@ -2,12 +2,13 @@
 //! 0 ok, 1 error or invalid input, 2 changes present (`--detailed-exitcode`), 64 usage.
 
 mod demo;
-mod gates;
+pub(crate) mod gates;
 mod modules;
 mod neutralize;
 mod providers;
-mod reconcile;
+pub(crate) mod reconcile;
 mod render;
+mod run;
 mod serve;
 mod sim;
 mod store;
@@ -178,6 +179,9 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
     },
+    /// The continuous controller: watch the SSOT, resync on an interval, run queued jobs,
+    /// reconcile (leader-elected on PostgreSQL; one per SQLite store).
+    Run(run::RunArgs),
     /// The console: pages, /api/** JSON, /metrics and webhooks over the evidence store.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080", env = "ODOOOPS_LISTEN")]
@@ -241,6 +245,10 @@ pub fn main() -> i32 {
             };
         }
     };
+    init_logging(matches!(
+        cli.command,
+        Command::Run(_) | Command::Serve { .. }
+    ));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -248,6 +256,20 @@ pub fn main() -> i32 {
             EXIT_ERROR
         }
     }
+}
+
+/// Logs go to stderr, filtered by RUST_LOG; long-running verbs default to `info`, the others
+/// to `warn` (their results are printed, not logged).
+fn init_logging(long_running: bool) {
+    let default = if long_running { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -359,6 +381,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             &data_dir,
             serve.then_some(listen.as_str()),
         ),
+        Command::Run(args) => run::run(&ssot, database_url, &data_dir, sim, args),
         Command::Serve { listen } => serve::run(&ssot, database_url.as_deref(), &data_dir, &listen),
     }
 }

@@ -47,6 +47,9 @@ pub struct Context {
     pub trigger: Trigger,
     pub actor: String,
     pub only_env: Option<String>,
+    /// Environments left out of this reconcile (the controller's per-environment backoff):
+    /// neither their desired nor their live objects are planned.
+    pub skip_envs: std::collections::BTreeSet<String>,
     pub allow_destroy_production: bool,
 }
 
@@ -56,6 +59,7 @@ impl Default for Context {
             trigger: Trigger::Cli,
             actor: "cli".into(),
             only_env: None,
+            skip_envs: Default::default(),
             allow_destroy_production: false,
         }
     }
@@ -135,7 +139,11 @@ impl Engine {
         ssot: &Ssot,
         ctx: &Context,
     ) -> Result<(Vec<ResourceDiff>, Observed, Vec<EnvPlanInput>, usize), EngineError> {
-        let (mut wanted, inputs) = desired::all(ssot, ctx.only_env.as_deref());
+        let (mut wanted, mut inputs) = desired::all(ssot, ctx.only_env.as_deref());
+        if !ctx.skip_envs.is_empty() {
+            wanted.retain(|w| !ctx.skip_envs.contains(&w.key.env));
+            inputs.retain(|i| !ctx.skip_envs.contains(&i.environment));
+        }
         let observed = observe::observe(&self.digitalocean, &wanted)
             .await
             .map_err(EngineError::Observe)?;
@@ -144,6 +152,7 @@ impl Engine {
         if let Some(only) = &ctx.only_env {
             live.retain(|l| &l.key.env == only);
         }
+        live.retain(|l| !ctx.skip_envs.contains(&l.key.env));
         // Live objects of environments no longer in the SSOT are candidates for pruning only
         // through an environment policy; without one they are held.
         let diffs = diff::diff(&wanted, &live, &ignores(ssot));
