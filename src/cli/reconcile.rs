@@ -43,11 +43,18 @@ pub fn digitalocean(
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<DigitalOcean> {
     let cfg = match sim {
-        Some(url) => ClientConfig::new(
-            Provider::Digitalocean,
-            &format!("{}/digitalocean", url.trim_end_matches('/')),
-            Auth::Bearer(SecretValue::new("sim-token")),
-        ),
+        Some(url) => {
+            let mut cfg = ClientConfig::new(
+                Provider::Digitalocean,
+                &format!("{}/digitalocean", url.trim_end_matches('/')),
+                Auth::Bearer(SecretValue::new("sim-token")),
+            );
+            // DigitalOcean's documented limits (250/min, 5,000/h) belong to the real API; the
+            // simulator signals its own pressure with 429 + Retry-After, which the client
+            // still honours.
+            cfg.rates = Vec::new();
+            cfg
+        }
         None => {
             let mut accounts = ssot
                 .projects()

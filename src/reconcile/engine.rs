@@ -350,7 +350,9 @@ impl Engine {
             })
             .await?;
         let corr = run.correlation_id.clone();
-        self.resolve_interrupted(&diffs, run.id, &corr).await?;
+        let scoped = ctx.only_env.is_some() || !ctx.skip_envs.is_empty();
+        self.resolve_interrupted(&diffs, scoped, run.id, &corr)
+            .await?;
         let inputs: BTreeMap<String, EnvPlanInput> = inputs
             .into_iter()
             .map(|i| (i.environment.clone(), i))
@@ -519,9 +521,13 @@ impl Engine {
     /// observed now: an object that exists and matches was done (adopted); anything else is
     /// closed as interrupted and left to this plan's own actions (whose creates observe and
     /// adopt before acting), so nothing is ever done twice.
+    ///
+    /// A `scoped` apply (one environment, or some held back) sees only part of the live
+    /// state: rows of resources outside what it observed are left for a full apply.
     async fn resolve_interrupted(
         &self,
         diffs: &[ResourceDiff],
+        scoped: bool,
         run_id: Uuid,
         corr: &str,
     ) -> Result<(), EngineError> {
@@ -529,6 +535,9 @@ impl Engine {
             let current = diffs.iter().find(|d| {
                 d.key.kind.as_str() == row.resource_kind && d.key.name == row.resource_name
             });
+            if current.is_none() && scoped {
+                continue;
+            }
             let (status, note) = match current {
                 Some(d) if d.change == Change::NoOp => (
                     ActionStatus::Adopted,
