@@ -10,6 +10,7 @@ mod artifacts;
 mod console;
 mod evidence;
 mod findings;
+mod jobs;
 mod queue;
 mod retention;
 mod types;
@@ -136,6 +137,8 @@ pub const TABLES: &[&str] = &[
     "webhook_deliveries",
     "artifacts",
     "work_queue",
+    "job_runs",
+    "job_states",
 ];
 
 impl Store {
