@@ -24,7 +24,7 @@ mod schedule;
 pub use clone::{clone, CloneOutcome, CloneRequest};
 pub use dump::{download, run_backup, BackupOutcome, BackupRequest};
 pub use prune::{prune, EnvPrune, PruneOutcome, PruneRequest};
-pub use queued::{job_timeout, run_queued};
+pub use queued::{bounded, job_timeout, run_queued, run_queued_with};
 pub use restore::{restore, RestoreOutcome, RestoreRequest, Verification};
 pub use schedule::due_backups;
 
