@@ -449,12 +449,14 @@ async fn neutralize_fresh(
     let art = store
         .put_artifact(&bytes, "application/vnd.odooops.neutralize-report+json", Some(run_id))
         .await?;
-    let violations: Vec<String> = report
-        .violations
-        .iter()
-        .chain(post_check.iter())
-        .map(|v| format!("{} {}: {}", v.kind, v.name, v.detail))
-        .collect();
+    // The in-transaction check and the post-check usually agree; each finding once.
+    let mut violations: Vec<String> = Vec::new();
+    for v in report.violations.iter().chain(post_check.iter()) {
+        let s = format!("{} {}: {}", v.kind, v.name, v.detail);
+        if !violations.contains(&s) {
+            violations.push(s);
+        }
+    }
     event(
         store,
         if violations.is_empty() { Level::Info } else { Level::Error },
