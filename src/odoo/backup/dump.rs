@@ -226,7 +226,19 @@ async fn take(
         source: e,
     })?;
     let facts = facts(&mut conn, &target.shown()).await?;
-    let dump = dump_db(store, req, target, &snap).await;
+    let app = format!("odooops-pg_dump-{}", Uuid::new_v4().simple());
+    let dump = dump_db(store, req, target, &snap, &app).await;
+    if dump.is_err() {
+        // A killed pg_dump can leave its server session behind (e.g. waiting on a lock, still
+        // holding the locks it took): end it.
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
+        let _ = sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE application_name = $1",
+        )
+        .bind(&app)
+        .execute(&mut conn)
+        .await;
+    }
     let _ = conn.close().await;
     let (blob, _) = dump?;
     let dump_ms = t0.elapsed().as_millis() as u64;
@@ -413,9 +425,12 @@ async fn dump_db(
     req: &BackupRequest,
     target: &PgTarget,
     snapshot: &str,
+    app: &str,
 ) -> Result<(StoredBlob, u64), BackupError> {
     let mut cmd = target.command("pg_dump");
-    cmd.arg("--format=custom").arg(format!("--snapshot={snapshot}"));
+    cmd.arg("--format=custom")
+        .arg(format!("--snapshot={snapshot}"))
+        .env("PGAPPNAME", app);
     let mut child = cmd.spawn().map_err(|source| BackupError::Spawn {
         program: "pg_dump".into(),
         source,
