@@ -127,7 +127,9 @@ async fn odooops_backup(url: &str, ssot: &odooops::ssot::Ssot) -> (Duration, u64
     let mut req = BackupRequest::new("production", BackupKind::Scheduled);
     req.db_url = Some(url.to_string());
     let t = Instant::now();
-    let o = backup::run_backup(&store, ssot, &req).await.expect("backup");
+    let o = backup::run_backup(&store, ssot, &req)
+        .await
+        .expect("backup");
     let d = t.elapsed();
     store.close().await;
     (d, o.dump_bytes)
@@ -145,7 +147,9 @@ fn main() {
         .or_else(|| std::env::var("ODOOOPS_TEST_DATABASE_URL").ok())
         .filter(|u| !u.trim().is_empty())
     else {
-        println!("backup bench skipped: set ODOOOPS_BENCH_DATABASE_URL or ODOOOPS_TEST_DATABASE_URL");
+        println!(
+            "backup bench skipped: set ODOOOPS_BENCH_DATABASE_URL or ODOOOPS_TEST_DATABASE_URL"
+        );
         return;
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");

@@ -110,7 +110,10 @@ async fn bounded_backup(
 }
 
 async fn assert_nothing_left(store: &Store, root: &Path) {
-    assert!(store.backups(None, 10).await.expect("list").is_empty(), "no backup row");
+    assert!(
+        store.backups(None, 10).await.expect("list").is_empty(),
+        "no backup row"
+    );
     let status = store.status().await.expect("status");
     let arts = status
         .tables
@@ -118,7 +121,11 @@ async fn assert_nothing_left(store: &Store, root: &Path) {
         .find(|t| t.table == "ops.artifacts")
         .map(|t| t.rows);
     assert_eq!(arts, Some(0), "no artifact row");
-    assert_eq!(files(&root.join("artifacts")), Vec::<PathBuf>::new(), "no blob, no temp file");
+    assert_eq!(
+        files(&root.join("artifacts")),
+        Vec::<PathBuf>::new(),
+        "no blob, no temp file"
+    );
 }
 
 #[tokio::test]
@@ -135,16 +142,32 @@ async fn timeouts_kill_pg_dump_and_three_in_a_row_disable_the_job() {
         let err = bounded_backup(&b.store, &ssot, &db.url, &CancelToken::new())
             .await
             .expect_err("times out");
-        assert!(matches!(err, JobError::Timeout { .. }), "round {round}: {err}");
+        assert!(
+            matches!(err, JobError::Timeout { .. }),
+            "round {round}: {err}"
+        );
         assert!(t.elapsed() >= Duration::from_secs(1));
-        assert_eq!(wait_dumps(&admin, &db.name, |n| n == 0).await, 0, "pg_dump killed");
-        let runs = b.store.job_runs(Some("backup"), Some("production"), 10).await.expect("runs");
+        assert_eq!(
+            wait_dumps(&admin, &db.name, |n| n == 0).await,
+            0,
+            "pg_dump killed"
+        );
+        let runs = b
+            .store
+            .job_runs(Some("backup"), Some("production"), 10)
+            .await
+            .expect("runs");
         assert_eq!(runs[0].outcome, "timeout");
         assert_eq!(runs[0].consecutive_timeouts, round);
         assert!(runs[0].duration_ms.expect("duration") >= 1000);
         assert_eq!(runs[0].timeout_ms, 1000);
         assert_nothing_left(&b.store, b.dir.path()).await;
-        let state = b.store.job_state("backup", "production").await.expect("state").expect("row");
+        let state = b
+            .store
+            .job_state("backup", "production")
+            .await
+            .expect("state")
+            .expect("row");
         assert_eq!(state.disabled, round == 3, "round {round}");
     }
     // The evidence run of the dump says it was stopped.
@@ -157,17 +180,31 @@ async fn timeouts_kill_pg_dump_and_three_in_a_row_disable_the_job() {
         .filter(|r| r.kind == "backup")
         .collect();
     assert_eq!(backup_runs.len(), 3);
-    assert!(backup_runs.iter().all(|r| r.status == "cancelled"), "{backup_runs:?}");
+    assert!(
+        backup_runs.iter().all(|r| r.status == "cancelled"),
+        "{backup_runs:?}"
+    );
     // Disabled: refused at once with the way out in the message, and recorded.
-    sqlx::raw_sql("ROLLBACK").execute(&mut lock).await.expect("unlock");
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut lock)
+        .await
+        .expect("unlock");
     let _ = lock.close().await;
     let err = bounded_backup(&b.store, &ssot, &db.url, &CancelToken::new())
         .await
         .expect_err("disabled");
     assert!(matches!(err, JobError::Disabled { .. }), "{err}");
-    assert!(err.to_string().contains("odooops jobs enable backup --env production"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("odooops jobs enable backup --env production"),
+        "{err}"
+    );
     assert!(err.to_string().contains("3 consecutive timeouts"), "{err}");
-    let runs = b.store.job_runs(Some("backup"), Some("production"), 10).await.expect("runs");
+    let runs = b
+        .store
+        .job_runs(Some("backup"), Some("production"), 10)
+        .await
+        .expect("runs");
     assert_eq!(runs[0].outcome, "refused");
     let events = b
         .store
@@ -178,14 +215,23 @@ async fn timeouts_kill_pg_dump_and_three_in_a_row_disable_the_job() {
         })
         .await
         .expect("events");
-    assert!(events.iter().any(|e| e.message.starts_with("job backup disabled after 3 consecutive timeouts")));
+    assert!(events.iter().any(|e| e
+        .message
+        .starts_with("job backup disabled after 3 consecutive timeouts")));
     // Re-enabled, the job runs again (the lock is gone) and the count resets.
-    jobs::enable(&b.store, JobKind::Backup, "production").await.expect("enable");
+    jobs::enable(&b.store, JobKind::Backup, "production")
+        .await
+        .expect("enable");
     let o = bounded_backup(&b.store, &ssot, &db.url, &CancelToken::new())
         .await
         .expect("runs after enable");
     assert!(o.dump_bytes > 0);
-    let state = b.store.job_state("backup", "production").await.expect("state").expect("row");
+    let state = b
+        .store
+        .job_state("backup", "production")
+        .await
+        .expect("state")
+        .expect("row");
     assert_eq!((state.disabled, state.consecutive_timeouts), (false, 0));
     db.drop_db().await;
     b.finish().await;
@@ -211,12 +257,29 @@ async fn cancel_kills_pg_dump_and_leaves_no_partial_artifact() {
         let (r, ()) = tokio::join!(job, watcher);
         let err = r.expect_err("cancelled");
         assert!(matches!(err, JobError::Cancelled { .. }), "{err}");
-        assert!(t.elapsed() < Duration::from_secs(20), "stopped promptly, not by the grace period");
-        assert_eq!(wait_dumps(&admin, &db.name, |n| n == 0).await, 0, "pg_dump killed");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "stopped promptly, not by the grace period"
+        );
+        assert_eq!(
+            wait_dumps(&admin, &db.name, |n| n == 0).await,
+            0,
+            "pg_dump killed"
+        );
         assert_nothing_left(&b.store, b.dir.path()).await;
-        let runs = b.store.job_runs(Some("backup"), Some("production"), 10).await.expect("runs");
-        assert_eq!((runs[0].outcome.as_str(), runs[0].consecutive_timeouts), ("cancelled", 0));
-        sqlx::raw_sql("ROLLBACK").execute(&mut lock).await.expect("unlock");
+        let runs = b
+            .store
+            .job_runs(Some("backup"), Some("production"), 10)
+            .await
+            .expect("runs");
+        assert_eq!(
+            (runs[0].outcome.as_str(), runs[0].consecutive_timeouts),
+            ("cancelled", 0)
+        );
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut lock)
+            .await
+            .expect("unlock");
         let _ = lock.close().await;
         db.drop_db().await;
         b.finish().await;
@@ -244,24 +307,52 @@ async fn a_job_ignoring_its_signal_is_dropped_after_the_grace_period() {
             .await;
         assert!(matches!(r, Err(JobError::Timeout { .. })), "round {round}");
     }
-    let state = b.store.job_state("gate", "staging").await.expect("state").expect("row");
+    let state = b
+        .store
+        .job_state("gate", "staging")
+        .await
+        .expect("state")
+        .expect("row");
     assert!(state.disabled, "disable_after = 2");
     // A successful job on another environment records ok with its duration, unaffected.
     let spec_ok = JobSpec {
         environment: "production".into(),
         ..spec.clone()
     };
-    let v: Result<u32, JobError<String>> =
-        run_bounded(&b.store, &cfg, &spec_ok, &CancelToken::new(), |_ctx| async { Ok(7) }).await;
+    let v: Result<u32, JobError<String>> = run_bounded(
+        &b.store,
+        &cfg,
+        &spec_ok,
+        &CancelToken::new(),
+        |_ctx| async { Ok(7) },
+    )
+    .await;
     assert_eq!(v.expect("ok"), 7);
-    let runs = b.store.job_runs(Some("gate"), Some("production"), 1).await.expect("runs");
+    let runs = b
+        .store
+        .job_runs(Some("gate"), Some("production"), 1)
+        .await
+        .expect("runs");
     assert_eq!(runs[0].outcome, "ok");
     assert!(runs[0].duration_ms.is_some());
     // A failure resets nothing but is recorded as failed.
-    let f: Result<(), JobError<String>> =
-        run_bounded(&b.store, &cfg, &spec_ok, &CancelToken::new(), |_ctx| async { Err("boom".to_string()) }).await;
+    let f: Result<(), JobError<String>> = run_bounded(
+        &b.store,
+        &cfg,
+        &spec_ok,
+        &CancelToken::new(),
+        |_ctx| async { Err("boom".to_string()) },
+    )
+    .await;
     assert!(matches!(f, Err(JobError::Failed(ref m)) if m == "boom"));
-    let runs = b.store.job_runs(Some("gate"), Some("production"), 1).await.expect("runs");
-    assert_eq!((runs[0].outcome.as_str(), runs[0].error.as_deref()), ("failed", Some("boom")));
+    let runs = b
+        .store
+        .job_runs(Some("gate"), Some("production"), 1)
+        .await
+        .expect("runs");
+    assert_eq!(
+        (runs[0].outcome.as_str(), runs[0].error.as_deref()),
+        ("failed", Some("boom"))
+    );
     b.finish().await;
 }

@@ -69,7 +69,10 @@ async fn scalar_text(url: &str, sql: &str) -> Option<String> {
 
 async fn scalar_i64(url: &str, sql: &str) -> i64 {
     let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-    let v: i64 = sqlx::query_scalar(sql).fetch_one(&mut c).await.expect("query");
+    let v: i64 = sqlx::query_scalar(sql)
+        .fetch_one(&mut c)
+        .await
+        .expect("query");
     let _ = c.close().await;
     v
 }
@@ -102,7 +105,9 @@ async fn backup_list_download_restore_verifies_and_swaps() {
     drop(probe);
     let ssot = ssot();
     for b in common::backends().await {
-        let db = OdooFixture::create("backup_restore").await.expect("fixture");
+        let db = OdooFixture::create("backup_restore")
+            .await
+            .expect("fixture");
         let fs = tempfile::tempdir().expect("tmp");
         std::fs::create_dir_all(fs.path().join("3f")).expect("mkdir");
         std::fs::write(fs.path().join("3f/3f2a9c"), b"attachment bytes").expect("write");
@@ -128,7 +133,13 @@ async fn backup_list_download_restore_verifies_and_swaps() {
             .as_array()
             .expect("modules")
             .iter()
-            .map(|v| format!("{}={}", v["name"].as_str().unwrap_or(""), v["version"].as_str().unwrap_or("")))
+            .map(|v| {
+                format!(
+                    "{}={}",
+                    v["name"].as_str().unwrap_or(""),
+                    v["version"].as_str().unwrap_or("")
+                )
+            })
             .collect();
         assert_eq!(modules.len(), 13, "{modules:?}");
         assert!(modules.contains(&"acme_sale=17.0.1.2.0".to_string()));
@@ -147,7 +158,10 @@ async fn backup_list_download_restore_verifies_and_swaps() {
             .read_artifact(row.manifest_sha256.as_deref().expect("manifest sha"))
             .await
             .expect("manifest artifact");
-        assert_eq!(meta.media_type, "application/vnd.odooops.backup-manifest+json");
+        assert_eq!(
+            meta.media_type,
+            "application/vnd.odooops.backup-manifest+json"
+        );
         let stored: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
         assert_eq!(stored, o.manifest);
         let (_, tarball) = b
@@ -220,7 +234,9 @@ async fn backup_list_download_restore_verifies_and_swaps() {
             1,
             "the old database is kept intact"
         );
-        assert!(databases_like(&format!("{}_restore_", db.name)).await.is_empty());
+        assert!(databases_like(&format!("{}_restore_", db.name))
+            .await
+            .is_empty());
         let msgs = messages(&b.store, ro.run_id).await;
         assert!(msgs.iter().any(|m| m.starts_with("verified: ")), "{msgs:?}");
         assert!(msgs.iter().any(|m| m.starts_with("swapped: ")), "{msgs:?}");
@@ -237,10 +253,16 @@ async fn a_verification_mismatch_drops_the_copy_and_leaves_the_old_database() {
     };
     let ssot = ssot();
     for b in common::backends().await {
-        let db = OdooFixture::create("restore_mismatch").await.expect("fixture");
-        let o = backup::run_backup(&b.store, &ssot, &backup_req("production", &db.url, BackupKind::Manual))
+        let db = OdooFixture::create("restore_mismatch")
             .await
-            .expect("backup");
+            .expect("fixture");
+        let o = backup::run_backup(
+            &b.store,
+            &ssot,
+            &backup_req("production", &db.url, BackupKind::Manual),
+        )
+        .await
+        .expect("backup");
         // The manifest says one object more than the dump holds.
         let wrong = o.manifest["objects"].as_i64().expect("objects") + 1;
         match b.name {
@@ -251,7 +273,9 @@ async fn a_verification_mismatch_drops_the_copy_and_leaves_the_old_database() {
                 let _ = c.close().await;
             }
             _ => {
-                let mut c = sqlx::SqliteConnection::connect(&b.url).await.expect("store db");
+                let mut c = sqlx::SqliteConnection::connect(&b.url)
+                    .await
+                    .expect("store db");
                 sqlx::query("UPDATE ops_backups SET manifest = json_set(manifest, '$.objects', $1) WHERE id = $2")
                     .bind(wrong).bind(o.backup_id).execute(&mut c).await.expect("tamper");
                 let _ = c.close().await;
@@ -266,9 +290,15 @@ async fn a_verification_mismatch_drops_the_copy_and_leaves_the_old_database() {
             .await
             .expect_err("mismatch refused");
         assert!(matches!(err, BackupError::Verification(_)), "{err}");
-        assert!(err.to_string().contains(&format!("manifest {wrong}")), "{err}");
+        assert!(
+            err.to_string().contains(&format!("manifest {wrong}")),
+            "{err}"
+        );
         assert_eq!(db.snapshot().await, before, "old database untouched");
-        assert!(databases_like(&format!("{}_", db.name)).await.is_empty(), "no copy left, no swap");
+        assert!(
+            databases_like(&format!("{}_", db.name)).await.is_empty(),
+            "no copy left, no swap"
+        );
         let run = b
             .store
             .recent_runs(10)
@@ -279,17 +309,35 @@ async fn a_verification_mismatch_drops_the_copy_and_leaves_the_old_database() {
             .expect("restore run");
         assert_eq!(run.status, "failed");
         let msgs = messages(&b.store, run.id).await;
-        assert!(msgs.iter().any(|m| m.starts_with("verification failed: tables + sequences")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("dropped") && m.contains("untouched")), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("verification failed: tables + sequences")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("dropped") && m.contains("untouched")),
+            "{msgs:?}"
+        );
         db.drop_db().await;
         b.finish().await;
     }
 }
 
 /// Seed a backup row with its own artifacts, taken at `at`.
-async fn seed(store: &Store, env: &str, kind: &str, at: chrono::DateTime<Utc>, shared: &str) -> (Uuid, String) {
+async fn seed(
+    store: &Store,
+    env: &str,
+    kind: &str,
+    at: chrono::DateTime<Utc>,
+    shared: &str,
+) -> (Uuid, String) {
     let dump = store
-        .put_artifact(format!("dump {env} {kind} {at}").as_bytes(), "application/octet-stream", None)
+        .put_artifact(
+            format!("dump {env} {kind} {at}").as_bytes(),
+            "application/octet-stream",
+            None,
+        )
         .await
         .expect("dump");
     let row = store
@@ -327,10 +375,28 @@ async fn prune_applies_the_policy_to_a_seeded_history() {
             .sha256;
         let mut seeded = Vec::new();
         for day in 0..120 {
-            seeded.push(seed(&b.store, "production", "scheduled", now - Duration::days(day), &shared).await);
+            seeded.push(
+                seed(
+                    &b.store,
+                    "production",
+                    "scheduled",
+                    now - Duration::days(day),
+                    &shared,
+                )
+                .await,
+            );
         }
         for i in 0..8 {
-            seeded.push(seed(&b.store, "production", "manual", now - Duration::hours(3 * i + 1), &shared).await);
+            seeded.push(
+                seed(
+                    &b.store,
+                    "production",
+                    "manual",
+                    now - Duration::hours(3 * i + 1),
+                    &shared,
+                )
+                .await,
+            );
         }
         // Backdate rows: created_at is set by the store, the history needs the past.
         for (i, (id, _)) in seeded.iter().enumerate() {
@@ -343,13 +409,21 @@ async fn prune_applies_the_policy_to_a_seeded_history() {
                 "postgres" => {
                     let mut c = sqlx::PgConnection::connect(&b.url).await.expect("db");
                     sqlx::query("UPDATE ops.backups SET created_at = $1 WHERE id = $2")
-                        .bind(at).bind(id).execute(&mut c).await.expect("backdate");
+                        .bind(at)
+                        .bind(id)
+                        .execute(&mut c)
+                        .await
+                        .expect("backdate");
                     let _ = c.close().await;
                 }
                 _ => {
                     let mut c = sqlx::SqliteConnection::connect(&b.url).await.expect("db");
                     sqlx::query("UPDATE ops_backups SET created_at = $1 WHERE id = $2")
-                        .bind(at).bind(id).execute(&mut c).await.expect("backdate");
+                        .bind(at)
+                        .bind(id)
+                        .execute(&mut c)
+                        .await
+                        .expect("backdate");
                     let _ = c.close().await;
                 }
             }
@@ -362,13 +436,36 @@ async fn prune_applies_the_policy_to_a_seeded_history() {
             actor: "test".into(),
         };
         let dry = backup::prune(&b.store, &ssot, &req).await.expect("dry run");
-        assert_eq!(b.store.backups(Some("production"), 1000).await.expect("list").len(), 128, "dry run deletes nothing");
-        let real = backup::prune(&b.store, &ssot, &PruneRequest { dry_run: false, ..req.clone() })
-            .await
-            .expect("prune");
+        assert_eq!(
+            b.store
+                .backups(Some("production"), 1000)
+                .await
+                .expect("list")
+                .len(),
+            128,
+            "dry run deletes nothing"
+        );
+        let real = backup::prune(
+            &b.store,
+            &ssot,
+            &PruneRequest {
+                dry_run: false,
+                ..req.clone()
+            },
+        )
+        .await
+        .expect("prune");
         let (d, r) = (&dry.environments[0], &real.environments[0]);
-        assert_eq!((&d.keep, &d.prune), (&r.keep, &r.prune), "dry run predicts the real run");
-        let kept = b.store.backups(Some("production"), 1000).await.expect("list");
+        assert_eq!(
+            (&d.keep, &d.prune),
+            (&r.keep, &r.prune),
+            "dry run predicts the real run"
+        );
+        let kept = b
+            .store
+            .backups(Some("production"), 1000)
+            .await
+            .expect("list");
         let manual: Vec<_> = kept.iter().filter(|k| k.kind == "manual").collect();
         assert_eq!(manual.len(), 5, "manualKeep 5");
         assert!(manual.iter().all(|k| k.retention_class == "manual"));
@@ -377,30 +474,62 @@ async fn prune_applies_the_policy_to_a_seeded_history() {
         assert!((7..=14).contains(&auto), "{auto} automatic kept");
         assert_eq!(kept.len(), r.keep.len());
         assert_eq!(r.prune.len(), 128 - kept.len());
-        assert!(kept.iter().any(|k| k.created_at > now - Duration::hours(1)), "newest kept");
+        assert!(
+            kept.iter().any(|k| k.created_at > now - Duration::hours(1)),
+            "newest kept"
+        );
         // Pruned dumps are gone (row and blob); kept ones and the shared manifest remain.
         let kept_ids: BTreeSet<Uuid> = kept.iter().map(|k| k.id).collect();
         for (id, sha) in &seeded {
             let present = b.store.artifact(sha).await.expect("artifact").is_some();
             let blob = b.store.artifact_store().exists(sha).await.expect("exists");
-            assert_eq!((present, blob), (kept_ids.contains(id), kept_ids.contains(id)), "{id}");
+            assert_eq!(
+                (present, blob),
+                (kept_ids.contains(id), kept_ids.contains(id)),
+                "{id}"
+            );
         }
-        assert!(b.store.artifact(&shared).await.expect("shared").is_some(), "shared artifact kept");
+        assert!(
+            b.store.artifact(&shared).await.expect("shared").is_some(),
+            "shared artifact kept"
+        );
         assert_eq!(r.artifacts_deleted.len(), r.prune.len());
-        let run = b.store.run(real.run_id.expect("run")).await.expect("run").expect("row");
+        let run = b
+            .store
+            .run(real.run_id.expect("run"))
+            .await
+            .expect("run")
+            .expect("row");
         assert_eq!(run.summary["pruned"], r.prune.len());
 
         // With a zero policy the newest successful backup still survives.
         let mut zero = ssot.clone();
         for res in zero.resources.iter_mut() {
             if let Resource::BackupPolicy(p) = res {
-                p.spec.retention = Retention { daily: 0, weekly: 0, monthly: 0, manual_per_day: 5, manual_keep: 0 };
+                p.spec.retention = Retention {
+                    daily: 0,
+                    weekly: 0,
+                    monthly: 0,
+                    manual_per_day: 5,
+                    manual_keep: 0,
+                };
             }
         }
-        backup::prune(&b.store, &zero, &PruneRequest { dry_run: false, ..req })
+        backup::prune(
+            &b.store,
+            &zero,
+            &PruneRequest {
+                dry_run: false,
+                ..req
+            },
+        )
+        .await
+        .expect("prune to the bone");
+        let left = b
+            .store
+            .backups(Some("production"), 1000)
             .await
-            .expect("prune to the bone");
-        let left = b.store.backups(Some("production"), 1000).await.expect("list");
+            .expect("list");
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].retention_class, "newest");
         assert!(left[0].created_at > now - Duration::hours(2));
@@ -429,38 +558,78 @@ async fn clone_neutralizes_the_copy_and_the_post_check_passes() {
             .await
             .unwrap_or_else(|e| panic!("{}: clone: {e}", b.name));
         assert!(o.fresh_backup && o.verification.ok);
-        assert_eq!(prod.snapshot().await, prod_before, "the source is untouched");
-        // The target now serves a neutralized copy of production.
-        assert!(neutralize::verify_url(&staging.url).await.expect("verify").is_empty());
         assert_eq!(
-            scalar_i64(&staging.url, "SELECT count(*) FROM ir_mail_server WHERE active AND smtp_host <> 'invalid'").await,
+            prod.snapshot().await,
+            prod_before,
+            "the source is untouched"
+        );
+        // The target now serves a neutralized copy of production.
+        assert!(neutralize::verify_url(&staging.url)
+            .await
+            .expect("verify")
+            .is_empty());
+        assert_eq!(
+            scalar_i64(
+                &staging.url,
+                "SELECT count(*) FROM ir_mail_server WHERE active AND smtp_host <> 'invalid'"
+            )
+            .await,
             0
         );
         assert_eq!(
-            scalar_text(&staging.url, "SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'").await.as_deref(),
+            scalar_text(
+                &staging.url,
+                "SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'"
+            )
+            .await
+            .as_deref(),
             Some("true")
         );
-        assert_eq!(scalar_i64(&staging.url, "SELECT count(*) FROM ir_config_parameter WHERE key = 'staging.only'").await, 0);
+        assert_eq!(
+            scalar_i64(
+                &staging.url,
+                "SELECT count(*) FROM ir_config_parameter WHERE key = 'staging.only'"
+            )
+            .await,
+            0
+        );
         let old = o.old_database.clone().expect("old staging kept");
         assert_eq!(
-            scalar_i64(&with_database(&staging.url, &old), "SELECT count(*) FROM ir_config_parameter WHERE key = 'staging.only'").await,
+            scalar_i64(
+                &with_database(&staging.url, &old),
+                "SELECT count(*) FROM ir_config_parameter WHERE key = 'staging.only'"
+            )
+            .await,
             1
         );
         // The neutralization report is an artifact of the clone run.
-        let (meta, bytes) = b.store.read_artifact(&o.neutralization_sha256).await.expect("report");
+        let (meta, bytes) = b
+            .store
+            .read_artifact(&o.neutralization_sha256)
+            .await
+            .expect("report");
         assert_eq!(meta.run_id, Some(o.run_id));
         let report: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
         assert_eq!(report["report"]["committed"], true);
         assert_eq!(report["post_check"], serde_json::json!([]));
         let msgs = messages(&b.store, o.run_id).await;
-        assert!(msgs.iter().any(|m| m.starts_with("neutralized: ")), "{msgs:?}");
+        assert!(
+            msgs.iter().any(|m| m.starts_with("neutralized: ")),
+            "{msgs:?}"
+        );
 
         // Never into production.
         let mut bad = CloneRequest::new("staging", "production");
         bad.db_from = Some(staging.url.clone());
         bad.db_to = Some(prod.url.clone());
-        let err = backup::clone(&b.store, &ssot, &bad).await.expect_err("refused");
-        assert!(err.to_string().contains("refusing to clone into production"), "{err}");
+        let err = backup::clone(&b.store, &ssot, &bad)
+            .await
+            .expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("refusing to clone into production"),
+            "{err}"
+        );
         assert_eq!(prod.snapshot().await, prod_before);
 
         drop_db(&old).await;
@@ -477,13 +646,21 @@ async fn a_broken_neutralization_fails_the_clone_and_nothing_is_swapped() {
     };
     let ssot = ssot();
     let b = common::sqlite().await;
-    let prod = OdooFixture::create("clone_broken_prod").await.expect("prod");
-    let staging = OdooFixture::create("clone_broken_staging").await.expect("staging");
+    let prod = OdooFixture::create("clone_broken_prod")
+        .await
+        .expect("prod");
+    let staging = OdooFixture::create("clone_broken_staging")
+        .await
+        .expect("staging");
     let staging_before = staging.snapshot().await;
     let addons = tempfile::tempdir().expect("tmp");
     let sale = addons.path().join("acme_sale");
     std::fs::create_dir_all(sale.join("data")).expect("mkdir");
-    std::fs::write(sale.join("__manifest__.py"), "{'name': 'Acme Sale', 'depends': ['sale']}").expect("write");
+    std::fs::write(
+        sale.join("__manifest__.py"),
+        "{'name': 'Acme Sale', 'depends': ['sale']}",
+    )
+    .expect("write");
     std::fs::write(
         sale.join("data/neutralize.sql"),
         "-- wrong: keeps production mail flowing\nUPDATE ir_mail_server SET active = true WHERE name = 'Mailgun (production)';\n",
@@ -494,11 +671,18 @@ async fn a_broken_neutralization_fails_the_clone_and_nothing_is_swapped() {
     req.db_to = Some(staging.url.clone());
     req.addons_paths = vec![addons.path().to_path_buf()];
     req.addons_paths.extend(example_addons());
-    let err = backup::clone(&b.store, &ssot, &req).await.expect_err("broken neutralization");
+    let err = backup::clone(&b.store, &ssot, &req)
+        .await
+        .expect_err("broken neutralization");
     assert!(matches!(err, BackupError::Neutralization(_)), "{err}");
     assert!(err.to_string().contains("Mailgun (production)"), "{err}");
     assert_eq!(staging.snapshot().await, staging_before, "target untouched");
-    assert!(databases_like(&format!("{}_", staging.name)).await.is_empty(), "copy dropped, no swap");
+    assert!(
+        databases_like(&format!("{}_", staging.name))
+            .await
+            .is_empty(),
+        "copy dropped, no swap"
+    );
     let run = b
         .store
         .recent_runs(10)
@@ -509,10 +693,16 @@ async fn a_broken_neutralization_fails_the_clone_and_nothing_is_swapped() {
         .expect("clone run");
     assert_eq!(run.status, "failed");
     let msgs = messages(&b.store, run.id).await;
-    assert!(msgs.iter().any(|m| m.starts_with("neutralization left 1 violation")), "{msgs:?}");
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("neutralization left 1 violation")),
+        "{msgs:?}"
+    );
     // The failing report is kept as evidence.
     let arts = b.store.artifacts_for_run(run.id).await.expect("artifacts");
-    assert!(arts.iter().any(|a| a.media_type == "application/vnd.odooops.neutralize-report+json"));
+    assert!(arts
+        .iter()
+        .any(|a| a.media_type == "application/vnd.odooops.neutralize-report+json"));
     prod.drop_db().await;
     staging.drop_db().await;
     b.finish().await;
@@ -536,18 +726,33 @@ async fn the_queue_dispatcher_runs_a_backup_through_the_bounded_runner() {
         }
     }
     std::env::set_var(&key, &db.url);
-    let out = backup::run_queued(&b.store, &ssot, &serde_json::json!({"action": "backup", "environment": "production"}))
-        .await
-        .expect("queued backup");
+    let out = backup::run_queued(
+        &b.store,
+        &ssot,
+        &serde_json::json!({"action": "backup", "environment": "production"}),
+    )
+    .await
+    .expect("queued backup");
     assert_eq!(out["environment"], "production");
     assert_eq!(out["kind"], "scheduled");
-    let jobs = b.store.job_runs(Some("backup"), Some("production"), 10).await.expect("jobs");
+    let jobs = b
+        .store
+        .job_runs(Some("backup"), Some("production"), 10)
+        .await
+        .expect("jobs");
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].outcome, "ok");
-    assert_eq!(jobs[0].run_id.map(|r| r.to_string()), out["run_id"].as_str().map(String::from));
-    let bad = backup::run_queued(&b.store, &ssot, &serde_json::json!({"action": "explode", "environment": "production"}))
-        .await
-        .expect_err("unknown action");
+    assert_eq!(
+        jobs[0].run_id.map(|r| r.to_string()),
+        out["run_id"].as_str().map(String::from)
+    );
+    let bad = backup::run_queued(
+        &b.store,
+        &ssot,
+        &serde_json::json!({"action": "explode", "environment": "production"}),
+    )
+    .await
+    .expect_err("unknown action");
     assert!(bad.to_string().contains("unknown action"), "{bad}");
     std::env::remove_var(&key);
     db.drop_db().await;

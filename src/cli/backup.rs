@@ -279,7 +279,11 @@ async fn run_in(ssot_dir: &Path, store: &Store, cmd: BackupCommand) -> anyhow::R
                         .sum();
                     println!(
                         "{n} backup(s) {}, {a} artifact(s) deleted",
-                        if dry_run { "to prune (dry run)" } else { "pruned" }
+                        if dry_run {
+                            "to prune (dry run)"
+                        } else {
+                            "pruned"
+                        }
                     );
                 }
             }
@@ -381,7 +385,11 @@ pub fn clone(
                 o.from,
                 o.to,
                 o.backup_id,
-                if o.fresh_backup { " (fresh)" } else { " (latest)" },
+                if o.fresh_backup {
+                    " (fresh)"
+                } else {
+                    " (latest)"
+                },
                 o.neutralization_sha256,
                 o.old_database
                     .as_deref()
@@ -394,7 +402,11 @@ pub fn clone(
     })
 }
 
-pub fn jobs_cmd(database_url: Option<&str>, data_dir: &Path, cmd: JobsCommand) -> anyhow::Result<i32> {
+pub fn jobs_cmd(
+    database_url: Option<&str>,
+    data_dir: &Path,
+    cmd: JobsCommand,
+) -> anyhow::Result<i32> {
     let rt = runtime()?;
     rt.block_on(async {
         let store = Store::open(database_url, data_dir)

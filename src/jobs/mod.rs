@@ -70,7 +70,9 @@ impl std::str::FromStr for JobKind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown job kind {s:?}; expected one of: backup, restore, clone, gate, sync")
+                format!(
+                    "unknown job kind {s:?}; expected one of: backup, restore, clone, gate, sync"
+                )
             })
     }
 }
@@ -182,7 +184,9 @@ pub enum JobError<E: std::fmt::Display> {
         environment: String,
         after: Duration,
     },
-    #[error("job {kind} on {environment} was cancelled; it was stopped and its partial output removed")]
+    #[error(
+        "job {kind} on {environment} was cancelled; it was stopped and its partial output removed"
+    )]
     Cancelled { kind: JobKind, environment: String },
     #[error("{0}")]
     Failed(E),
@@ -363,7 +367,11 @@ where
 }
 
 /// Re-enable a disabled job (and reset its timeout count).
-pub async fn enable(store: &Store, kind: JobKind, environment: &str) -> Result<JobState, StoreError> {
+pub async fn enable(
+    store: &Store,
+    kind: JobKind,
+    environment: &str,
+) -> Result<JobState, StoreError> {
     let before = store.job_state(kind.as_str(), environment).await?;
     let state = store
         .set_job_state(kind.as_str(), environment, 0, None)
@@ -374,7 +382,10 @@ pub async fn enable(store: &Store, kind: JobKind, environment: &str) -> Result<J
         Level::Info,
         environment,
         None,
-        format!("job {kind} enabled{}", if was { " (was disabled)" } else { "" }),
+        format!(
+            "job {kind} enabled{}",
+            if was { " (was disabled)" } else { "" }
+        ),
         json!({"job": kind.as_str(), "disabled": false, "was_disabled": was}),
     )
     .await;

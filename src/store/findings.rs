@@ -201,7 +201,10 @@ impl Store {
     /// Record a backup with its run, filestore tarball and full manifest.
     pub async fn record_backup_details(&self, b: &NewBackup, d: &BackupDetails) -> Result<Backup> {
         super::validate_artifact_id(&b.sha256)?;
-        for id in [&d.filestore_sha256, &d.manifest_sha256].into_iter().flatten() {
+        for id in [&d.filestore_sha256, &d.manifest_sha256]
+            .into_iter()
+            .flatten()
+        {
             super::validate_artifact_id(id)?;
         }
         let manifest = if d.manifest.is_null() {
@@ -226,7 +229,9 @@ impl Store {
     /// One backup by id.
     pub async fn backup(&self, id: Uuid) -> Result<Option<Backup>> {
         let sql = self.sql("SELECT * FROM ops.backups WHERE id = $1");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, Backup>(&sql).bind(id).fetch_optional(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Backup>(&sql).bind(id).fetch_optional(p).await?),
+        )
     }
 
     /// Delete a backup row (its artifacts are the caller's business); true when it existed.
@@ -248,7 +253,8 @@ impl Store {
         let sql = self.sql(
             "SELECT count(*) FROM ops.backups WHERE $1 IN (sha256, filestore_sha256, manifest_sha256)",
         );
-        let n: i64 = with_pool!(self, p => sqlx::query_scalar(&sql).bind(sha256).fetch_one(p).await?);
+        let n: i64 =
+            with_pool!(self, p => sqlx::query_scalar(&sql).bind(sha256).fetch_one(p).await?);
         Ok(n > 0)
     }
 

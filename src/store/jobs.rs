@@ -56,9 +56,8 @@ impl Store {
 
     /// Every job state (disabled ones first).
     pub async fn job_states(&self) -> Result<Vec<JobState>> {
-        let sql = self.sql(
-            "SELECT * FROM ops.job_states ORDER BY disabled DESC, kind, environment",
-        );
+        let sql =
+            self.sql("SELECT * FROM ops.job_states ORDER BY disabled DESC, kind, environment");
         Ok(with_pool!(self, p => sqlx::query_as::<_, JobState>(&sql).fetch_all(p).await?))
     }
 

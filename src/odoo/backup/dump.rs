@@ -465,7 +465,9 @@ async fn dump_db(
     };
     let err_text = stderr.text().await;
     match put {
-        Ok(blob) if status.success() => Ok((blob, counter.load(std::sync::atomic::Ordering::Relaxed))),
+        Ok(blob) if status.success() => {
+            Ok((blob, counter.load(std::sync::atomic::Ordering::Relaxed)))
+        }
         Ok(blob) => {
             forget_blob_unless_recorded(store, &blob.sha256).await;
             Err(BackupError::Tool {
@@ -557,7 +559,11 @@ impl std::io::Write for ChannelWriter {
 }
 
 /// Copy a backup's dump to `out`, verifying its sha256 on the way; a mismatch removes the file.
-pub async fn download(store: &Store, backup_id: Uuid, out: &Path) -> Result<(String, u64), BackupError> {
+pub async fn download(
+    store: &Store,
+    backup_id: Uuid,
+    out: &Path,
+) -> Result<(String, u64), BackupError> {
     let b = store
         .backup(backup_id)
         .await?

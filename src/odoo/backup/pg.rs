@@ -55,7 +55,9 @@ fn percent_decode(s: &str) -> String {
 
 impl PgTarget {
     pub fn parse(url: &str) -> Result<PgTarget, BackupError> {
-        let bad = || BackupError::Invalid(format!("invalid PostgreSQL URL {}: expected postgres://user[:password]@host[:port]/database", redact_url(url)));
+        let bad = || {
+            BackupError::Invalid(format!("invalid PostgreSQL URL {}: expected postgres://user[:password]@host[:port]/database", redact_url(url)))
+        };
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(bad());
         }
@@ -80,7 +82,10 @@ impl PgTarget {
     /// The same server, another database.
     pub fn with_database(&self, name: &str) -> PgTarget {
         let mut u = self.url.clone();
-        u.set_path(&format!("/{}", name.replace('%', "%25").replace('/', "%2F")));
+        u.set_path(&format!(
+            "/{}",
+            name.replace('%', "%25").replace('/', "%2F")
+        ));
         PgTarget {
             url: u,
             password: self.password.clone(),

@@ -67,9 +67,7 @@ pub async fn prune(
     ssot: &Ssot,
     req: &PruneRequest,
 ) -> Result<PruneOutcome, StoreError> {
-    let all = store
-        .backups(req.environment.as_deref(), 1_000_000)
-        .await?;
+    let all = store.backups(req.environment.as_deref(), 1_000_000).await?;
     let mut by_env: BTreeMap<String, Vec<Backup>> = BTreeMap::new();
     for b in all {
         by_env.entry(b.environment.clone()).or_default().push(b);
@@ -119,9 +117,13 @@ pub async fn prune(
                         continue;
                     };
                     store.delete_backup(*id).await?;
-                    for sha in [Some(&b.sha256), b.filestore_sha256.as_ref(), b.manifest_sha256.as_ref()]
-                        .into_iter()
-                        .flatten()
+                    for sha in [
+                        Some(&b.sha256),
+                        b.filestore_sha256.as_ref(),
+                        b.manifest_sha256.as_ref(),
+                    ]
+                    .into_iter()
+                    .flatten()
                     {
                         if !store.artifact_used_by_backups(sha).await? {
                             store.forget_artifact(sha).await?;

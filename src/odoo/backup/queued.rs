@@ -34,7 +34,14 @@ fn text<'a>(payload: &'a Value, field: &str) -> anyhow::Result<&'a str> {
 /// `{"action":"clone","from":F,"environment":TO}`. Database URLs come from the environments'
 /// `database.urlSecret` keys. Returns the outcome as JSON.
 pub async fn run_queued(store: &Store, ssot: &Ssot, payload: &Value) -> anyhow::Result<Value> {
-    run_queued_with(store, ssot, payload, &JobsConfig::default(), &CancelToken::new()).await
+    run_queued_with(
+        store,
+        ssot,
+        payload,
+        &JobsConfig::default(),
+        &CancelToken::new(),
+    )
+    .await
 }
 
 /// [`run_queued`] with explicit runner settings and a cancel handle.

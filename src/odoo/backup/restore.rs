@@ -215,7 +215,9 @@ pub fn compare(
         }
     }
     for name in act.keys().filter(|n| !exp.contains_key(*n)) {
-        differences.push(format!("module {name} installed in the restored database but not in the manifest"));
+        differences.push(format!(
+            "module {name} installed in the restored database but not in the manifest"
+        ));
     }
     Verification {
         ok: differences.is_empty(),
@@ -241,7 +243,14 @@ pub(crate) async fn restore_into(
     let t0 = Instant::now();
     let (exp_objects, exp_modules) = expected(backup)?;
     let db = target.database();
-    let short: String = backup.id.simple().to_string().chars().rev().take(8).collect();
+    let short: String = backup
+        .id
+        .simple()
+        .to_string()
+        .chars()
+        .rev()
+        .take(8)
+        .collect();
     let new_name = super::pg::derived_name(&db, &format!("_restore_{short}"));
     let fresh = target.with_database(&new_name);
     let mut admin = Admin::connect(target).await?;
@@ -256,7 +265,10 @@ pub(crate) async fn restore_into(
         "restore",
         env,
         Some(run_id),
-        format!("restoring backup {} into new database {new_name}", backup.id),
+        format!(
+            "restoring backup {} into new database {new_name}",
+            backup.id
+        ),
         json!({"backup_id": backup.id, "database": new_name, "target": db}),
     )
     .await;
@@ -274,7 +286,10 @@ pub(crate) async fn restore_into(
             env,
             Some(run_id),
             if v.ok {
-                format!("verified: {} objects and {} modules equal the manifest", v.actual_objects, v.actual_modules)
+                format!(
+                    "verified: {} objects and {} modules equal the manifest",
+                    v.actual_objects, v.actual_modules
+                )
             } else {
                 format!("verification failed: {}", v.differences.join("; "))
             },
@@ -447,7 +462,11 @@ async fn neutralize_fresh(
     let bytes = serde_json::to_vec_pretty(&doc)
         .map_err(|e| BackupError::Invalid(format!("serializing the neutralization report: {e}")))?;
     let art = store
-        .put_artifact(&bytes, "application/vnd.odooops.neutralize-report+json", Some(run_id))
+        .put_artifact(
+            &bytes,
+            "application/vnd.odooops.neutralize-report+json",
+            Some(run_id),
+        )
         .await?;
     // The in-transaction check and the post-check usually agree; each finding once.
     let mut violations: Vec<String> = Vec::new();

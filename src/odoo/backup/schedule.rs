@@ -122,7 +122,10 @@ mod tests {
     #[test]
     fn fired_between_is_exclusive_of_after_and_inclusive_of_now() {
         let c = Cron::parse("*/15 * * * *").expect("cron");
-        let at = Utc.with_ymd_and_hms(2026, 1, 1, 10, 15, 0).single().expect("t");
+        let at = Utc
+            .with_ymd_and_hms(2026, 1, 1, 10, 15, 0)
+            .single()
+            .expect("t");
         assert!(!fired_between(&c, at, at));
         assert!(!fired_between(&c, at, at + Duration::minutes(14)));
         assert!(fired_between(&c, at, at + Duration::minutes(15)));
