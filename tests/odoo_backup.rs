@@ -215,8 +215,11 @@ async fn backup_list_download_restore_verifies_and_swaps() {
         // Change the live database after the backup; the restore must bring the backup back.
         db.exec("INSERT INTO ir_config_parameter (key, value) VALUES ('after.backup', 'x')")
             .await;
+        // The filestore changed too: restored from the tarball, the previous one kept.
+        std::fs::write(fs.path().join("3f/3f2a9c"), b"changed after the backup").expect("write");
         let mut r = RestoreRequest::new(o.backup_id, "production");
         r.db_url = Some(db.url.clone());
+        r.filestore = Some(fs.path().to_path_buf());
         let ro = backup::restore(&b.store, &ssot, &r)
             .await
             .unwrap_or_else(|e| panic!("{}: restore: {e}", b.name));
@@ -224,6 +227,17 @@ async fn backup_list_download_restore_verifies_and_swaps() {
         assert_eq!(ro.verification.actual_objects, expected_objects);
         assert_eq!(ro.verification.actual_modules, 13);
         assert!(!ro.neutralized, "production restores are not neutralized");
+        assert!(ro.filestore_restored);
+        assert_eq!(
+            std::fs::read_to_string(fs.path().join("3f/3f2a9c")).expect("restored file"),
+            "attachment bytes"
+        );
+        let old_fs = PathBuf::from(ro.old_filestore.clone().expect("old filestore kept"));
+        assert_eq!(
+            std::fs::read_to_string(old_fs.join("3f/3f2a9c")).expect("old file"),
+            "changed after the backup"
+        );
+        let _ = std::fs::remove_dir_all(&old_fs);
         assert_eq!(ro.database, db.name);
         let old = ro.old_database.clone().expect("old database kept");
         assert!(old.starts_with(&format!("{}_old_", db.name)), "{old}");
@@ -554,10 +568,27 @@ async fn clone_neutralizes_the_copy_and_the_post_check_passes() {
         req.db_from = Some(prod.url.clone());
         req.db_to = Some(staging.url.clone());
         req.addons_paths = example_addons();
+        let fs_from = tempfile::tempdir().expect("tmp");
+        std::fs::write(fs_from.path().join("prod-attachment"), b"prod file").expect("write");
+        let fs_to = tempfile::tempdir().expect("tmp");
+        std::fs::write(fs_to.path().join("staging-only"), b"staging file").expect("write");
+        req.filestore_from = Some(fs_from.path().to_path_buf());
+        req.filestore_to = Some(fs_to.path().to_path_buf());
         let o = backup::clone(&b.store, &ssot, &req)
             .await
             .unwrap_or_else(|e| panic!("{}: clone: {e}", b.name));
-        assert!(o.fresh_backup && o.verification.ok);
+        assert!(o.fresh_backup && o.verification.ok && o.filestore_restored);
+        assert_eq!(
+            std::fs::read(fs_to.path().join("prod-attachment")).expect("copied"),
+            b"prod file"
+        );
+        assert!(
+            !fs_to.path().join("staging-only").exists(),
+            "the target's filestore was replaced"
+        );
+        let old_fs = PathBuf::from(o.old_filestore.clone().expect("old filestore kept"));
+        assert!(old_fs.join("staging-only").exists());
+        let _ = std::fs::remove_dir_all(&old_fs);
         assert_eq!(
             prod.snapshot().await,
             prod_before,

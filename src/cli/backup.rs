@@ -66,6 +66,9 @@ pub enum BackupCommand {
         /// Addons paths for neutralization scripts (non-production targets): DIR[,DIR…].
         #[arg(long)]
         addons_path: Option<String>,
+        /// The environment's filestore directory, replaced by the backup's.
+        #[arg(long)]
+        filestore: Option<PathBuf>,
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
@@ -84,6 +87,12 @@ pub struct CloneArgs {
     /// Addons paths searched for `<module>/data/neutralize.sql`: DIR[,DIR…].
     #[arg(long)]
     pub addons_path: Option<String>,
+    /// The source's filestore directory (archived with the fresh backup).
+    #[arg(long)]
+    pub filestore_from: Option<PathBuf>,
+    /// The target's filestore directory (replaced; the previous one kept as DIR.old_<ts>).
+    #[arg(long)]
+    pub filestore_to: Option<PathBuf>,
     /// Restore the latest recorded backup of the source instead of taking a fresh one.
     #[arg(long)]
     pub latest: bool,
@@ -294,12 +303,14 @@ async fn run_in(ssot_dir: &Path, store: &Store, cmd: BackupCommand) -> anyhow::R
             to,
             db,
             addons_path,
+            filestore,
             output,
         } => {
             let ssot = super::reconcile::load_ssot(ssot_dir)?;
             let id = parse_backup_id(&id)?;
             let mut req = RestoreRequest::new(id, &to);
             req.db_url = db;
+            req.filestore = filestore;
             req.addons_paths = addons_path.as_deref().map(split_paths).unwrap_or_default();
             req.trigger = Trigger::Cli;
             req.actor = actor();
@@ -359,6 +370,8 @@ pub fn clone(
             .map(split_paths)
             .unwrap_or_default();
         req.use_latest_backup = args.latest;
+        req.filestore_from = args.filestore_from;
+        req.filestore_to = args.filestore_to;
         req.trigger = Trigger::Cli;
         req.actor = actor();
         let cancel = ctrl_c_token();

@@ -21,6 +21,9 @@ pub struct CloneRequest {
     pub db_from: Option<String>,
     pub db_to: Option<String>,
     pub addons_paths: Vec<PathBuf>,
+    /// The source's filestore (archived by the fresh backup) and the target's (replaced).
+    pub filestore_from: Option<PathBuf>,
+    pub filestore_to: Option<PathBuf>,
     /// Restore the latest recorded backup of the source instead of taking a fresh one.
     pub use_latest_backup: bool,
     pub trigger: Trigger,
@@ -36,6 +39,8 @@ impl CloneRequest {
             db_from: None,
             db_to: None,
             addons_paths: Vec::new(),
+            filestore_from: None,
+            filestore_to: None,
             use_latest_backup: false,
             trigger: Trigger::Cli,
             actor: "odooops".to_string(),
@@ -55,6 +60,8 @@ pub struct CloneOutcome {
     pub old_database: Option<String>,
     pub verification: Verification,
     pub neutralization_sha256: String,
+    pub filestore_restored: bool,
+    pub old_filestore: Option<String>,
     pub duration_ms: u64,
 }
 
@@ -118,6 +125,7 @@ pub async fn clone(
         let (backup, fresh) = if let Some(u) = &from_url {
             let mut b = BackupRequest::new(&req.from, BackupKind::Manual);
             b.db_url = Some(u.clone());
+            b.filestore = req.filestore_from.clone();
             b.trigger = req.trigger;
             b.actor = req.actor.clone();
             b.cancel = req.cancel.clone();
@@ -158,6 +166,7 @@ pub async fn clone(
             &req.to,
             &target,
             Some(&req.addons_paths),
+            req.filestore_to.as_deref(),
             &req.cancel,
         )
         .await?;
@@ -176,6 +185,8 @@ pub async fn clone(
         old_database: s.old_database,
         verification: s.verification,
         neutralization_sha256: s.neutralization_sha256.unwrap_or_default(),
+        filestore_restored: s.filestore_restored,
+        old_filestore: s.old_filestore.map(|p| p.display().to_string()),
         duration_ms: s.duration_ms,
     })
 }

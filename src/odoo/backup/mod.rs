@@ -14,6 +14,7 @@
 
 mod clone;
 mod dump;
+mod filestore;
 pub mod pg;
 mod progress;
 mod prune;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Connection;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Instant;
 use uuid::Uuid;
@@ -25,6 +25,9 @@ pub struct RestoreRequest {
     pub db_url: Option<String>,
     /// Addons paths for neutralization scripts (non-production targets).
     pub addons_paths: Vec<PathBuf>,
+    /// The environment's filestore directory, replaced by the backup's (kept as
+    /// `<dir>.old_<ts>`); untouched when None or when the backup has no filestore.
+    pub filestore: Option<PathBuf>,
     pub trigger: Trigger,
     pub actor: String,
     pub cancel: CancelToken,
@@ -37,6 +40,7 @@ impl RestoreRequest {
             environment: environment.to_string(),
             db_url: None,
             addons_paths: Vec::new(),
+            filestore: None,
             trigger: Trigger::Cli,
             actor: "odooops".to_string(),
             cancel: CancelToken::new(),
@@ -68,6 +72,9 @@ pub struct RestoreOutcome {
     pub verification: Verification,
     pub neutralized: bool,
     pub neutralization_sha256: Option<String>,
+    /// Whether the filestore was restored, and where the previous one was kept.
+    pub filestore_restored: bool,
+    pub old_filestore: Option<String>,
     pub duration_ms: u64,
 }
 
@@ -102,6 +109,7 @@ pub async fn restore(
         &req.environment,
         &target,
         neutralize_with,
+        req.filestore.as_deref(),
         &req.cancel,
     )
     .await;
@@ -115,6 +123,8 @@ pub async fn restore(
         verification: s.verification,
         neutralized: s.neutralization_sha256.is_some(),
         neutralization_sha256: s.neutralization_sha256,
+        filestore_restored: s.filestore_restored,
+        old_filestore: s.old_filestore.map(|p| p.display().to_string()),
         duration_ms: s.duration_ms,
     })
 }
@@ -162,6 +172,8 @@ pub(crate) struct Swapped {
     pub old_database: Option<String>,
     pub verification: Verification,
     pub neutralization_sha256: Option<String>,
+    pub filestore_restored: bool,
+    pub old_filestore: Option<PathBuf>,
     pub duration_ms: u64,
 }
 
@@ -231,6 +243,7 @@ pub fn compare(
 
 /// Restore `backup` into a new database next to `target`, verify, optionally neutralize, and
 /// swap. On any failure the new database is dropped and `target` is untouched.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn restore_into(
     store: &Store,
     run_id: Uuid,
@@ -238,6 +251,7 @@ pub(crate) async fn restore_into(
     env: &str,
     target: &PgTarget,
     neutralize_with: Option<&[PathBuf]>,
+    filestore_to: Option<&Path>,
     cancel: &CancelToken,
 ) -> Result<Swapped, BackupError> {
     let t0 = Instant::now();
@@ -303,15 +317,60 @@ pub(crate) async fn restore_into(
             Some(paths) => Some(neutralize_fresh(store, run_id, env, &fresh, paths).await?),
             None => None,
         };
+        let staged = match (filestore_to, &backup.filestore_sha256) {
+            (Some(dir), Some(sha)) => {
+                let staging = super::filestore::sibling(dir, &format!(".restore_{short}"));
+                super::filestore::unpack(store, sha, &staging).await?;
+                event(
+                    store,
+                    Level::Info,
+                    "restore",
+                    env,
+                    Some(run_id),
+                    format!("filestore unpacked into {}", staging.display()),
+                    json!({"sha256": sha, "dir": staging.display().to_string()}),
+                )
+                .await;
+                Some((staging, dir.to_path_buf()))
+            }
+            (Some(dir), None) => {
+                event(
+                    store,
+                    Level::Warn,
+                    "restore",
+                    env,
+                    Some(run_id),
+                    format!(
+                        "backup {} has no filestore; {} left as it is",
+                        backup.id,
+                        dir.display()
+                    ),
+                    json!({}),
+                )
+                .await;
+                None
+            }
+            _ => None,
+        };
         if cancel.is_cancelled() {
+            if let Some((staging, _)) = &staged {
+                let _ = tokio::fs::remove_dir_all(staging).await;
+            }
             return Err(BackupError::Cancelled);
         }
-        Ok::<_, BackupError>((v, neutral))
+        Ok::<_, BackupError>((v, neutral, staged))
     }
     .await;
-    let (verification, neutralization_sha256) = match r {
+    let (verification, neutralization_sha256, staged) = match r {
         Ok(x) => x,
         Err(e) => {
+            if let Some(dir) = filestore_to {
+                let _ = tokio::fs::remove_dir_all(super::filestore::sibling(
+                    dir,
+                    &format!(".restore_{short}"),
+                ))
+                .await;
+            }
             let dropped = admin.drop(&new_name).await;
             admin.close().await;
             event(
@@ -337,6 +396,9 @@ pub(crate) async fn restore_into(
             let _ = admin.allow_connections(&db, true).await;
             let _ = admin.drop(&new_name).await;
             admin.close().await;
+            if let Some((staging, _)) = &staged {
+                let _ = tokio::fs::remove_dir_all(staging).await;
+            }
             return Err(e);
         }
         admin.allow_connections(&old_name, true).await?;
@@ -348,9 +410,35 @@ pub(crate) async fn restore_into(
             let _ = admin.rename(&old_name, &db).await;
         }
         admin.close().await;
+        if let Some((staging, _)) = &staged {
+            let _ = tokio::fs::remove_dir_all(staging).await;
+        }
         return Err(e);
     }
     admin.close().await;
+    let mut old_filestore = None;
+    let filestore_restored = staged.is_some();
+    if let Some((staging, dir)) = &staged {
+        // The database is already swapped: a failure here is reported, the copy left in place.
+        old_filestore = super::filestore::swap(staging, dir, ts).await?;
+        event(
+            store,
+            Level::Info,
+            "restore",
+            env,
+            Some(run_id),
+            format!(
+                "filestore swapped: {}{}",
+                dir.display(),
+                old_filestore
+                    .as_deref()
+                    .map(|o| format!("; the previous one is kept as {}", o.display()))
+                    .unwrap_or_default()
+            ),
+            json!({"dir": dir.display().to_string(), "old": old_filestore.as_ref().map(|o| o.display().to_string())}),
+        )
+        .await;
+    }
     event(
         store,
         Level::Info,
@@ -371,6 +459,8 @@ pub(crate) async fn restore_into(
         old_database,
         verification,
         neutralization_sha256,
+        filestore_restored,
+        old_filestore,
         duration_ms: t0.elapsed().as_millis() as u64,
     })
 }
