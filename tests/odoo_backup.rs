@@ -789,3 +789,104 @@ async fn the_queue_dispatcher_runs_a_backup_through_the_bounded_runner() {
     db.drop_db().await;
     b.finish().await;
 }
+
+#[tokio::test]
+async fn the_database_password_never_reaches_the_store_or_the_artifacts() {
+    let Some(_) = support::odoo_fixture::test_database_url("password_canary") else {
+        return;
+    };
+    let ssot = ssot();
+    let b = common::sqlite().await;
+    let db = OdooFixture::create("password_canary")
+        .await
+        .expect("fixture");
+    // The local server trusts loopback, so any password connects; this one must not leak.
+    let canary = "test-token-pw-canary-6f1d";
+    let url = db
+        .url
+        .replacen("://postgres@", &format!("://postgres:{canary}@"), 1);
+    assert!(url.contains(canary), "fixture URL shape: {}", db.url);
+    let o = backup::run_backup(
+        &b.store,
+        &ssot,
+        &backup_req("production", &url, BackupKind::Manual),
+    )
+    .await
+    .expect("backup");
+    let mut r = RestoreRequest::new(o.backup_id, "production");
+    r.db_url = Some(url.clone());
+    let ro = backup::restore(&b.store, &ssot, &r).await.expect("restore");
+    b.store.close().await;
+    let mut leaked = Vec::new();
+    for entry in walk(b.dir.path()) {
+        let bytes = std::fs::read(&entry).expect("read");
+        if bytes.windows(canary.len()).any(|w| w == canary.as_bytes()) {
+            leaked.push(entry.display().to_string());
+        }
+    }
+    assert!(leaked.is_empty(), "password found in {leaked:?}");
+    drop_db(&ro.old_database.expect("old")).await;
+    db.drop_db().await;
+    b.finish().await;
+}
+
+/// Every file under `root` (the SQLite database, its WAL, every artifact blob).
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn manual_backups_beyond_the_daily_quota_are_refused() {
+    let Some(_) = support::odoo_fixture::test_database_url("manual_quota") else {
+        return;
+    };
+    let mut ssot = ssot();
+    for res in ssot.resources.iter_mut() {
+        if let Resource::BackupPolicy(p) = res {
+            p.spec.retention.manual_per_day = 1;
+        }
+    }
+    let b = common::sqlite().await;
+    let db = OdooFixture::create("manual_quota").await.expect("fixture");
+    let req = backup_req("production", &db.url, BackupKind::Manual);
+    backup::run_backup(&b.store, &ssot, &req)
+        .await
+        .expect("first manual backup");
+    let err = backup::run_backup(&b.store, &ssot, &req)
+        .await
+        .expect_err("second refused");
+    assert!(
+        matches!(err, BackupError::ManualQuota { limit: 1, .. }),
+        "{err}"
+    );
+    // Scheduled backups are not counted against it.
+    backup::run_backup(
+        &b.store,
+        &ssot,
+        &backup_req("production", &db.url, BackupKind::Scheduled),
+    )
+    .await
+    .expect("scheduled backup");
+    assert_eq!(
+        b.store
+            .backups(Some("production"), 10)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+    db.drop_db().await;
+    b.finish().await;
+}
