@@ -356,3 +356,38 @@ async fn a_job_ignoring_its_signal_is_dropped_after_the_grace_period() {
     );
     b.finish().await;
 }
+
+#[tokio::test]
+async fn the_gates_command_runs_as_a_bounded_job() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_odooops"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ODOOOPS_DATABASE_URL")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "gates",
+            "run",
+            "--ssot",
+            "examples/quickstart",
+            "--env",
+            "staging",
+        ])
+        .output()
+        .expect("run odooops");
+    assert!(out.status.code().is_some(), "{out:?}");
+    let store = Store::open(None, dir.path()).await.expect("store");
+    let runs = store
+        .job_runs(Some("gate"), Some("staging"), 10)
+        .await
+        .expect("job runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].outcome, "ok");
+    assert_eq!(
+        runs[0].timeout_ms,
+        15 * 60 * 1000,
+        "the default bound for gates"
+    );
+    assert!(runs[0].run_id.is_some(), "tied to the gate run");
+    store.close().await;
+}
