@@ -8,6 +8,7 @@
 //!   takes over and heals drift.
 
 mod common;
+mod support;
 
 use odooops::sim::{self, faults::FaultConfig};
 use odooops::store::{Enqueued, Store};
@@ -74,6 +75,17 @@ impl Drop for Ctl {
 }
 
 fn spawn(ssot: &Path, db: &str, data: &Path, sim: &str, extra: &[&str]) -> Child {
+    spawn_env(ssot, db, data, sim, extra, &[])
+}
+
+fn spawn_env(
+    ssot: &Path,
+    db: &str,
+    data: &Path,
+    sim: &str,
+    extra: &[&str],
+    vars: &[(&str, &str)],
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_odooops"))
         .arg("--ssot")
         .arg(ssot)
@@ -98,6 +110,7 @@ fn spawn(ssot: &Path, db: &str, data: &Path, sim: &str, extra: &[&str]) -> Child
         ])
         .args(extra)
         .env("RUST_LOG", "info")
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -106,7 +119,18 @@ fn spawn(ssot: &Path, db: &str, data: &Path, sim: &str, extra: &[&str]) -> Child
 
 /// Start a controller and wait until it prints its probe address.
 fn start(ssot: &Path, db: &str, data: &Path, sim: &str, extra: &[&str]) -> Ctl {
-    let mut child = spawn(ssot, db, data, sim, extra);
+    start_env(ssot, db, data, sim, extra, &[])
+}
+
+fn start_env(
+    ssot: &Path,
+    db: &str,
+    data: &Path,
+    sim: &str,
+    extra: &[&str],
+    vars: &[(&str, &str)],
+) -> Ctl {
+    let mut child = spawn_env(ssot, db, data, sim, extra, vars);
     let out = Arc::new(Mutex::new(String::new()));
     for stream in [
         Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
@@ -400,8 +424,14 @@ async fn two_controllers_on_postgres_create_once_and_fail_over() {
         tempfile::tempdir().expect("tmp"),
     );
     let extra = ["--resync", "1s", "--jitter", "0.2"];
-    let a = start(ssot.path(), &db, da.path(), &s.url(), &extra);
-    let b = start(ssot.path(), &db, db_dir.path(), &s.url(), &extra);
+    // Production's BackupPolicy is due at once (never backed up): the leader queues it and
+    // its worker dumps this Odoo-shaped database with the real pg_dump.
+    let odoo = support::odoo_fixture::OdooFixture::create("controller_ha")
+        .await
+        .expect("fixture database");
+    let vars = [("ODOOOPS_ENV_DB_PRODUCTION", odoo.url.as_str())];
+    let a = start_env(ssot.path(), &db, da.path(), &s.url(), &extra, &vars);
+    let b = start_env(ssot.path(), &db, db_dir.path(), &s.url(), &extra, &vars);
 
     eventually("two droplets", Duration::from_secs(60), || {
         droplet_sizes(&s).len() == 2
@@ -463,7 +493,40 @@ async fn two_controllers_on_postgres_create_once_and_fail_over() {
     )
     .await;
     created_once(&s);
+
+    // The scheduled backup ran once, by whichever process led, with evidence.
+    let store = Store::open(Some(&db), da.path()).await.expect("store");
+    let t = Instant::now();
+    let backups = loop {
+        let rows = store
+            .backups(Some("production"), 10)
+            .await
+            .expect("backups");
+        if !rows.is_empty() {
+            break rows;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no scheduled backup:\n{}",
+            standby.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let again = store
+        .backups(Some("production"), 10)
+        .await
+        .expect("backups");
+    assert_eq!(
+        again.len(),
+        1,
+        "one scheduled backup, not one per controller or per tick"
+    );
+    assert_eq!(backups[0].kind, "scheduled");
+    assert!(backups[0].size_bytes > 0);
+    store.close().await;
     drop(standby);
     drop(leader);
+    odoo.drop_db().await;
     common::drop_pg_db(&admin, &name).await;
 }

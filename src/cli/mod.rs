@@ -1,6 +1,7 @@
 //! The command line: a thin layer of clap over the library. Exit codes follow the design:
 //! 0 ok, 1 error or invalid input, 2 changes present (`--detailed-exitcode`), 64 usage.
 
+mod backup;
 mod demo;
 pub(crate) mod gates;
 mod modules;
@@ -110,6 +111,19 @@ pub enum Command {
         verify_only: bool,
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
+    },
+    /// Odoo backups: run, list, download, prune, restore (each a bounded job with evidence).
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
+    },
+    /// Copy an environment into a non-production one: backup, restore into a new database,
+    /// verify, neutralize (mandatory), post-check, swap.
+    Clone(backup::CloneArgs),
+    /// Bounded jobs: states, recent executions, re-enable a job disabled after timeouts.
+    Jobs {
+        #[command(subcommand)]
+        command: backup::JobsCommand,
     },
     /// The evidence store: apply migrations, show status.
     Store {
@@ -314,6 +328,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Sim {
             command: SimCommand::Serve { listen, faults },
         } => sim::serve(&listen, faults.as_deref()),
+        Command::Backup { command } => {
+            backup::run(&ssot, database_url.as_deref(), &data_dir, command)
+        }
+        Command::Clone(args) => backup::clone(&ssot, database_url.as_deref(), &data_dir, args),
+        Command::Jobs { command } => backup::jobs_cmd(database_url.as_deref(), &data_dir, command),
         Command::Store { action } => store::run(database_url.as_deref(), &data_dir, action),
         Command::Events(args) => store::events(database_url.as_deref(), &data_dir, args),
         Command::Plan {

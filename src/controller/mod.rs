@@ -124,6 +124,12 @@ pub(crate) struct Controller {
     engine: Engine,
     git: Option<String>,
     backoff: Backoff,
+    /// A clone of the shutdown signal, for jobs that cancel themselves.
+    stop: signal::Receiver<bool>,
+    /// When this controller last queued a scheduled backup, per environment.
+    scheduled: std::collections::BTreeMap<String, chrono::DateTime<chrono::Utc>>,
+    /// Environments whose scheduled backup could not be queued (reported once).
+    unreachable: BTreeSet<String>,
 }
 
 fn load(dir: &std::path::Path) -> Result<Ssot, String> {
@@ -450,6 +456,9 @@ pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow:
     let mut ctl = Controller {
         git: watch::git_revision(&opts.ssot_dir),
         backoff: Backoff::new(opts.backoff_base, opts.backoff_max),
+        stop: shutdown.clone(),
+        scheduled: Default::default(),
+        unreachable: BTreeSet::new(),
         opts,
         store,
         http,
@@ -554,6 +563,9 @@ impl Controller {
             tokio::time::Instant::now() + jittered(self.opts.resync, self.opts.jitter);
         let mut poll = tokio::time::interval(self.opts.poll);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Backup schedules are cron expressions at minute resolution.
+        let mut schedule = tokio::time::interval(Duration::from_secs(30));
+        schedule.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut check = tokio::time::interval(self.opts.leader_check);
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stop = shutdown.clone();
@@ -592,6 +604,10 @@ impl Controller {
                 _ = poll.tick() => {
                     tracing::trace!("polling the work queue");
                     self.drain_queue(shutdown).await
+                }
+                _ = schedule.tick() => {
+                    self.schedule_backups().await;
+                    Some(())
                 }
                 _ = check.tick() => {
                     if !guard.still_held().await {

@@ -109,6 +109,58 @@ impl Controller {
         }
     }
 
+    /// Enqueue the backups whose `BackupPolicy` schedule fired since the environment's last
+    /// backup (or since this controller last enqueued one, so a failing backup waits for the
+    /// next firing instead of being re-queued every minute). Environments whose database
+    /// cannot be reached from here are reported once, not queued.
+    pub(crate) async fn schedule_backups(&mut self) {
+        let now = chrono::Utc::now();
+        let mut last = Vec::new();
+        for policy in self.ssot.backup_policies() {
+            let env = policy.spec.environment.clone();
+            match self.store.backups(Some(&env), 1).await {
+                Ok(rows) => {
+                    if let Some(b) = rows.first() {
+                        last.push((env.clone(), b.started_at.unwrap_or(b.created_at)));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "backup schedule: could not read the last backups");
+                    return;
+                }
+            }
+            if let Some(at) = self.scheduled.get(&env) {
+                last.push((env, *at));
+            }
+        }
+        for env in crate::odoo::backup::due_backups(&self.ssot, &last, now) {
+            if let Err(e) = crate::odoo::backup::resolve_db_url(&self.ssot, &env, None) {
+                if self.unreachable.insert(env.clone()) {
+                    self.event(
+                        crate::store::Level::Warn,
+                        Some(&env),
+                        format!("scheduled backup of {env} not queued: {e}"),
+                        json!({}),
+                    )
+                    .await;
+                }
+                continue;
+            }
+            self.unreachable.remove(&env);
+            let payload = json!({"action": "backup", "environment": env, "trigger": "schedule"});
+            match self
+                .store
+                .enqueue("backup", &format!("schedule:backup:{env}"), &payload, None)
+                .await
+            {
+                Ok(_) => {
+                    self.scheduled.insert(env, now);
+                }
+                Err(e) => tracing::warn!(error = %e, "could not enqueue a scheduled backup"),
+            }
+        }
+    }
+
     /// Turn one job into a run.
     async fn dispatch(&mut self, job: &QueueJob) -> anyhow::Result<Value> {
         let p = &job.payload;
@@ -178,7 +230,27 @@ impl Controller {
                     json!({"run_id": report.run_id, "failed": report.failed(), "environments": report.environments}),
                 )
             }
-            ("backup", _) => bail!("backup jobs are not handled by this controller build"),
+            ("backup", _) => {
+                // A shutdown cancels the job (its pg_dump/pg_restore is killed and partial
+                // artifacts and databases are removed) instead of leaving it to the grace drop.
+                let cancel = crate::jobs::CancelToken::new();
+                let on_stop = cancel.clone();
+                let mut stop = self.stop.clone();
+                let watcher = tokio::spawn(async move {
+                    super::wait_shutdown(&mut stop).await;
+                    on_stop.cancel();
+                });
+                let out = crate::odoo::backup::run_queued_with(
+                    &self.store,
+                    &self.ssot,
+                    p,
+                    &crate::jobs::JobsConfig::default(),
+                    &cancel,
+                )
+                .await;
+                watcher.abort();
+                out
+            }
             (q, a) => bail!("unknown job {q}/{a:?}"),
         }
     }

@@ -10,6 +10,7 @@ mod artifacts;
 mod console;
 mod evidence;
 mod findings;
+mod jobs;
 mod leader;
 mod queue;
 mod retention;
@@ -138,6 +139,8 @@ pub const TABLES: &[&str] = &[
     "webhook_deliveries",
     "artifacts",
     "work_queue",
+    "job_runs",
+    "job_states",
 ];
 
 impl Store {
