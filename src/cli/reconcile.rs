@@ -73,10 +73,10 @@ pub async fn engine(ssot: &Ssot, t: &Target<'_>) -> anyhow::Result<Engine> {
     let store = Store::open(t.database_url, t.data_dir)
         .await
         .context("opening the evidence store")?;
-    Ok(Engine {
+    Ok(Engine::new(
         store,
-        digitalocean: digitalocean(ssot, t.sim, Arc::new(Metrics::default()))?,
-    })
+        digitalocean(ssot, t.sim, Arc::new(Metrics::default()))?,
+    ))
 }
 
 fn color() -> bool {
