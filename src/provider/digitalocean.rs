@@ -455,7 +455,11 @@ impl DigitalOcean {
 
     /// Turn backups on or off (droplet actions `enable_backups` / `disable_backups`).
     pub async fn set_backups(&self, id: u64, on: bool) -> Result<(), ProviderError> {
-        let kind = if on { "enable_backups" } else { "disable_backups" };
+        let kind = if on {
+            "enable_backups"
+        } else {
+            "disable_backups"
+        };
         self.droplet_action(id, json!({"type": kind}))
             .await
             .map(|_| ())

@@ -582,7 +582,10 @@ impl Engine {
                 )
                 .await?;
             let input = sh.inputs.get(env);
-            match self.execute(sh.ssot, action, input, sh.ips, sh.clusters).await {
+            match self
+                .execute(sh.ssot, action, input, sh.ips, sh.clusters)
+                .await
+            {
                 Ok((status, response)) => {
                     self.store
                         .ledger_update(
@@ -756,7 +759,9 @@ impl Engine {
                     ),
                 };
                 if let Some(ip) = &live.ipv4 {
-                    ips.lock().await.insert(live.droplet.name.clone(), ip.clone());
+                    ips.lock()
+                        .await
+                        .insert(live.droplet.name.clone(), ip.clone());
                 }
                 Ok((status, json!({"id": live.id, "ipv4": live.ipv4})))
             }
@@ -868,8 +873,13 @@ impl Engine {
                 ))
             }
             (ObjectKind::SupabaseSecret | ObjectKind::VercelEnv, op) => {
-                let (dest, name) = secrets::parts(d.after.as_ref().or(d.before.as_ref()).unwrap_or(&Value::Null))
-                    .ok_or_else(|| bad("secret object without destination or name"))?;
+                let (dest, name) = secrets::parts(
+                    d.after
+                        .as_ref()
+                        .or(d.before.as_ref())
+                        .unwrap_or(&Value::Null),
+                )
+                .ok_or_else(|| bad("secret object without destination or name"))?;
                 let which = if d.key.kind == ObjectKind::SupabaseSecret {
                     crate::provider::Provider::Supabase
                 } else {
@@ -879,21 +889,36 @@ impl Engine {
                     ProviderError::new(
                         which,
                         "not_configured",
-                        format!("no {} client is configured for secret objects", which.as_str()),
+                        format!(
+                            "no {} client is configured for secret objects",
+                            which.as_str()
+                        ),
                     )
                 };
                 if op == Op::Delete {
                     if d.key.kind == ObjectKind::SupabaseSecret {
-                        let sb = self.secret_providers.supabase.as_ref().ok_or_else(unconfigured)?;
-                        sb.delete_secrets(&dest, std::slice::from_ref(&name)).await?;
+                        let sb = self
+                            .secret_providers
+                            .supabase
+                            .as_ref()
+                            .ok_or_else(unconfigured)?;
+                        sb.delete_secrets(&dest, std::slice::from_ref(&name))
+                            .await?;
                     } else {
-                        let http = self.secret_providers.vercel.as_ref().ok_or_else(unconfigured)?;
+                        let http = self
+                            .secret_providers
+                            .vercel
+                            .as_ref()
+                            .ok_or_else(unconfigured)?;
                         let vercel = secrets::vercel_for(ssot, http, &dest);
                         for id in live_id.split(',').filter(|i| !i.is_empty()) {
                             vercel.delete_env(id).await?;
                         }
                     }
-                    return Ok((ActionStatus::Succeeded, json!({"destination": dest, "name": name})));
+                    return Ok((
+                        ActionStatus::Succeeded,
+                        json!({"destination": dest, "name": name}),
+                    ));
                 }
                 // The value is read now, from the registry's source, and goes straight to
                 // the provider through the secret-sync path; nothing of it is returned.
@@ -906,10 +931,18 @@ impl Engine {
                 })?;
                 let batch = vec![(name.clone(), value)];
                 let report = if d.key.kind == ObjectKind::SupabaseSecret {
-                    let sb = self.secret_providers.supabase.as_ref().ok_or_else(unconfigured)?;
+                    let sb = self
+                        .secret_providers
+                        .supabase
+                        .as_ref()
+                        .ok_or_else(unconfigured)?;
                     secret_sync::push_supabase(sb, &dest, batch, false).await
                 } else {
-                    let http = self.secret_providers.vercel.as_ref().ok_or_else(unconfigured)?;
+                    let http = self
+                        .secret_providers
+                        .vercel
+                        .as_ref()
+                        .ok_or_else(unconfigured)?;
                     let vercel = secrets::vercel_for(ssot, http, &dest);
                     secret_sync::push_vercel(&vercel, batch, false).await
                 };

@@ -529,7 +529,10 @@ impl Engine {
                             return Ok(json!({"skipped": "the notifier is no longer in the SSOT"}));
                         };
                         let plane = self.plane_for(ssot, env, spec)?;
-                        let done = plane.set_state(&item, "Done").await.map_err(|e| e.to_string())?;
+                        let done = plane
+                            .set_state(&item, "Done")
+                            .await
+                            .map_err(|e| e.to_string())?;
                         Ok(json!({"work_item_id": done.id, "state": done.state}))
                     },
                 )
@@ -543,10 +546,7 @@ impl Engine {
             let Some((env, notifiers)) = who.get(&fail.env) else {
                 continue;
             };
-            let text = format!(
-                "[odooops] apply failed: {}: {}",
-                fail.resource, fail.error
-            );
+            let text = format!("[odooops] apply failed: {}: {}", fail.resource, fail.error);
             for (name, spec) in notifiers {
                 let request = |channel: &str| {
                     json!({"env": fail.env, "notifier": name, "channel": channel,

@@ -270,7 +270,9 @@ impl Store {
                                WHERE r.dedupe_key = a.dedupe_key || ':resolved' AND r.status = 'succeeded')
              ORDER BY a.created_at",
         );
-        Ok(with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(operation).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(operation).fetch_all(p).await?),
+        )
     }
 
     pub async fn actions_for_plan(&self, plan_id: Uuid) -> Result<Vec<Action>> {
