@@ -302,7 +302,8 @@ impl Engine {
         self.store
             .put_artifact(text.as_bytes(), "text/plain; charset=utf-8", Some(run_id))
             .await?;
-        self.record_drift(&diffs, run_id).await?;
+        self.record_drift(&diffs, run_id, ctx.only_env.as_deref())
+            .await?;
         let notified = self
             .notify_cycle(ssot, ctx.only_env.as_deref(), run_id, corr, &[])
             .await;
@@ -340,7 +341,21 @@ impl Engine {
 
     /// Drift: a field of an existing object that differs from desired is a finding; a
     /// resource that matches again resolves its open findings.
-    async fn record_drift(&self, diffs: &[ResourceDiff], run_id: Uuid) -> Result<(), EngineError> {
+    async fn record_drift(
+        &self,
+        diffs: &[ResourceDiff],
+        run_id: Uuid,
+        only_env: Option<&str>,
+    ) -> Result<(), EngineError> {
+        // Only resources with an open finding need a resolve (one read, not one write per
+        // converged object).
+        let open: std::collections::BTreeSet<(String, String, String)> = self
+            .store
+            .open_drift(only_env, i64::MAX)
+            .await?
+            .into_iter()
+            .map(|f| (f.environment, f.resource_kind, f.resource_name))
+            .collect();
         let mut obs = Vec::new();
         for d in diffs {
             match d.change {
@@ -357,7 +372,13 @@ impl Engine {
                         });
                     }
                 }
-                Change::NoOp => {
+                Change::NoOp
+                    if open.contains(&(
+                        d.key.env.clone(),
+                        d.key.kind.as_str().to_string(),
+                        d.key.name.clone(),
+                    )) =>
+                {
                     self.store
                         .resolve_drift(
                             &d.key.env,
@@ -368,7 +389,7 @@ impl Engine {
                         )
                         .await?;
                 }
-                Change::Create | Change::Delete => {}
+                Change::NoOp | Change::Create | Change::Delete => {}
             }
         }
         if !obs.is_empty() {
