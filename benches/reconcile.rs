@@ -165,6 +165,9 @@ async fn main() {
     let sim = sim::start("127.0.0.1:0", FaultConfig::default())
         .await
         .expect("sim");
+    // Converging 1,000 environments takes more than DigitalOcean's 5,000 requests an hour
+    // (the client would wait for the reset): raise the simulated budget.
+    lock(&sim.state.digitalocean).hourly_limit = Some(10_000_000);
     let store = Store::open(
         Some(&format!("sqlite:{}", dir.path().join("ops.db").display())),
         dir.path(),
@@ -229,9 +232,8 @@ async fn main() {
     );
 
     // 2. The same plan with 50 ms added to every request.
-    *lock(&sim.state.faults) = odooops::sim::faults::Faults::new(
-        FaultConfig::parse("latency_ms=50").expect("faults"),
-    );
+    *lock(&sim.state.faults) =
+        odooops::sim::faults::Faults::new(FaultConfig::parse("latency_ms=50").expect("faults"));
     let t = Instant::now();
     let slow = engine.plan(&ssot, &ctx).await.expect("plan");
     let wall = t.elapsed();

@@ -500,17 +500,18 @@ async fn environments_apply_concurrently_and_each_still_gets_exactly_one_object(
         "two environments' requests overlapped in time (peak {})",
         peak.load(Ordering::SeqCst)
     );
-    let st = lock(&sim.state.digitalocean);
-    let mut names: Vec<&str> = st
-        .droplets
-        .values()
-        .filter_map(|d| d["name"].as_str())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["quickstart-production", "quickstart-staging"]);
-    assert_eq!(st.firewalls.len(), 2);
-    assert_eq!(st.clusters.len(), 1, "the shared cluster is created once");
-    drop(st);
+    {
+        let st = lock(&sim.state.digitalocean);
+        let mut names: Vec<&str> = st
+            .droplets
+            .values()
+            .filter_map(|d| d["name"].as_str())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["quickstart-production", "quickstart-staging"]);
+        assert_eq!(st.firewalls.len(), 2);
+        assert_eq!(st.clusters.len(), 1, "the shared cluster is created once");
+    }
     let again = engine.plan(&ssot, &ctx).await.expect("plan");
     assert!(!again.plan.has_changes(), "{}", again.text);
     b.finish().await;

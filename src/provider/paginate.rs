@@ -35,7 +35,9 @@ pub async fn digitalocean(
 ) -> Result<Vec<Value>, ProviderError> {
     const PER_PAGE: u64 = 200;
     let page_req = |n: u64| {
-        let mut req = Request::get(path).query("per_page", PER_PAGE).query("page", n);
+        let mut req = Request::get(path)
+            .query("per_page", PER_PAGE)
+            .query("page", n);
         for (k, v) in query {
             req = req.query(k, v);
         }

@@ -107,11 +107,11 @@ fn drift_subject(f: &DriftFinding) -> String {
     )
 }
 
-/// Who to tell, per environment in scope: (environment, notifier name, spec).
-fn targets<'a>(
-    ssot: &'a Ssot,
-    only: Option<&str>,
-) -> BTreeMap<String, (&'a Environment, Vec<(String, &'a NotifierSpec)>)> {
+/// An environment and the notifiers (name, spec) it lists.
+type EnvNotifiers<'a> = (&'a Environment, Vec<(String, &'a NotifierSpec)>);
+
+/// Who to tell, per environment in scope.
+fn targets<'a>(ssot: &'a Ssot, only: Option<&str>) -> BTreeMap<String, EnvNotifiers<'a>> {
     let notifiers: BTreeMap<&str, &NotifierSpec> = ssot
         .notifiers()
         .map(|n| (n.metadata.name.as_str(), &n.spec))

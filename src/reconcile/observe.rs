@@ -50,9 +50,11 @@ pub async fn observe(dig: &DigitalOcean, desired: &[Desired]) -> Result<Observed
     let (droplets, firewalls, records, clusters) = tokio::try_join!(
         dig.observe_droplets(MANAGED_TAG),
         dig.observe_firewalls("odooops-"),
-        futures::future::try_join_all(zones.iter().map(|zone| async move {
-            dig.observe_records(zone).await.map(|r| (*zone, r))
-        })),
+        futures::future::try_join_all(
+            zones
+                .iter()
+                .map(|zone| async move { dig.observe_records(zone).await.map(|r| (*zone, r)) })
+        ),
         async {
             if wants_db {
                 dig.observe_clusters(None).await
