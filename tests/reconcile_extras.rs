@@ -44,13 +44,18 @@ spec:
 /// The quickstart tree with extras: staging lists a notifier and a secret synced to
 /// Supabase and Vercel.
 fn tree(dir: &Path) -> Ssot {
+    tree_with(dir, "")
+}
+
+/// [`tree`] with `staging_extra` appended to staging's spec (e.g. a reconcile policy).
+fn tree_with(dir: &Path, staging_extra: &str) -> Ssot {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
     for f in ["environments.yaml", "policies.yaml", "project.yaml"] {
         let mut text = std::fs::read_to_string(src.join(f)).expect("read");
         if f == "environments.yaml" {
             text = text.replace(
                 "    fromEnvironment: production\n    neutralize: true\n",
-                "    fromEnvironment: production\n    neutralize: true\n  notifiers: [ops]\n  secrets: [APP_SECRET]\n",
+                &format!("    fromEnvironment: production\n    neutralize: true\n  notifiers: [ops]\n  secrets: [APP_SECRET]\n{staging_extra}"),
             );
             assert!(text.contains("notifiers: [ops]"));
         }
@@ -388,6 +393,35 @@ async fn secret_presence_is_planned_applied_and_no_value_is_ever_recorded() {
         let second = engine.plan(&ssot, &ctx).await.expect("plan");
         assert!(!second.plan.has_changes(), "{}", second.text);
 
+        // With prune, the owned extra is deleted (by name; foreign names are never listed).
+        let pruning_dir = tempfile::tempdir().expect("tempdir");
+        let pruning = tree_with(pruning_dir.path(), "  reconcile:\n    prune: true\n");
+        let p = engine.plan(&pruning, &ctx).await.expect("plan");
+        let ops: Vec<(String, Op)> = p
+            .plan
+            .actions
+            .iter()
+            .map(|a| (a.diff.key.name.clone(), a.op))
+            .collect();
+        assert_eq!(
+            ops,
+            vec![(format!("{SB_REF}/OLD_SECRET"), Op::Delete)],
+            "{}",
+            p.text
+        );
+        engine
+            .apply(&pruning, p.plan_id, &ctx)
+            .await
+            .expect("prune");
+        {
+            let sb = lock(&sim.state.supabase).snapshot();
+            let names: Vec<&str> = sb["secrets"][SB_REF]
+                .as_array()
+                .map(|a| a.iter().filter_map(|s| s["name"].as_str()).collect())
+                .unwrap_or_default();
+            assert_eq!(names, ["APP_SECRET"], "{sb}");
+        }
+
         // The value appears nowhere: not in the store (every table), not in artifacts,
         // not in the logs.
         let dump = store_dump(&b).await;
@@ -612,4 +646,37 @@ async fn droplet_tags_and_backups_change_in_place_and_monitoring_is_a_replace() 
         assert!(err.to_string().contains("production"), "{err}");
         b.finish().await;
     }
+}
+
+#[tokio::test]
+async fn detect_only_environments_notify_their_drift_without_correcting_it() {
+    let b = common::sqlite().await;
+    let sim = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    let auto_dir = tempfile::tempdir().expect("tempdir");
+    let auto = tree(auto_dir.path());
+    let engine = engine(b.store.clone(), &sim, StaticSecrets::default());
+    let ctx = Context::default();
+    let p = engine.plan(&auto, &ctx).await.expect("plan");
+    engine.apply(&auto, p.plan_id, &ctx).await.expect("apply");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let detect = tree_with(dir.path(), "  reconcile:\n    mode: detect-only\n");
+    let id = droplet_id(&sim, "quickstart-staging");
+    lock(&sim.state.digitalocean)
+        .mutate(
+            "droplet",
+            &id.to_string(),
+            &json!({"size_slug": "s-8vcpu-16gb"}),
+            false,
+        )
+        .expect("mutate");
+    let p = engine.plan(&detect, &ctx).await.expect("plan");
+    assert!(!p.plan.has_changes(), "detect-only plans nothing");
+    assert_eq!(p.plan.detected_only.len(), 1);
+    assert_eq!(webhook_texts(&sim).len(), 1, "but it notifies");
+    assert_eq!(work_items(&sim).len(), 1);
+    engine.plan(&detect, &ctx).await.expect("plan");
+    assert_eq!(webhook_texts(&sim).len(), 1, "once");
+    b.finish().await;
 }
