@@ -181,6 +181,17 @@ async fn a_drift_finding_is_notified_once_and_its_resolution_updates_the_same_wo
             )
             .expect("mutate");
         let drift = engine.plan(&ssot, &ctx).await.expect("plan");
+        let state: Value = reqwest::get(format!("{}/_sim/state", sim.url()))
+            .await
+            .expect("state")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            state["slack"]["webhook_messages"].as_array().map(Vec::len),
+            Some(1),
+            "/_sim/state shows one message"
+        );
         let texts = webhook_texts(&sim);
         assert_eq!(texts.len(), 1, "[{}] {texts:?}", b.name);
         assert!(
@@ -257,13 +268,15 @@ async fn a_failed_apply_action_is_notified_once_and_a_failed_post_is_retried() {
             only_env: Some("staging".into()),
             ..Context::default()
         };
-        // Every firewall create fails (reads still work); Slack is down for the first post.
-        *lock(&sim.state.faults) = odooops::sim::faults::Faults::new(
-            FaultConfig::parse(
-                "route=/digitalocean/v2/firewalls,method=POST,count=1000,kinds=500;route=/slack/services,count=5,kinds=503;retry_after=0",
-            )
-            .expect("faults"),
-        );
+        // Through the control API: every firewall create fails (reads still work); Slack is
+        // down for the first post.
+        let answer = reqwest::Client::new()
+            .post(format!("{}/_sim/faults", sim.url()))
+            .body("route=/digitalocean/v2/firewalls,method=POST,count=1000,kinds=500;route=/slack/services,count=5,kinds=503;retry_after=0")
+            .send()
+            .await
+            .expect("faults");
+        assert!(answer.status().is_success());
         for round in 0..3 {
             let p = engine.plan(&ssot, &ctx).await.expect("plan");
             let err = engine

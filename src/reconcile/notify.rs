@@ -370,11 +370,8 @@ impl Engine {
             Outcome::Already => report.already_sent += 1,
             Outcome::Failed => report.failed += 1,
         };
-        let open = match only_env {
-            Some(e) => self.store.open_drift(Some(e), i64::MAX).await?,
-            None if who.is_empty() => Vec::new(),
-            None => self.store.open_drift(None, i64::MAX).await?,
-        };
+        // Always read: a finding still open must never get its "resolved" follow-up.
+        let open = self.store.open_drift(only_env, i64::MAX).await?;
         let open_ids: BTreeSet<String> = open.iter().map(|f| f.id.to_string()).collect();
 
         // 1. Opened findings.
