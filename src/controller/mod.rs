@@ -190,14 +190,7 @@ impl Controller {
         store: &Store,
         http: &Arc<HttpMetrics>,
     ) -> anyhow::Result<Engine> {
-        Ok(Engine {
-            store: store.clone(),
-            digitalocean: crate::cli::reconcile::digitalocean(
-                ssot,
-                opts.sim.as_deref(),
-                http.clone(),
-            )?,
-        })
+        crate::cli::reconcile::engine_with(ssot, store.clone(), opts.sim.as_deref(), http.clone())
     }
 
     /// Re-read the SSOT tree and its git revision. Returns true when the content changed.

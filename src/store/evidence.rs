@@ -261,6 +261,20 @@ impl Store {
         Ok(with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).fetch_all(p).await?))
     }
 
+    /// Succeeded ledger rows of `operation` whose `<dedupe_key>:resolved` sibling has not
+    /// succeeded yet: the notifications still waiting for their "resolved" follow-up.
+    pub async fn ledger_awaiting_resolution(&self, operation: &str) -> Result<Vec<Action>> {
+        let sql = self.sql(
+            "SELECT * FROM ops.actions a WHERE a.operation = $1 AND a.status = 'succeeded'
+               AND NOT EXISTS (SELECT 1 FROM ops.actions r
+                               WHERE r.dedupe_key = a.dedupe_key || ':resolved' AND r.status = 'succeeded')
+             ORDER BY a.created_at",
+        );
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(operation).fetch_all(p).await?),
+        )
+    }
+
     pub async fn actions_for_plan(&self, plan_id: Uuid) -> Result<Vec<Action>> {
         let sql = self.sql("SELECT * FROM ops.actions WHERE plan_id = $1 ORDER BY created_at");
         Ok(
