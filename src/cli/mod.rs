@@ -242,6 +242,10 @@ pub enum SimCommand {
         /// Fault injection, e.g. `p=0.2,kinds=429|500|503|timeout,seed=7`.
         #[arg(long)]
         faults: Option<String>,
+        /// The simulated DigitalOcean hourly request budget (default 5,000, as documented);
+        /// raise it to converge thousands of environments in one go.
+        #[arg(long)]
+        do_hourly_limit: Option<u64>,
     },
 }
 
@@ -326,8 +330,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Command::Sim {
-            command: SimCommand::Serve { listen, faults },
-        } => sim::serve(&listen, faults.as_deref()),
+            command:
+                SimCommand::Serve {
+                    listen,
+                    faults,
+                    do_hourly_limit,
+                },
+        } => sim::serve(&listen, faults.as_deref(), do_hourly_limit),
         Command::Backup { command } => {
             backup::run(&ssot, database_url.as_deref(), &data_dir, command)
         }

@@ -278,7 +278,6 @@ impl Engine {
             ctx.allow_destroy_production,
         )?;
         let text = render::plan_text(&plan, false);
-        let plan_json = serde_json::to_value(&plan).unwrap_or(Value::Null);
         let changed: Vec<NewDiff> = diffs
             .iter()
             .filter(|d| d.change != Change::NoOp)
@@ -294,23 +293,26 @@ impl Engine {
             })
             .collect();
         self.store.insert_diffs(&changed).await?;
+        drop(changed);
+        // The plan's JSON artifact is written by save_plan (one serialization, no copies).
         let row = self
             .store
-            .save_plan(&NewPlan {
+            .save_plan(NewPlan {
                 run_id,
                 ssot_revision: ssot.revision.clone(),
                 live_fingerprint: plan.live_fingerprint.clone(),
-                plan: plan_json.clone(),
-                rendered: text.clone(),
+                plan: serde_json::to_value(&plan).unwrap_or(Value::Null),
+                rendered: text,
             })
             .await?;
-        let json_bytes = serde_json::to_vec_pretty(&plan_json).unwrap_or_default();
         self.store
-            .put_artifact(&json_bytes, "application/json", Some(run_id))
+            .put_artifact(
+                row.rendered.as_bytes(),
+                "text/plain; charset=utf-8",
+                Some(run_id),
+            )
             .await?;
-        self.store
-            .put_artifact(text.as_bytes(), "text/plain; charset=utf-8", Some(run_id))
-            .await?;
+        let text = row.rendered;
         self.record_drift(&diffs, run_id, ctx.only_env.as_deref())
             .await?;
         let notified = self
