@@ -92,7 +92,7 @@ async fn seed(store: &Store, envs: &[String], total: usize) -> usize {
     let mut plans = Vec::new();
     for i in 0..share(0.02) {
         let p = store
-            .save_plan(&NewPlan {
+            .save_plan(NewPlan {
                 run_id: runs[i % runs.len()],
                 ssot_revision: format!("sha256:{i:08x}"),
                 live_fingerprint: format!("fp-{i}"),

@@ -3,7 +3,9 @@
 
 pub mod cli;
 pub mod console;
+pub mod controller;
 pub mod gates;
+pub mod jobs;
 pub mod odoo;
 pub mod provider;
 pub mod reconcile;

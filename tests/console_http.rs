@@ -453,10 +453,7 @@ async fn console_over_evidence_from_the_reconcile_engine() {
         let running = sim::start("127.0.0.1:0", FaultConfig::default())
             .await
             .expect("sim");
-        let engine = Engine {
-            store: b.store.clone(),
-            digitalocean: sim_adapter(&running),
-        };
+        let engine = Engine::new(b.store.clone(), sim_adapter(&running));
         let ssot = quickstart();
         let ctx = Context {
             actor: "test".into(),

@@ -54,10 +54,7 @@ async fn empty_cloud_converges_and_the_second_plan_is_empty() {
         let sim = sim::start("127.0.0.1:0", FaultConfig::default())
             .await
             .expect("sim");
-        let engine = Engine {
-            store: b.store.clone(),
-            digitalocean: adapter(&sim, Duration::from_secs(10)),
-        };
+        let engine = Engine::new(b.store.clone(), adapter(&sim, Duration::from_secs(10)));
         let ssot = tree("examples/quickstart");
         let ctx = Context::default();
         let first = engine.plan(&ssot, &ctx).await.expect("plan");
@@ -147,10 +144,7 @@ async fn drift_is_detected_by_field_path_then_healed_in_auto_mode() {
         let sim = sim::start("127.0.0.1:0", FaultConfig::default())
             .await
             .expect("sim");
-        let engine = Engine {
-            store: b.store.clone(),
-            digitalocean: adapter(&sim, Duration::from_secs(10)),
-        };
+        let engine = Engine::new(b.store.clone(), adapter(&sim, Duration::from_secs(10)));
         let ssot = tree("examples/quickstart");
         let ctx = Context::default();
         let p = engine.plan(&ssot, &ctx).await.expect("plan");
@@ -206,10 +200,7 @@ async fn detect_only_environments_record_drift_without_correcting_it() {
     let sim = sim::start("127.0.0.1:0", FaultConfig::default())
         .await
         .expect("sim");
-    let engine = Engine {
-        store: b.store.clone(),
-        digitalocean: adapter(&sim, Duration::from_secs(10)),
-    };
+    let engine = Engine::new(b.store.clone(), adapter(&sim, Duration::from_secs(10)));
     let ssot = tree("ssot");
     let ctx = Context::default();
     // Environments in detect-only mode are never created or changed by the engine.
@@ -237,10 +228,7 @@ async fn a_stale_plan_is_refused() {
     let sim = sim::start("127.0.0.1:0", FaultConfig::default())
         .await
         .expect("sim");
-    let engine = Engine {
-        store: b.store.clone(),
-        digitalocean: adapter(&sim, Duration::from_secs(10)),
-    };
+    let engine = Engine::new(b.store.clone(), adapter(&sim, Duration::from_secs(10)));
     let ssot = tree("examples/quickstart");
     let ctx = Context::default();
     let p = engine.plan(&ssot, &ctx).await.expect("plan");
@@ -278,10 +266,7 @@ async fn twenty_percent_faults_still_converge_without_losing_evidence() {
     )
     .expect("faults");
     let sim = sim::start("127.0.0.1:0", faults).await.expect("sim");
-    let engine = Engine {
-        store: b.store.clone(),
-        digitalocean: adapter(&sim, Duration::from_millis(250)),
-    };
+    let engine = Engine::new(b.store.clone(), adapter(&sim, Duration::from_millis(250)));
     let ssot = tree("examples/quickstart");
     let ctx = Context::default();
     let mut converged = false;

@@ -37,7 +37,7 @@ async fn runs_plans_diffs_and_ledger() {
         );
 
         let plan = s
-            .save_plan(&NewPlan {
+            .save_plan(NewPlan {
                 run_id: run.id,
                 ssot_revision: "abc123".into(),
                 live_fingerprint: "f00d".into(),

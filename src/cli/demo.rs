@@ -36,10 +36,7 @@ pub fn run(
         let metrics = Arc::new(Metrics::default());
         let digitalocean =
             super::reconcile::digitalocean(&ssot, Some(&running.url()), metrics.clone())?;
-        let engine = Engine {
-            store,
-            digitalocean,
-        };
+        let engine = Engine::new(store, digitalocean);
         let ctx = Context {
             actor: "demo".into(),
             ..Context::default()

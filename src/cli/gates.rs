@@ -3,6 +3,7 @@
 
 use super::{Output, EXIT_ERROR, EXIT_OK, EXIT_USAGE};
 use crate::gates::{self, GateReport, Outcome, RunOptions};
+use crate::jobs::{run_bounded, CancelToken, JobKind, JobSpec, JobsConfig};
 use crate::store::{Store, Trigger};
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -84,9 +85,33 @@ pub fn run(
         let store = Store::open(database_url, data_dir)
             .await
             .context("opening the evidence store")?;
-        let r = gates::run(&ssot, &opts, Some(&store))
-            .await
-            .context("running the gates");
+        // A bounded job like backups: the environment's limits.jobTimeoutSeconds (all
+        // environments: "*" with the default bound), Ctrl-C cancels.
+        let env = opts.environment.clone().unwrap_or_else(|| "*".to_string());
+        let spec = JobSpec {
+            kind: JobKind::Gate,
+            timeout: crate::odoo::backup::job_timeout(&ssot, JobKind::Gate, &env),
+            environment: env,
+        };
+        let cancel = CancelToken::new();
+        let on_ctrl_c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_ctrl_c.cancel();
+            }
+        });
+        let r = run_bounded(&store, &JobsConfig::default(), &spec, &cancel, |ctx| {
+            let (ssot, opts, store) = (&ssot, &opts, &store);
+            async move {
+                let rep = gates::run(ssot, opts, Some(store)).await;
+                if let Ok(Some(id)) = rep.as_ref().map(|r| r.run_id) {
+                    ctx.set_run(id);
+                }
+                rep
+            }
+        })
+        .await
+        .context("running the gates");
         store.close().await;
         r
     })?;

@@ -1,13 +1,15 @@
 //! The command line: a thin layer of clap over the library. Exit codes follow the design:
 //! 0 ok, 1 error or invalid input, 2 changes present (`--detailed-exitcode`), 64 usage.
 
+mod backup;
 mod demo;
-mod gates;
+pub(crate) mod gates;
 mod modules;
 mod neutralize;
 mod providers;
-mod reconcile;
+pub(crate) mod reconcile;
 mod render;
+mod run;
 mod serve;
 mod sim;
 mod store;
@@ -110,6 +112,19 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// Odoo backups: run, list, download, prune, restore (each a bounded job with evidence).
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
+    },
+    /// Copy an environment into a non-production one: backup, restore into a new database,
+    /// verify, neutralize (mandatory), post-check, swap.
+    Clone(backup::CloneArgs),
+    /// Bounded jobs: states, recent executions, re-enable a job disabled after timeouts.
+    Jobs {
+        #[command(subcommand)]
+        command: backup::JobsCommand,
+    },
     /// The evidence store: apply migrations, show status.
     Store {
         #[command(subcommand)]
@@ -178,6 +193,9 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
     },
+    /// The continuous controller: watch the SSOT, resync on an interval, run queued jobs,
+    /// reconcile (leader-elected on PostgreSQL; one per SQLite store).
+    Run(run::RunArgs),
     /// The console: pages, /api/** JSON, /metrics and webhooks over the evidence store.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080", env = "ODOOOPS_LISTEN")]
@@ -224,6 +242,10 @@ pub enum SimCommand {
         /// Fault injection, e.g. `p=0.2,kinds=429|500|503|timeout,seed=7`.
         #[arg(long)]
         faults: Option<String>,
+        /// The simulated DigitalOcean hourly request budget (default 5,000, as documented);
+        /// raise it to converge thousands of environments in one go.
+        #[arg(long)]
+        do_hourly_limit: Option<u64>,
     },
 }
 
@@ -241,6 +263,10 @@ pub fn main() -> i32 {
             };
         }
     };
+    init_logging(matches!(
+        cli.command,
+        Command::Run(_) | Command::Serve { .. }
+    ));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -248,6 +274,20 @@ pub fn main() -> i32 {
             EXIT_ERROR
         }
     }
+}
+
+/// Logs go to stderr, filtered by RUST_LOG; long-running verbs default to `info`, the others
+/// to `warn` (their results are printed, not logged).
+fn init_logging(long_running: bool) {
+    let default = if long_running { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -290,8 +330,18 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Command::Sim {
-            command: SimCommand::Serve { listen, faults },
-        } => sim::serve(&listen, faults.as_deref()),
+            command:
+                SimCommand::Serve {
+                    listen,
+                    faults,
+                    do_hourly_limit,
+                },
+        } => sim::serve(&listen, faults.as_deref(), do_hourly_limit),
+        Command::Backup { command } => {
+            backup::run(&ssot, database_url.as_deref(), &data_dir, command)
+        }
+        Command::Clone(args) => backup::clone(&ssot, database_url.as_deref(), &data_dir, args),
+        Command::Jobs { command } => backup::jobs_cmd(database_url.as_deref(), &data_dir, command),
         Command::Store { action } => store::run(database_url.as_deref(), &data_dir, action),
         Command::Events(args) => store::events(database_url.as_deref(), &data_dir, args),
         Command::Plan {
@@ -359,6 +409,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             &data_dir,
             serve.then_some(listen.as_str()),
         ),
+        Command::Run(args) => run::run(&ssot, database_url, &data_dir, sim, args),
         Command::Serve { listen } => serve::run(&ssot, database_url.as_deref(), &data_dir, &listen),
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// A client for `provider`: the simulator's, or the SSOT account's (token from the registry).
-fn client(
+pub(super) fn client(
     ssot: &Ssot,
     sim: Option<&str>,
     provider: Provider,

@@ -43,11 +43,18 @@ pub fn digitalocean(
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<DigitalOcean> {
     let cfg = match sim {
-        Some(url) => ClientConfig::new(
-            Provider::Digitalocean,
-            &format!("{}/digitalocean", url.trim_end_matches('/')),
-            Auth::Bearer(SecretValue::new("sim-token")),
-        ),
+        Some(url) => {
+            let mut cfg = ClientConfig::new(
+                Provider::Digitalocean,
+                &format!("{}/digitalocean", url.trim_end_matches('/')),
+                Auth::Bearer(SecretValue::new("sim-token")),
+            );
+            // DigitalOcean's documented limits (250/min, 5,000/h) belong to the real API; the
+            // simulator signals its own pressure with 429 + Retry-After, which the client
+            // still honours.
+            cfg.rates = Vec::new();
+            cfg
+        }
         None => {
             let mut accounts = ssot
                 .projects()
@@ -73,10 +80,41 @@ pub async fn engine(ssot: &Ssot, t: &Target<'_>) -> anyhow::Result<Engine> {
     let store = Store::open(t.database_url, t.data_dir)
         .await
         .context("opening the evidence store")?;
-    Ok(Engine {
-        store,
-        digitalocean: digitalocean(ssot, t.sim, Arc::new(Metrics::default()))?,
-    })
+    engine_with(ssot, store, t.sim, Arc::new(Metrics::default()))
+}
+
+/// The engine over an open store, its provider requests counted in `metrics` (the
+/// controller exports them).
+pub fn engine_with(
+    ssot: &Ssot,
+    store: Store,
+    sim: Option<&str>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Engine> {
+    let mut engine = Engine::new(store, digitalocean(ssot, sim, metrics.clone())?);
+    match sim {
+        // Against the simulator, notifiers post to it; secret objects stay off (its Supabase
+        // and Vercel projects are not seeded).
+        Some(url) => {
+            let url = url.trim_end_matches('/');
+            engine.notify.slack_base = Some(format!("{url}/slack"));
+            engine.notify.plane_base = Some(format!("{url}/plane"));
+        }
+        // Secret presence is reconciled where the SSOT configures the provider and its
+        // token is set; otherwise it is left out (as `secrets sync` would report).
+        None => {
+            engine.secret_providers.supabase =
+                super::providers::client(ssot, None, Provider::Supabase, &metrics)
+                    .ok()
+                    .flatten()
+                    .map(crate::provider::supabase::Supabase::new);
+            engine.secret_providers.vercel =
+                super::providers::client(ssot, None, Provider::Vercel, &metrics)
+                    .ok()
+                    .flatten();
+        }
+    }
+    Ok(engine)
 }
 
 fn color() -> bool {

@@ -4,6 +4,7 @@
 //! Everything here returns plain report structs (serde `Serialize`) so a caller can record
 //! them as evidence; nothing here writes to the evidence store.
 
+pub mod backup;
 pub mod core_addons;
 pub mod graph;
 pub mod manifest;

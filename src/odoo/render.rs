@@ -30,7 +30,7 @@ pub mod defaults {
     pub const CATCHER_SMTP_HOST: &str = "127.0.0.1";
     pub const CATCHER_SMTP_PORT: u16 = 1025;
     pub const CATCHER_WEB_PORT: u16 = 8025;
-    pub const CATCHER_IMAGE: &str = "axllent/mailpit:latest";
+    pub const CATCHER_IMAGE: &str = "axllent/mailpit:v1.21";
 }
 
 /// Container environment variables the rendered config references.

@@ -294,6 +294,11 @@ pub fn droplet_body(c: &DropletCreate) -> Value {
 }
 
 /// The request body for a record create (POST) and replacement (PUT).
+/// The body of tag/untag resource requests: droplet ids as strings.
+pub fn tag_resources_body(ids: &[u64]) -> Value {
+    json!({"resources": ids.iter().map(|id| json!({"resource_id": id.to_string(), "resource_type": "droplet"})).collect::<Vec<_>>()})
+}
+
 pub fn record_body(r: &Record) -> Value {
     json!({"type": r.kind, "name": r.name, "data": r.data, "ttl": r.ttl})
 }
@@ -444,6 +449,25 @@ impl DigitalOcean {
 
     pub async fn resize_droplet(&self, id: u64, size: &str) -> Result<(), ProviderError> {
         self.droplet_action(id, json!({"type": "resize", "size": size, "disk": false}))
+            .await
+            .map(|_| ())
+    }
+
+    /// Turn backups on or off (droplet actions `enable_backups` / `disable_backups`).
+    pub async fn set_backups(&self, id: u64, on: bool) -> Result<(), ProviderError> {
+        let kind = if on {
+            "enable_backups"
+        } else {
+            "disable_backups"
+        };
+        self.droplet_action(id, json!({"type": kind}))
+            .await
+            .map(|_| ())
+    }
+
+    /// Enable IPv6 (droplet action `enable_ipv6`; there is no action that disables it).
+    pub async fn enable_ipv6(&self, id: u64) -> Result<(), ProviderError> {
+        self.droplet_action(id, json!({"type": "enable_ipv6"}))
             .await
             .map(|_| ())
     }
@@ -746,6 +770,31 @@ impl DigitalOcean {
             )
             .await
             .map(|_| ())
+    }
+
+    /// Tag droplets (`POST /v2/tags/{tag}/resources`); the tag is created first (idempotent).
+    pub async fn tag_droplets(&self, tag: &str, ids: &[u64]) -> Result<(), ProviderError> {
+        self.ensure_tag(tag).await?;
+        self.http
+            .send(
+                Request::post(format!("/v2/tags/{tag}/resources"), tag_resources_body(ids))
+                    .idempotency_key(format!("tag-{tag}-{ids:?}")),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Untag droplets (`DELETE /v2/tags/{tag}/resources`); a tag already gone is success.
+    pub async fn untag_droplets(&self, tag: &str, ids: &[u64]) -> Result<(), ProviderError> {
+        ok_if_gone(
+            self.http
+                .send(
+                    Request::new(Method::DELETE, format!("/v2/tags/{tag}/resources"))
+                        .json(tag_resources_body(ids)),
+                )
+                .await
+                .map(|_| ()),
+        )
     }
 
     /// Everything in the account under our management tag, for `odooops inventory`.

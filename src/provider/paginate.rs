@@ -21,23 +21,62 @@ fn list_of(provider: Provider, page: &Value, key: &str) -> Result<Vec<Value>, Pr
     })
 }
 
-/// DigitalOcean: `page`/`per_page` (200 max), then follow `links.pages.next` until absent.
+/// Pages of a DigitalOcean list fetched at once after the first.
+const DO_CONCURRENT_PAGES: usize = 8;
+
+/// DigitalOcean: `page`/`per_page` (200 max). The first page's `meta.total` tells how many
+/// pages there are: the rest are fetched concurrently (at most 8 at a time, in order).
+/// Without a total, `links.pages.next` is followed until absent.
 pub async fn digitalocean(
     client: &HttpClient,
     path: &str,
     key: &str,
     query: &[(&str, String)],
 ) -> Result<Vec<Value>, ProviderError> {
-    let mut req = Request::get(path).query("per_page", 200).query("page", 1);
-    for (k, v) in query {
-        req = req.query(k, v);
+    const PER_PAGE: u64 = 200;
+    let page_req = |n: u64| {
+        let mut req = Request::get(path)
+            .query("per_page", PER_PAGE)
+            .query("page", n);
+        for (k, v) in query {
+            req = req.query(k, v);
+        }
+        req
+    };
+    let first = client.json(page_req(1)).await?;
+    let mut out = list_of(Provider::Digitalocean, &first, key)?;
+    let Some(mut next) = first
+        .pointer("/links/pages/next")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return Ok(out);
+    };
+    if let Some(total) = first.pointer("/meta/total").and_then(Value::as_u64) {
+        let pages = total.div_ceil(PER_PAGE);
+        if pages as usize > MAX_PAGES {
+            return Err(ProviderError::new(
+                Provider::Digitalocean,
+                "pagination",
+                "too many pages",
+            ));
+        }
+        use futures::StreamExt;
+        let rest: Vec<Result<Value, ProviderError>> = futures::stream::iter(2..=pages)
+            .map(|n| client.json(page_req(n)))
+            .buffered(DO_CONCURRENT_PAGES)
+            .collect()
+            .await;
+        for page in rest {
+            out.extend(list_of(Provider::Digitalocean, &page?, key)?);
+        }
+        return Ok(out);
     }
-    let mut out = Vec::new();
     for _ in 0..MAX_PAGES {
-        let page = client.json(req).await?;
+        let page = client.json(Request::get(&next)).await?;
         out.extend(list_of(Provider::Digitalocean, &page, key)?);
         match page.pointer("/links/pages/next").and_then(Value::as_str) {
-            Some(next) => req = Request::get(next),
+            Some(n) => next = n.to_string(),
             None => return Ok(out),
         }
     }

@@ -64,7 +64,8 @@ pub struct SyncReport {
     pub targets: Vec<TargetReport>,
 }
 
-type Batch = Vec<(String, SecretValue)>;
+/// Names with their values, for one target.
+pub type Batch = Vec<(String, SecretValue)>;
 
 /// Decide, per target, which keys to push with which value; everything else is skipped
 /// with a reason. Pure apart from reading values from `secrets`.
@@ -198,7 +199,8 @@ fn names(batch: &[(String, SecretValue)]) -> Vec<String> {
     v
 }
 
-async fn push_supabase(
+/// Push a batch to one Supabase project (values already equal are left alone).
+pub async fn push_supabase(
     client: &Supabase,
     project_ref: &str,
     batch: Batch,
@@ -232,7 +234,8 @@ async fn push_supabase(
     report
 }
 
-async fn push_vercel(client: &Vercel, batch: Batch, dry_run: bool) -> TargetReport {
+/// Push a batch to the Vercel project of `client` (upsert).
+pub async fn push_vercel(client: &Vercel, batch: Batch, dry_run: bool) -> TargetReport {
     let mut report = TargetReport {
         target: Target::Vercel,
         destination: client.project().to_string(),

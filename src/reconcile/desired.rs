@@ -170,6 +170,7 @@ pub fn all(ssot: &Ssot, only: Option<&str>) -> (Vec<Desired>, Vec<EnvPlanInput>)
         if let Some(project) = ssot.project(&env.spec.project) {
             let (o, i) = environment(project, env);
             objects.extend(o);
+            objects.extend(super::secrets::desired(ssot, project, env));
             inputs.push(i);
         }
     }

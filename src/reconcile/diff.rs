@@ -16,6 +16,10 @@ pub enum ObjectKind {
     Droplet,
     DnsRecord,
     Firewall,
+    /// "Secret NAME present" in a Supabase project (names only, never values).
+    SupabaseSecret,
+    /// "Env var NAME present" in a Vercel project (names only, never values).
+    VercelEnv,
 }
 
 impl ObjectKind {
@@ -24,6 +28,7 @@ impl ObjectKind {
         match self {
             ObjectKind::Database => 0,
             ObjectKind::DatabaseUser => 1,
+            ObjectKind::SupabaseSecret | ObjectKind::VercelEnv => 1,
             ObjectKind::Droplet => 2,
             ObjectKind::Firewall => 3,
             ObjectKind::DnsRecord => 3,
@@ -36,12 +41,25 @@ impl ObjectKind {
             ObjectKind::Droplet => "droplet",
             ObjectKind::Firewall => "firewall",
             ObjectKind::DnsRecord => "dns_record",
+            ObjectKind::SupabaseSecret => "supabase_secret",
+            ObjectKind::VercelEnv => "vercel_env",
         }
     }
+    /// Whether a field change cannot be made in place. Droplets: region, image and the
+    /// monitoring agent are fixed at create (DigitalOcean has no action for them), and IPv6
+    /// can be enabled (`enable_ipv6`) but never disabled; tags, size and backups change in
+    /// place.
+    pub fn needs_replace(self, f: &FieldChange) -> bool {
+        if self == ObjectKind::Droplet && f.path == "/ipv6" {
+            return f.after == Value::Bool(false);
+        }
+        self.replace_fields().iter().any(|r| f.path.starts_with(r))
+    }
+
     /// Fields whose change cannot be made in place.
     fn replace_fields(self) -> &'static [&'static str] {
         match self {
-            ObjectKind::Droplet => &["/region", "/image"],
+            ObjectKind::Droplet => &["/region", "/image", "/monitoring"],
             ObjectKind::DnsRecord => &["/type"],
             ObjectKind::Database => &["/cluster"],
             _ => &[],
@@ -139,13 +157,7 @@ pub fn diff(
                 let fields = field_changes(&l.value, &d.value, "", ign);
                 let change = if fields.is_empty() {
                     Change::NoOp
-                } else if fields.iter().any(|f| {
-                    d.key
-                        .kind
-                        .replace_fields()
-                        .iter()
-                        .any(|r| f.path.starts_with(r))
-                }) {
+                } else if fields.iter().any(|f| d.key.kind.needs_replace(f)) {
                     Change::Replace
                 } else {
                     Change::Update
@@ -397,5 +409,49 @@ mod tests {
         }];
         let ignore = BTreeMap::from([("staging".to_string(), vec!["/image".to_string()])]);
         assert_eq!(diff(&d, &l, &ignore)[0].change, Change::NoOp);
+    }
+
+    #[test]
+    fn droplet_tags_backups_and_enabling_ipv6_are_updates_the_rest_replaces() {
+        let live = json!({"tags": ["a"], "backups": false, "ipv6": false, "monitoring": true});
+        let case = |after: Value| {
+            let d = vec![Desired {
+                key: key(ObjectKind::Droplet, "web"),
+                value: after,
+            }];
+            let l = vec![Live {
+                key: key(ObjectKind::Droplet, "web"),
+                id: "1".into(),
+                value: live.clone(),
+                owned: true,
+            }];
+            diff(&d, &l, &BTreeMap::new())[0].change
+        };
+        let with = |k: &str, v: Value| {
+            let mut x = live.clone();
+            x[k] = v;
+            x
+        };
+        assert_eq!(case(with("tags", json!(["a", "b"]))), Change::Update);
+        assert_eq!(case(with("backups", json!(true))), Change::Update);
+        assert_eq!(case(with("ipv6", json!(true))), Change::Update);
+        assert_eq!(case(with("monitoring", json!(false))), Change::Replace);
+        let mut on = live.clone();
+        on["ipv6"] = json!(true);
+        let d = vec![Desired {
+            key: key(ObjectKind::Droplet, "web"),
+            value: live.clone(),
+        }];
+        let l = vec![Live {
+            key: key(ObjectKind::Droplet, "web"),
+            id: "1".into(),
+            value: on,
+            owned: true,
+        }];
+        assert_eq!(
+            diff(&d, &l, &BTreeMap::new())[0].change,
+            Change::Replace,
+            "IPv6 cannot be disabled in place"
+        );
     }
 }

@@ -3,19 +3,28 @@
 
 use super::desired::{self, droplet_ip_ref, EnvPlanInput};
 use super::diff::{self, Change, ObjectKind, ResourceDiff};
+use super::notify::{ApplyFailure, NotifyConfig};
 use super::observe::{self, Observed};
 use super::plan::{self, Action, EnvPolicy, Op, Plan, PlanError};
 use super::render;
+use super::secrets::{self, SecretProviders};
 use crate::provider::digitalocean::{DigitalOcean, Droplet, DropletCreate, Firewall, Record};
-use crate::provider::ProviderError;
+use crate::provider::secret_sync;
+use crate::provider::{owner_tags, EnvSecrets, ProviderError, SecretSource};
 use crate::ssot::{ReconcileMode, Ssot, Stage};
 use crate::store::{
     self, ActionStatus, ActionUpdate, DriftObservation, LedgerInsert, Level, NewAction, NewDiff,
     NewEvent, NewPlan, NewRun, PlanStatus, RunKind, RunStatus, Store, Trigger,
 };
+use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::Mutex;
 use uuid::Uuid;
+
+/// Environments applied at the same time, by default.
+pub const DEFAULT_CONCURRENCY: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -47,6 +56,9 @@ pub struct Context {
     pub trigger: Trigger,
     pub actor: String,
     pub only_env: Option<String>,
+    /// Environments left out of this reconcile (the controller's per-environment backoff):
+    /// neither their desired nor their live objects are planned.
+    pub skip_envs: std::collections::BTreeSet<String>,
     pub allow_destroy_production: bool,
 }
 
@@ -56,6 +68,7 @@ impl Default for Context {
             trigger: Trigger::Cli,
             actor: "cli".into(),
             only_env: None,
+            skip_envs: Default::default(),
             allow_destroy_production: false,
         }
     }
@@ -64,6 +77,53 @@ impl Default for Context {
 pub struct Engine {
     pub store: Store,
     pub digitalocean: DigitalOcean,
+    /// Supabase and Vercel, for secret-presence objects (none: not observed, not planned).
+    pub secret_providers: SecretProviders,
+    /// Where secret values are read at apply time (never stored).
+    pub secrets: Arc<dyn SecretSource>,
+    /// How Slack and Plane notifiers are reached.
+    pub notify: NotifyConfig,
+    /// Environments applied concurrently (each environment's actions stay in order).
+    pub concurrency: usize,
+}
+
+impl Engine {
+    /// An engine with DigitalOcean only: no Supabase/Vercel secret objects, secret values
+    /// from the process environment, notifiers at their SSOT/real addresses, the default
+    /// concurrency.
+    pub fn new(store: Store, digitalocean: DigitalOcean) -> Engine {
+        Engine {
+            store,
+            digitalocean,
+            secret_providers: SecretProviders::default(),
+            secrets: Arc::new(EnvSecrets),
+            notify: NotifyConfig::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+/// What every environment's apply shares.
+struct ApplyShared<'a> {
+    ssot: &'a Ssot,
+    plan_id: Uuid,
+    run_id: Uuid,
+    corr: &'a str,
+    inputs: &'a BTreeMap<String, EnvPlanInput>,
+    /// Droplet addresses by name (a record waits for its droplet's).
+    ips: &'a Mutex<BTreeMap<String, String>>,
+    /// Cluster ids by name; held while a missing cluster is created, so two environments
+    /// sharing a cluster never create it twice.
+    clusters: &'a Mutex<BTreeMap<String, String>>,
+}
+
+/// Per-environment outcome of an apply.
+#[derive(Default)]
+struct EnvOutcome {
+    succeeded: usize,
+    adopted: usize,
+    skipped: usize,
+    failed: Vec<ApplyFailure>,
 }
 
 /// What `plan` produced.
@@ -109,7 +169,7 @@ fn ignores(ssot: &Ssot) -> BTreeMap<String, Vec<String>> {
 }
 
 impl Engine {
-    async fn event(
+    pub(crate) async fn event(
         &self,
         run: Uuid,
         corr: &str,
@@ -135,15 +195,30 @@ impl Engine {
         ssot: &Ssot,
         ctx: &Context,
     ) -> Result<(Vec<ResourceDiff>, Observed, Vec<EnvPlanInput>, usize), EngineError> {
-        let (mut wanted, inputs) = desired::all(ssot, ctx.only_env.as_deref());
-        let observed = observe::observe(&self.digitalocean, &wanted)
-            .await
-            .map_err(EngineError::Observe)?;
+        let (mut wanted, mut inputs) = desired::all(ssot, ctx.only_env.as_deref());
+        if !ctx.skip_envs.is_empty() {
+            wanted.retain(|w| !ctx.skip_envs.contains(&w.key.env));
+            inputs.retain(|i| !ctx.skip_envs.contains(&i.environment));
+        }
+        // Secret objects exist only where the engine can reach their provider.
+        let sp = &self.secret_providers;
+        wanted.retain(|d| match d.key.kind {
+            ObjectKind::SupabaseSecret => sp.supabase.is_some(),
+            ObjectKind::VercelEnv => sp.vercel.is_some(),
+            _ => true,
+        });
+        let (observed, secret_live) = tokio::try_join!(
+            observe::observe(&self.digitalocean, &wanted),
+            secrets::observe(ssot, &self.secret_providers, &wanted),
+        )
+        .map_err(EngineError::Observe)?;
         observe::resolve_refs(&mut wanted, &observed.droplet_ips);
         let mut live = observed.live.clone();
+        live.extend(secret_live);
         if let Some(only) = &ctx.only_env {
             live.retain(|l| &l.key.env == only);
         }
+        live.retain(|l| !ctx.skip_envs.contains(&l.key.env));
         // Live objects of environments no longer in the SSOT are candidates for pruning only
         // through an environment policy; without one they are held.
         let diffs = diff::diff(&wanted, &live, &ignores(ssot));
@@ -203,7 +278,6 @@ impl Engine {
             ctx.allow_destroy_production,
         )?;
         let text = render::plan_text(&plan, false);
-        let plan_json = serde_json::to_value(&plan).unwrap_or(Value::Null);
         let changed: Vec<NewDiff> = diffs
             .iter()
             .filter(|d| d.change != Change::NoOp)
@@ -219,24 +293,45 @@ impl Engine {
             })
             .collect();
         self.store.insert_diffs(&changed).await?;
+        drop(changed);
+        // The plan's JSON artifact is written by save_plan (one serialization, no copies).
         let row = self
             .store
-            .save_plan(&NewPlan {
+            .save_plan(NewPlan {
                 run_id,
                 ssot_revision: ssot.revision.clone(),
                 live_fingerprint: plan.live_fingerprint.clone(),
-                plan: plan_json.clone(),
-                rendered: text.clone(),
+                plan: serde_json::to_value(&plan).unwrap_or(Value::Null),
+                rendered: text,
             })
             .await?;
-        let json_bytes = serde_json::to_vec_pretty(&plan_json).unwrap_or_default();
         self.store
-            .put_artifact(&json_bytes, "application/json", Some(run_id))
+            .put_artifact(
+                row.rendered.as_bytes(),
+                "text/plain; charset=utf-8",
+                Some(run_id),
+            )
             .await?;
-        self.store
-            .put_artifact(text.as_bytes(), "text/plain; charset=utf-8", Some(run_id))
+        let text = row.rendered;
+        self.record_drift(&diffs, run_id, ctx.only_env.as_deref())
             .await?;
-        self.record_drift(&diffs, run_id).await?;
+        let notified = self
+            .notify_cycle(ssot, ctx.only_env.as_deref(), run_id, corr, &[])
+            .await;
+        if notified != Default::default() {
+            self.event(
+                run_id,
+                corr,
+                Level::Info,
+                ctx.only_env.as_deref(),
+                format!(
+                    "notifications: {} sent, {} already sent, {} failed",
+                    notified.sent, notified.already_sent, notified.failed
+                ),
+                serde_json::to_value(&notified).unwrap_or(Value::Null),
+            )
+            .await;
+        }
         self.event(
             run_id,
             corr,
@@ -257,7 +352,21 @@ impl Engine {
 
     /// Drift: a field of an existing object that differs from desired is a finding; a
     /// resource that matches again resolves its open findings.
-    async fn record_drift(&self, diffs: &[ResourceDiff], run_id: Uuid) -> Result<(), EngineError> {
+    async fn record_drift(
+        &self,
+        diffs: &[ResourceDiff],
+        run_id: Uuid,
+        only_env: Option<&str>,
+    ) -> Result<(), EngineError> {
+        // Only resources with an open finding need a resolve (one read, not one write per
+        // converged object).
+        let open: std::collections::BTreeSet<(String, String, String)> = self
+            .store
+            .open_drift(only_env, i64::MAX)
+            .await?
+            .into_iter()
+            .map(|f| (f.environment, f.resource_kind, f.resource_name))
+            .collect();
         let mut obs = Vec::new();
         for d in diffs {
             match d.change {
@@ -274,7 +383,13 @@ impl Engine {
                         });
                     }
                 }
-                Change::NoOp => {
+                Change::NoOp
+                    if open.contains(&(
+                        d.key.env.clone(),
+                        d.key.kind.as_str().to_string(),
+                        d.key.name.clone(),
+                    )) =>
+                {
                     self.store
                         .resolve_drift(
                             &d.key.env,
@@ -285,7 +400,7 @@ impl Engine {
                         )
                         .await?;
                 }
-                Change::Create | Change::Delete => {}
+                Change::NoOp | Change::Create | Change::Delete => {}
             }
         }
         if !obs.is_empty() {
@@ -341,13 +456,38 @@ impl Engine {
             })
             .await?;
         let corr = run.correlation_id.clone();
-        self.resolve_interrupted(&diffs, run.id, &corr).await?;
+        let scoped = ctx.only_env.is_some() || !ctx.skip_envs.is_empty();
+        self.resolve_interrupted(&diffs, scoped, run.id, &corr)
+            .await?;
         let inputs: BTreeMap<String, EnvPlanInput> = inputs
             .into_iter()
             .map(|i| (i.environment.clone(), i))
             .collect();
-        let mut ips = observed.droplet_ips.clone();
-        let mut clusters = observed.clusters.clone();
+        let ips = Mutex::new(observed.droplet_ips.clone());
+        let clusters = Mutex::new(observed.clusters.clone());
+        // Independent environments run concurrently (bounded); each environment's actions
+        // run in plan order, so its dependencies (database → droplet → record) hold.
+        let mut by_env: BTreeMap<&str, Vec<&Action>> = BTreeMap::new();
+        for a in &plan.actions {
+            by_env.entry(a.diff.key.env.as_str()).or_default().push(a);
+        }
+        let shared = ApplyShared {
+            ssot,
+            plan_id,
+            run_id: run.id,
+            corr: &corr,
+            inputs: &inputs,
+            ips: &ips,
+            clusters: &clusters,
+        };
+        let results: Vec<Result<EnvOutcome, EngineError>> =
+            futures::stream::iter(by_env.into_iter().map(|(env, actions)| {
+                let shared = &shared;
+                async move { self.apply_env(env, &actions, shared).await }
+            }))
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
         let mut out = Applied {
             run_id: run.id,
             plan_id,
@@ -356,128 +496,30 @@ impl Engine {
             skipped: 0,
             failed: 0,
         };
-        let mut failed_envs: Vec<String> = Vec::new();
-        for action in &plan.actions {
-            let env = action.diff.key.env.clone();
-            if failed_envs.contains(&env) {
-                out.skipped += 1;
-                self.event(
-                    run.id,
-                    &corr,
-                    Level::Warn,
-                    Some(&env),
-                    format!(
-                        "skipped {} (an earlier action of {env} failed)",
-                        action.diff.key
-                    ),
-                    json!({"dedupe_key": action.dedupe_key}),
-                )
-                .await;
-                continue;
-            }
-            let ledger = self
-                .store
-                .ledger_insert(&NewAction {
-                    dedupe_key: action.dedupe_key.clone(),
-                    plan_id: Some(plan_id),
-                    run_id: Some(run.id),
-                    resource_kind: action.diff.key.kind.as_str().to_string(),
-                    resource_name: action.diff.key.name.clone(),
-                    operation: format!("{:?}", action.op).to_lowercase(),
-                    request_summary: Some(json!({"env": env, "fields": action.diff.fields.iter().map(|f| &f.path).collect::<Vec<_>>()})),
-                })
-                .await?;
-            let row = match &ledger {
-                LedgerInsert::Existing(a)
-                    if a.status == ActionStatus::Succeeded.as_str()
-                        || a.status == ActionStatus::Adopted.as_str() =>
-                {
-                    out.skipped += 1;
-                    self.event(
-                        run.id,
-                        &corr,
-                        Level::Info,
-                        Some(&env),
-                        format!("{} already done (ledger {})", action.diff.key, a.id),
-                        json!({"dedupe_key": action.dedupe_key}),
-                    )
-                    .await;
-                    continue;
-                }
-                other => other.action().clone(),
-            };
-            self.store
-                .ledger_update(
-                    row.id,
-                    &ActionUpdate {
-                        status: Some(ActionStatus::InFlight),
-                        bump_attempts: true,
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            let input = inputs.get(&env);
-            match self.execute(action, input, &mut ips, &mut clusters).await {
-                Ok((status, response)) => {
-                    self.store
-                        .ledger_update(
-                            row.id,
-                            &ActionUpdate {
-                                status: Some(status),
-                                response_summary: Some(response.clone()),
-                                ..Default::default()
-                            },
-                        )
-                        .await?;
-                    if status == ActionStatus::Adopted {
-                        out.adopted += 1;
-                    } else {
-                        out.succeeded += 1;
-                    }
-                    self.store
-                        .resolve_drift(
-                            &env,
-                            action.diff.key.kind.as_str(),
-                            &action.diff.key.name,
-                            None,
-                            &format!("run:{}", run.id),
-                        )
-                        .await?;
-                    self.event(
-                        run.id,
-                        &corr,
-                        Level::Info,
-                        Some(&env),
-                        format!("{:?} {} {}", action.op, action.diff.key, status.as_str())
-                            .to_lowercase(),
-                        response,
-                    )
-                    .await;
+        let mut failures = Vec::new();
+        let mut first_error = None;
+        for r in results {
+            match r {
+                Ok(o) => {
+                    out.succeeded += o.succeeded;
+                    out.adopted += o.adopted;
+                    out.skipped += o.skipped;
+                    out.failed += o.failed.len();
+                    failures.extend(o.failed);
                 }
                 Err(e) => {
-                    out.failed += 1;
-                    failed_envs.push(env.clone());
-                    self.store
-                        .ledger_update(
-                            row.id,
-                            &ActionUpdate {
-                                status: Some(ActionStatus::Failed),
-                                error: Some(e.to_string()),
-                                ..Default::default()
-                            },
-                        )
-                        .await?;
-                    self.event(
-                        run.id,
-                        &corr,
-                        Level::Error,
-                        Some(&env),
-                        format!("{:?} {} failed: {e}", action.op, action.diff.key),
-                        serde_json::to_value(&e).unwrap_or(Value::Null),
-                    )
-                    .await;
+                    first_error.get_or_insert(e);
                 }
             }
+        }
+        // Healed findings get their "resolved" follow-up; failed actions are announced.
+        self.notify_cycle(ssot, ctx.only_env.as_deref(), run.id, &corr, &failures)
+            .await;
+        if let Some(e) = first_error {
+            self.store
+                .finish_run(run.id, RunStatus::Failed, &json!({"error": e.to_string()}))
+                .await?;
+            return Err(e);
         }
         let status = if out.failed == 0 {
             RunStatus::Succeeded
@@ -506,13 +548,157 @@ impl Engine {
         Ok(out)
     }
 
+    /// One environment's actions, in plan order; after a failure the rest are skipped.
+    async fn apply_env(
+        &self,
+        env: &str,
+        actions: &[&Action],
+        sh: &ApplyShared<'_>,
+    ) -> Result<EnvOutcome, EngineError> {
+        let mut out = EnvOutcome::default();
+        let (run_id, corr) = (sh.run_id, sh.corr);
+        for action in actions {
+            if !out.failed.is_empty() {
+                out.skipped += 1;
+                self.event(
+                    run_id,
+                    corr,
+                    Level::Warn,
+                    Some(env),
+                    format!(
+                        "skipped {} (an earlier action of {env} failed)",
+                        action.diff.key
+                    ),
+                    json!({"dedupe_key": action.dedupe_key}),
+                )
+                .await;
+                continue;
+            }
+            let ledger = self
+                .store
+                .ledger_insert(&NewAction {
+                    dedupe_key: action.dedupe_key.clone(),
+                    plan_id: Some(sh.plan_id),
+                    run_id: Some(run_id),
+                    resource_kind: action.diff.key.kind.as_str().to_string(),
+                    resource_name: action.diff.key.name.clone(),
+                    operation: format!("{:?}", action.op).to_lowercase(),
+                    request_summary: Some(json!({"env": env, "fields": action.diff.fields.iter().map(|f| &f.path).collect::<Vec<_>>()})),
+                })
+                .await?;
+            let row = match &ledger {
+                LedgerInsert::Existing(a)
+                    if a.status == ActionStatus::Succeeded.as_str()
+                        || a.status == ActionStatus::Adopted.as_str() =>
+                {
+                    out.skipped += 1;
+                    self.event(
+                        run_id,
+                        corr,
+                        Level::Info,
+                        Some(env),
+                        format!("{} already done (ledger {})", action.diff.key, a.id),
+                        json!({"dedupe_key": action.dedupe_key}),
+                    )
+                    .await;
+                    continue;
+                }
+                other => other.action().clone(),
+            };
+            self.store
+                .ledger_update(
+                    row.id,
+                    &ActionUpdate {
+                        status: Some(ActionStatus::InFlight),
+                        bump_attempts: true,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let input = sh.inputs.get(env);
+            match self
+                .execute(sh.ssot, action, input, sh.ips, sh.clusters)
+                .await
+            {
+                Ok((status, response)) => {
+                    self.store
+                        .ledger_update(
+                            row.id,
+                            &ActionUpdate {
+                                status: Some(status),
+                                response_summary: Some(response.clone()),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    if status == ActionStatus::Adopted {
+                        out.adopted += 1;
+                    } else {
+                        out.succeeded += 1;
+                    }
+                    self.store
+                        .resolve_drift(
+                            env,
+                            action.diff.key.kind.as_str(),
+                            &action.diff.key.name,
+                            None,
+                            &format!("run:{run_id}"),
+                        )
+                        .await?;
+                    self.event(
+                        run_id,
+                        corr,
+                        Level::Info,
+                        Some(env),
+                        format!("{:?} {} {}", action.op, action.diff.key, status.as_str())
+                            .to_lowercase(),
+                        response,
+                    )
+                    .await;
+                }
+                Err(e) => {
+                    self.store
+                        .ledger_update(
+                            row.id,
+                            &ActionUpdate {
+                                status: Some(ActionStatus::Failed),
+                                error: Some(e.to_string()),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    self.event(
+                        run_id,
+                        corr,
+                        Level::Error,
+                        Some(env),
+                        format!("{:?} {} failed: {e}", action.op, action.diff.key),
+                        serde_json::to_value(&e).unwrap_or(Value::Null),
+                    )
+                    .await;
+                    out.failed.push(ApplyFailure {
+                        env: env.to_string(),
+                        resource: action.diff.key.to_string(),
+                        dedupe_key: action.dedupe_key.clone(),
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Ledger rows left `pending`/`in_flight` by a process that died are resolved by what is
     /// observed now: an object that exists and matches was done (adopted); anything else is
     /// closed as interrupted and left to this plan's own actions (whose creates observe and
     /// adopt before acting), so nothing is ever done twice.
+    ///
+    /// A `scoped` apply (one environment, or some held back) sees only part of the live
+    /// state: rows of resources outside what it observed are left for a full apply.
     async fn resolve_interrupted(
         &self,
         diffs: &[ResourceDiff],
+        scoped: bool,
         run_id: Uuid,
         corr: &str,
     ) -> Result<(), EngineError> {
@@ -520,6 +706,9 @@ impl Engine {
             let current = diffs.iter().find(|d| {
                 d.key.kind.as_str() == row.resource_kind && d.key.name == row.resource_name
             });
+            if current.is_none() && scoped {
+                continue;
+            }
             let (status, note) = match current {
                 Some(d) if d.change == Change::NoOp => (
                     ActionStatus::Adopted,
@@ -566,10 +755,11 @@ impl Engine {
     /// One side effect. Creates observe first and adopt what exists.
     async fn execute(
         &self,
+        ssot: &Ssot,
         action: &Action,
         input: Option<&EnvPlanInput>,
-        ips: &mut BTreeMap<String, String>,
-        clusters: &mut BTreeMap<String, String>,
+        ips: &Mutex<BTreeMap<String, String>>,
+        clusters: &Mutex<BTreeMap<String, String>>,
     ) -> Result<(ActionStatus, Value), ProviderError> {
         let dig = &self.digitalocean;
         let d = &action.diff;
@@ -610,18 +800,55 @@ impl Engine {
                     ),
                 };
                 if let Some(ip) = &live.ipv4 {
-                    ips.insert(live.droplet.name.clone(), ip.clone());
+                    ips.lock()
+                        .await
+                        .insert(live.droplet.name.clone(), ip.clone());
                 }
                 Ok((status, json!({"id": live.id, "ipv4": live.ipv4})))
             }
             (ObjectKind::Droplet, Op::Update) => {
                 let id: u64 = live_id.parse().map_err(|_| bad("droplet without id"))?;
+                let mut done = Vec::new();
                 for f in &d.fields {
                     match f.path.as_str() {
                         "/size" => {
                             dig.resize_droplet(id, f.after.as_str().unwrap_or_default())
                                 .await?
                         }
+                        // Tags: add the missing, remove the extra — never an ownership tag.
+                        "/tags" => {
+                            let list = |v: &Value| -> Vec<String> {
+                                v.as_array()
+                                    .map(|a| {
+                                        a.iter()
+                                            .filter_map(|t| t.as_str().map(str::to_string))
+                                            .collect()
+                                    })
+                                    .unwrap_or_default()
+                            };
+                            let (want, have) = (list(&f.after), list(&f.before));
+                            let owner: Vec<String> = match input {
+                                Some(i) => owner_tags(&i.project, &i.environment).to_vec(),
+                                None => Vec::new(),
+                            };
+                            for t in want.iter().filter(|t| !have.contains(t)) {
+                                dig.tag_droplets(t, &[id]).await?;
+                                done.push(json!({"tag": t}));
+                            }
+                            for t in have
+                                .iter()
+                                .filter(|t| !want.contains(t) && !owner.contains(t))
+                                .filter(|t| !t.starts_with("odooops:"))
+                            {
+                                dig.untag_droplets(t, &[id]).await?;
+                                done.push(json!({"untag": t}));
+                            }
+                        }
+                        "/backups" => {
+                            dig.set_backups(id, f.after.as_bool().unwrap_or(false))
+                                .await?
+                        }
+                        "/ipv6" if f.after == Value::Bool(true) => dig.enable_ipv6(id).await?,
                         other => {
                             return Err(bad(&format!(
                             "{other} of a droplet cannot change in place; it is recorded as drift"
@@ -629,7 +856,7 @@ impl Engine {
                         }
                     }
                 }
-                Ok((ActionStatus::Succeeded, json!({"id": id})))
+                Ok((ActionStatus::Succeeded, json!({"id": id, "tags": done})))
             }
             (ObjectKind::Droplet, Op::Delete) => {
                 dig.delete_droplet(live_id.parse().map_err(|_| bad("droplet without id"))?)
@@ -668,7 +895,7 @@ impl Engine {
                 }
                 let mut record: Record = serde_json::from_value(after["record"].clone())
                     .map_err(|e| bad(&e.to_string()))?;
-                for (name, ip) in ips.iter() {
+                for (name, ip) in ips.lock().await.iter() {
                     if record.data == droplet_ip_ref(name) {
                         record.data = ip.clone();
                     }
@@ -686,12 +913,95 @@ impl Engine {
                     json!({"id": live.id, "data": live.record.data}),
                 ))
             }
+            (ObjectKind::SupabaseSecret | ObjectKind::VercelEnv, op) => {
+                let (dest, name) = secrets::parts(
+                    d.after
+                        .as_ref()
+                        .or(d.before.as_ref())
+                        .unwrap_or(&Value::Null),
+                )
+                .ok_or_else(|| bad("secret object without destination or name"))?;
+                let which = if d.key.kind == ObjectKind::SupabaseSecret {
+                    crate::provider::Provider::Supabase
+                } else {
+                    crate::provider::Provider::Vercel
+                };
+                let unconfigured = || {
+                    ProviderError::new(
+                        which,
+                        "not_configured",
+                        format!(
+                            "no {} client is configured for secret objects",
+                            which.as_str()
+                        ),
+                    )
+                };
+                if op == Op::Delete {
+                    if d.key.kind == ObjectKind::SupabaseSecret {
+                        let sb = self
+                            .secret_providers
+                            .supabase
+                            .as_ref()
+                            .ok_or_else(unconfigured)?;
+                        sb.delete_secrets(&dest, std::slice::from_ref(&name))
+                            .await?;
+                    } else {
+                        let http = self
+                            .secret_providers
+                            .vercel
+                            .as_ref()
+                            .ok_or_else(unconfigured)?;
+                        let vercel = secrets::vercel_for(ssot, http, &dest);
+                        for id in live_id.split(',').filter(|i| !i.is_empty()) {
+                            vercel.delete_env(id).await?;
+                        }
+                    }
+                    return Ok((
+                        ActionStatus::Succeeded,
+                        json!({"destination": dest, "name": name}),
+                    ));
+                }
+                // The value is read now, from the registry's source, and goes straight to
+                // the provider through the secret-sync path; nothing of it is returned.
+                let value = self.secrets.get(&name).ok_or_else(|| {
+                    ProviderError::new(
+                        which,
+                        "secret_missing",
+                        format!("secret `{name}` is not set in the controller's environment; set it and reconcile again"),
+                    )
+                })?;
+                let batch = vec![(name.clone(), value)];
+                let report = if d.key.kind == ObjectKind::SupabaseSecret {
+                    let sb = self
+                        .secret_providers
+                        .supabase
+                        .as_ref()
+                        .ok_or_else(unconfigured)?;
+                    secret_sync::push_supabase(sb, &dest, batch, false).await
+                } else {
+                    let http = self
+                        .secret_providers
+                        .vercel
+                        .as_ref()
+                        .ok_or_else(unconfigured)?;
+                    let vercel = secrets::vercel_for(ssot, http, &dest);
+                    secret_sync::push_vercel(&vercel, batch, false).await
+                };
+                if let Some(e) = report.error {
+                    return Err(e);
+                }
+                Ok((
+                    ActionStatus::Succeeded,
+                    json!({"destination": dest, "name": name, "pushed": report.pushed, "unchanged": report.unchanged}),
+                ))
+            }
             (ObjectKind::Database | ObjectKind::DatabaseUser, op) => {
                 let cluster_name = after["cluster"]
                     .as_str()
                     .or_else(|| d.before.as_ref().and_then(|b| b["cluster"].as_str()))
                     .unwrap_or("")
                     .to_string();
+                let mut clusters = clusters.lock().await;
                 let cluster_id = match clusters.get(&cluster_name) {
                     Some(id) => id.clone(),
                     None => {
@@ -711,6 +1021,7 @@ impl Engine {
                         c.id
                     }
                 };
+                drop(clusters);
                 match (d.key.kind, op) {
                     (ObjectKind::Database, Op::Delete) => {
                         dig.delete_database(&cluster_id, &d.key.name).await?

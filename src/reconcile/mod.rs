@@ -4,6 +4,8 @@
 pub mod desired;
 pub mod diff;
 pub mod engine;
+pub mod notify;
 pub mod observe;
 pub mod plan;
 pub mod render;
+pub mod secrets;

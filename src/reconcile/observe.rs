@@ -33,9 +33,39 @@ fn env_of(tags: &[String]) -> Option<String> {
 /// Read everything the desired objects could correspond to.
 pub async fn observe(dig: &DigitalOcean, desired: &[Desired]) -> Result<Observed, ProviderError> {
     let mut obs = Observed::default();
+    let wanted_records: BTreeMap<(String, String), ObjectKey> = desired
+        .iter()
+        .filter(|d| d.key.kind == ObjectKind::DnsRecord)
+        .filter_map(|d| {
+            let zone = d.value["zone"].as_str()?.to_string();
+            let name = d.value["record"]["name"].as_str()?.to_string();
+            Some(((zone, name), d.key.clone()))
+        })
+        .collect();
+    let zones: BTreeSet<&String> = wanted_records.keys().map(|(z, _)| z).collect();
+    let wants_db = desired
+        .iter()
+        .any(|d| matches!(d.key.kind, ObjectKind::Database | ObjectKind::DatabaseUser));
+    // The lists are independent: read them at the same time.
+    let (droplets, firewalls, records, clusters) = tokio::try_join!(
+        dig.observe_droplets(MANAGED_TAG),
+        dig.observe_firewalls("odooops-"),
+        futures::future::try_join_all(
+            zones
+                .iter()
+                .map(|zone| async move { dig.observe_records(zone).await.map(|r| (*zone, r)) })
+        ),
+        async {
+            if wants_db {
+                dig.observe_clusters(None).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    )?;
 
     // Droplets: one list of everything we manage.
-    for d in dig.observe_droplets(MANAGED_TAG).await? {
+    for d in droplets {
         let Some(env) = env_of(&d.droplet.tags) else {
             continue;
         };
@@ -57,7 +87,7 @@ pub async fn observe(dig: &DigitalOcean, desired: &[Desired]) -> Result<Observed
     }
 
     // Firewalls: one list; ours are named `odooops-…` and apply to an environment tag.
-    for f in dig.observe_firewalls("odooops-").await? {
+    for f in firewalls {
         let Some(env) = env_of(&f.firewall.tags) else {
             continue;
         };
@@ -76,18 +106,8 @@ pub async fn observe(dig: &DigitalOcean, desired: &[Desired]) -> Result<Observed
     }
 
     // DNS records: one list per zone that any environment uses.
-    let wanted_records: BTreeMap<(String, String), ObjectKey> = desired
-        .iter()
-        .filter(|d| d.key.kind == ObjectKind::DnsRecord)
-        .filter_map(|d| {
-            let zone = d.value["zone"].as_str()?.to_string();
-            let name = d.value["record"]["name"].as_str()?.to_string();
-            Some(((zone, name), d.key.clone()))
-        })
-        .collect();
-    let zones: BTreeSet<&String> = wanted_records.keys().map(|(z, _)| z).collect();
-    for zone in zones {
-        for r in dig.observe_records(zone).await? {
+    for (zone, list) in records {
+        for r in list {
             if r.record.kind != "A" {
                 continue;
             }
@@ -104,11 +124,7 @@ pub async fn observe(dig: &DigitalOcean, desired: &[Desired]) -> Result<Observed
     }
 
     // Managed databases: one (unpaginated) list of clusters, with their dbs and users.
-    let wants_db = desired
-        .iter()
-        .any(|d| matches!(d.key.kind, ObjectKind::Database | ObjectKind::DatabaseUser));
     if wants_db {
-        let clusters = dig.observe_clusters(None).await?;
         for c in &clusters {
             obs.clusters.insert(c.name.clone(), c.id.clone());
         }
@@ -140,15 +156,15 @@ pub async fn observe(dig: &DigitalOcean, desired: &[Desired]) -> Result<Observed
 /// Replace `${droplet:NAME.ipv4}` references with observed addresses (unknown ones stay,
 /// and are resolved at apply time once the droplet exists).
 pub fn resolve_refs(desired: &mut [Desired], ips: &BTreeMap<String, String>) {
+    let by_ref: BTreeMap<String, &String> =
+        ips.iter().map(|(n, ip)| (droplet_ip_ref(n), ip)).collect();
     for d in desired
         .iter_mut()
         .filter(|d| d.key.kind == ObjectKind::DnsRecord)
     {
         if let Some(data) = d.value.pointer_mut("/record/data") {
-            for (name, ip) in ips {
-                if data.as_str() == Some(droplet_ip_ref(name).as_str()) {
-                    *data = json!(ip);
-                }
+            if let Some(ip) = data.as_str().and_then(|r| by_ref.get(r)) {
+                *data = json!(ip);
             }
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! Spec grammar (the `--faults` flag): rules separated by `;`, fields by `,`:
 //! `p=0.2,kinds=429|500|503|timeout|reset|malformed|truncate,seed=7;route=/digitalocean/v2/droplets,count=2,kinds=429`
-//! plus global `latency_ms=50`, `retry_after=1` (seconds in 429 answers), `timeout_ms=3000`.
+//! (`method=POST` limits a rule to one method) plus global `latency_ms=50`, `retry_after=1` (seconds in 429 answers), `timeout_ms=3000`.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +49,9 @@ impl FaultKind {
 pub struct Rule {
     /// Path prefix the rule applies to (e.g. `/digitalocean/v2/droplets`); none = all.
     pub route: Option<String>,
+    /// HTTP method the rule applies to (`POST`); none = every method.
+    #[serde(default)]
+    pub method: Option<String>,
     /// Probability per matching request.
     pub probability: f64,
     /// Fire on the next `count` matching requests (instead of by probability).
@@ -83,6 +86,7 @@ impl FaultConfig {
         for rule_text in spec.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             let mut rule = Rule {
                 route: None,
+                method: None,
                 probability: 0.0,
                 count: None,
                 kinds: Vec::new(),
@@ -115,6 +119,7 @@ impl FaultConfig {
                         is_rule = true;
                     }
                     "route" => rule.route = Some(v.to_string()),
+                    "method" => rule.method = Some(v.to_ascii_uppercase()),
                     "kinds" => {
                         rule.kinds = v
                             .split('|')
@@ -167,11 +172,23 @@ impl Faults {
 
     /// Decide the fault (if any) for a request path. Control routes never fault.
     pub fn decide(&mut self, path: &str) -> Option<FaultKind> {
+        self.decide_for("", path)
+    }
+
+    /// Decide the fault for a request `method path` (rules with a method match only it).
+    pub fn decide_for(&mut self, method: &str, path: &str) -> Option<FaultKind> {
         if path.starts_with("/_sim") {
             return None;
         }
         for rule in self.config.rules.iter_mut() {
             if rule.route.as_deref().is_some_and(|r| !path.starts_with(r)) {
+                continue;
+            }
+            if rule
+                .method
+                .as_deref()
+                .is_some_and(|m| !m.eq_ignore_ascii_case(method))
+            {
                 continue;
             }
             let hit = match rule.count.as_mut() {
@@ -222,5 +239,14 @@ mod tests {
         let n = seq1.iter().filter(|x| x.is_some()).count();
         assert!((10..=40).contains(&n), "{n}");
         assert_eq!(f.decide("/_sim/state"), None);
+    }
+
+    #[test]
+    fn a_method_limits_a_rule() {
+        let cfg = FaultConfig::parse("route=/a,method=post,count=1,kinds=500").expect("parse");
+        let mut f = Faults::new(cfg);
+        assert_eq!(f.decide_for("GET", "/a/x"), None);
+        assert_eq!(f.decide_for("POST", "/a/x"), Some(FaultKind::ServerError));
+        assert_eq!(f.decide_for("POST", "/a/x"), None, "count spent");
     }
 }

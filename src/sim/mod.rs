@@ -175,6 +175,7 @@ async fn count_and_fault(State(state): State<Shared>, req: Request, next: Next) 
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let _in_flight = InFlight(state.clone());
     let path = req.uri().path().to_string();
+    let method = req.method().as_str().to_string();
     *lock(&state.requests)
         .entry(format!("{} {}", req.method(), route_key(&path)))
         .or_default() += 1;
@@ -182,7 +183,7 @@ async fn count_and_fault(State(state): State<Shared>, req: Request, next: Next) 
         let mut f = lock(&state.faults);
         let c = &f.config;
         let (latency, retry_after, timeout) = (c.latency_ms, c.retry_after_secs, c.timeout_ms);
-        (f.decide(&path), latency, retry_after, timeout)
+        (f.decide_for(&method, &path), latency, retry_after, timeout)
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;

@@ -268,6 +268,39 @@ impl ArtifactStore {
         }
     }
 
+    /// Stream a blob (nothing is loaded whole into memory).
+    pub async fn open_reader(&self, id: &str) -> Result<Box<dyn AsyncRead + Send + Unpin>> {
+        validate_artifact_id(id)?;
+        match self {
+            ArtifactStore::Local { root } => {
+                let path = Self::local_path(root, id);
+                match tokio::fs::File::open(&path).await {
+                    Ok(f) => Ok(Box::new(f)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Err(StoreError::ArtifactNotFound(id.into()))
+                    }
+                    Err(source) => Err(StoreError::Io {
+                        path: path.display().to_string(),
+                        source,
+                    }),
+                }
+            }
+            ArtifactStore::Object { store, prefix, .. } => {
+                use futures::TryStreamExt;
+                match store.get(&Self::object_path(prefix, id)).await {
+                    Ok(r) => {
+                        let stream = r.into_stream().map_err(std::io::Error::other);
+                        Ok(Box::new(tokio_util::io::StreamReader::new(stream)))
+                    }
+                    Err(object_store::Error::NotFound { .. }) => {
+                        Err(StoreError::ArtifactNotFound(id.into()))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
     pub async fn exists(&self, id: &str) -> Result<bool> {
         validate_artifact_id(id)?;
         match self {
@@ -372,6 +405,14 @@ impl Store {
             .ok_or_else(|| StoreError::ArtifactNotFound(id.into()))?;
         let bytes = self.artifact_store().get(id).await?;
         Ok((meta, bytes))
+    }
+
+    /// Remove an artifact: its metadata row, then its blob (absent is fine).
+    pub async fn forget_artifact(&self, id: &str) -> Result<()> {
+        validate_artifact_id(id)?;
+        let sql = self.sql("DELETE FROM ops.artifacts WHERE sha256 = $1");
+        with_pool!(self, p => { sqlx::query(&sql).bind(id).execute(p).await?; });
+        self.artifact_store().delete(id).await
     }
 
     pub async fn artifacts_for_run(&self, run_id: Uuid) -> Result<Vec<Artifact>> {

@@ -92,14 +92,6 @@ impl Store {
         Ok(with_pool!(self, p => sqlx::query_as::<_, Run>(&sql).fetch_all(p).await?))
     }
 
-    /// One recorded backup.
-    pub async fn backup(&self, id: Uuid) -> Result<Option<Backup>> {
-        let sql = self.sql("SELECT * FROM ops.backups WHERE id = $1");
-        Ok(
-            with_pool!(self, p => sqlx::query_as::<_, Backup>(&sql).bind(id).fetch_optional(p).await?),
-        )
-    }
-
     /// Plans still `planned`, newest first.
     pub async fn planned_plans(&self, limit: i64) -> Result<Vec<Plan>> {
         let sql = self.sql(

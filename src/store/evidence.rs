@@ -62,19 +62,24 @@ impl Store {
 
     /// Save a plan: its JSON is also written as an artifact (`application/json`) so it can be
     /// linked and downloaded by id.
-    pub async fn save_plan(&self, plan: &NewPlan) -> Result<Plan> {
+    /// Store a plan (row + pretty JSON artifact). Takes the plan by value and hands it back
+    /// in the row without reading it from the database again: a plan of thousands of
+    /// environments is tens of megabytes, and every copy counts at that size.
+    pub async fn save_plan(&self, plan: NewPlan) -> Result<Plan> {
         let bytes = serde_json::to_vec_pretty(&plan.plan)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let artifact = self
             .put_artifact(&bytes, "application/json", Some(plan.run_id))
             .await?;
+        drop(bytes);
         let t = now();
+        let id = Uuid::now_v7();
         let sql = self.sql(
             "INSERT INTO ops.plans (id, run_id, ssot_revision, live_fingerprint, plan, rendered, status, artifact_sha256, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'planned', $7, $8, $8) RETURNING *",
+             VALUES ($1, $2, $3, $4, $5, $6, 'planned', $7, $8, $8)",
         );
-        Ok(with_pool!(self, p => sqlx::query_as::<_, Plan>(&sql)
-            .bind(Uuid::now_v7())
+        with_pool!(self, p => sqlx::query(&sql)
+            .bind(id)
             .bind(plan.run_id)
             .bind(&plan.ssot_revision)
             .bind(&plan.live_fingerprint)
@@ -82,8 +87,21 @@ impl Store {
             .bind(&plan.rendered)
             .bind(&artifact.sha256)
             .bind(t)
-            .fetch_one(p)
-            .await?))
+            .execute(p)
+            .await
+            .map(|_| ())?);
+        Ok(Plan {
+            id,
+            run_id: plan.run_id,
+            ssot_revision: plan.ssot_revision,
+            live_fingerprint: plan.live_fingerprint,
+            plan: plan.plan,
+            rendered: plan.rendered,
+            status: "planned".into(),
+            artifact_sha256: Some(artifact.sha256),
+            created_at: t,
+            updated_at: t,
+        })
     }
 
     pub async fn set_plan_status(&self, id: Uuid, status: PlanStatus) -> Result<Plan> {
@@ -259,6 +277,20 @@ impl Store {
     pub async fn unfinished_actions(&self) -> Result<Vec<Action>> {
         let sql = self.sql("SELECT * FROM ops.actions WHERE status IN ('pending', 'in_flight') ORDER BY created_at");
         Ok(with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).fetch_all(p).await?))
+    }
+
+    /// Succeeded ledger rows of `operation` whose `<dedupe_key>:resolved` sibling has not
+    /// succeeded yet: the notifications still waiting for their "resolved" follow-up.
+    pub async fn ledger_awaiting_resolution(&self, operation: &str) -> Result<Vec<Action>> {
+        let sql = self.sql(
+            "SELECT * FROM ops.actions a WHERE a.operation = $1 AND a.status = 'succeeded'
+               AND NOT EXISTS (SELECT 1 FROM ops.actions r
+                               WHERE r.dedupe_key = a.dedupe_key || ':resolved' AND r.status = 'succeeded')
+             ORDER BY a.created_at",
+        );
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(operation).fetch_all(p).await?),
+        )
     }
 
     pub async fn actions_for_plan(&self, plan_id: Uuid) -> Result<Vec<Action>> {

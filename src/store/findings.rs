@@ -194,16 +194,68 @@ impl Store {
 
     /// Record a backup manifest.
     pub async fn record_backup(&self, b: &NewBackup) -> Result<Backup> {
+        self.record_backup_details(b, &BackupDetails::default())
+            .await
+    }
+
+    /// Record a backup with its run, filestore tarball and full manifest.
+    pub async fn record_backup_details(&self, b: &NewBackup, d: &BackupDetails) -> Result<Backup> {
         super::validate_artifact_id(&b.sha256)?;
+        for id in [&d.filestore_sha256, &d.manifest_sha256]
+            .into_iter()
+            .flatten()
+        {
+            super::validate_artifact_id(id)?;
+        }
+        let manifest = if d.manifest.is_null() {
+            Value::Object(Default::default())
+        } else {
+            d.manifest.clone()
+        };
         let sql = self.sql(
-            "INSERT INTO ops.backups (id, job_id, environment, kind, size_bytes, sha256, location, retention_class, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+            "INSERT INTO ops.backups (id, job_id, environment, kind, size_bytes, sha256, location, retention_class, created_at, expires_at,
+                                      run_id, filestore_sha256, filestore_size_bytes, manifest_sha256, manifest, started_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING *",
         );
         Ok(with_pool!(self, p => sqlx::query_as::<_, Backup>(&sql)
             .bind(Uuid::now_v7()).bind(b.job_id).bind(&b.environment).bind(&b.kind).bind(b.size_bytes)
             .bind(&b.sha256).bind(&b.location).bind(&b.retention_class).bind(now())
             .bind(b.expires_at.map(super::truncate_micros))
+            .bind(d.run_id).bind(&d.filestore_sha256).bind(d.filestore_size_bytes).bind(&d.manifest_sha256)
+            .bind(&manifest).bind(d.started_at.map(super::truncate_micros))
             .fetch_one(p).await?))
+    }
+
+    /// One backup by id.
+    pub async fn backup(&self, id: Uuid) -> Result<Option<Backup>> {
+        let sql = self.sql("SELECT * FROM ops.backups WHERE id = $1");
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Backup>(&sql).bind(id).fetch_optional(p).await?),
+        )
+    }
+
+    /// Delete a backup row (its artifacts are the caller's business); true when it existed.
+    pub async fn delete_backup(&self, id: Uuid) -> Result<bool> {
+        let sql = self.sql("DELETE FROM ops.backups WHERE id = $1");
+        let n = with_pool!(self, p => sqlx::query(&sql).bind(id).execute(p).await?.rows_affected());
+        Ok(n > 0)
+    }
+
+    /// Record why a backup survives a prune (daily, weekly, monthly, manual, newest).
+    pub async fn set_backup_retention_class(&self, id: Uuid, class: &str) -> Result<()> {
+        let sql = self.sql("UPDATE ops.backups SET retention_class = $2 WHERE id = $1");
+        with_pool!(self, p => { sqlx::query(&sql).bind(id).bind(class).execute(p).await?; });
+        Ok(())
+    }
+
+    /// Whether any backup row still refers to an artifact (dump, filestore or manifest).
+    pub async fn artifact_used_by_backups(&self, sha256: &str) -> Result<bool> {
+        let sql = self.sql(
+            "SELECT count(*) FROM ops.backups WHERE $1 IN (sha256, filestore_sha256, manifest_sha256)",
+        );
+        let n: i64 =
+            with_pool!(self, p => sqlx::query_scalar(&sql).bind(sha256).fetch_one(p).await?);
+        Ok(n > 0)
     }
 
     /// Backups, newest first; all environments when `environment` is None.

@@ -10,12 +10,15 @@ mod artifacts;
 mod console;
 mod evidence;
 mod findings;
+mod jobs;
+mod leader;
 mod queue;
 mod retention;
 mod types;
 
 pub use artifacts::{validate_artifact_id, ArtifactStore, StoredBlob};
 pub use console::{FieldCount, StatusCount};
+pub use leader::{LeaderGuard, NotLeader, PG_LEADER_LOCK};
 pub use retention::{PruneReport, RetentionCutoffs, RetentionPolicy};
 pub use types::*;
 
@@ -136,6 +139,8 @@ pub const TABLES: &[&str] = &[
     "webhook_deliveries",
     "artifacts",
     "work_queue",
+    "job_runs",
+    "job_states",
 ];
 
 impl Store {
@@ -370,7 +375,7 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
 pub(crate) fn truncate_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
     use chrono::{SubsecRound, Timelike};
     let t = t.trunc_subsecs(6);
-    debug_assert!(t.nanosecond() % 1000 == 0);
+    debug_assert!(t.nanosecond().is_multiple_of(1000));
     t
 }
 

@@ -103,13 +103,13 @@ pub struct PruneReport {
 /// Artifacts that nothing live refers to ($1 = now, $2 = cut-off).
 const UNREFERENCED_ARTIFACTS: &str = "SELECT a.sha256 FROM ops.artifacts a
     WHERE a.created_at < $2
-      AND NOT EXISTS (SELECT 1 FROM ops.backups b WHERE b.sha256 = a.sha256 AND (b.expires_at IS NULL OR b.expires_at > $1))
+      AND NOT EXISTS (SELECT 1 FROM ops.backups b WHERE a.sha256 IN (b.sha256, b.filestore_sha256, b.manifest_sha256) AND (b.expires_at IS NULL OR b.expires_at > $1))
       AND NOT EXISTS (SELECT 1 FROM ops.plans p WHERE p.artifact_sha256 = a.sha256)
       AND NOT EXISTS (SELECT 1 FROM ops.gate_results g WHERE g.evidence_sha256 = a.sha256)";
 
 /// The same guard, re-checked at delete time ($1 = now, $2 = cut-off, $3 = id).
 const DELETE_ARTIFACT: &str = "DELETE FROM ops.artifacts WHERE sha256 = $3 AND created_at < $2
-      AND NOT EXISTS (SELECT 1 FROM ops.backups b WHERE b.sha256 = $3 AND (b.expires_at IS NULL OR b.expires_at > $1))
+      AND NOT EXISTS (SELECT 1 FROM ops.backups b WHERE $3 IN (b.sha256, b.filestore_sha256, b.manifest_sha256) AND (b.expires_at IS NULL OR b.expires_at > $1))
       AND NOT EXISTS (SELECT 1 FROM ops.plans p WHERE p.artifact_sha256 = $3)
       AND NOT EXISTS (SELECT 1 FROM ops.gate_results g WHERE g.evidence_sha256 = $3)";
 

@@ -44,7 +44,7 @@ macro_rules! text_enum {
 
 text_enum!(
     /// What a run did.
-    RunKind { Reconcile => "reconcile", Plan => "plan", Apply => "apply", Gate => "gate", Backup => "backup", Sync => "sync" }
+    RunKind { Reconcile => "reconcile", Plan => "plan", Apply => "apply", Gate => "gate", Backup => "backup", Restore => "restore", Clone => "clone", Sync => "sync" }
 );
 text_enum!(
     /// What started a run.
@@ -388,6 +388,16 @@ pub struct Backup {
     pub retention_class: String,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    /// The run that took the backup.
+    pub run_id: Option<Uuid>,
+    /// The filestore tarball's artifact id, when the policy includes the filestore.
+    pub filestore_sha256: Option<String>,
+    pub filestore_size_bytes: Option<i64>,
+    /// The manifest (below) stored as a JSON artifact.
+    pub manifest_sha256: Option<String>,
+    /// PostgreSQL and Odoo versions, installed modules, object count, timings.
+    pub manifest: Value,
+    pub started_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug)]
@@ -402,6 +412,51 @@ pub struct NewBackup {
     pub location: String,
     pub retention_class: String,
     pub expires_at: Option<Timestamp>,
+}
+
+/// What a full backup records beside [`NewBackup`]: its run, filestore and manifest.
+#[derive(Clone, Debug, Default)]
+pub struct BackupDetails {
+    pub run_id: Option<Uuid>,
+    pub filestore_sha256: Option<String>,
+    pub filestore_size_bytes: Option<i64>,
+    pub manifest_sha256: Option<String>,
+    pub manifest: Value,
+    pub started_at: Option<Timestamp>,
+}
+
+// ---------------------------------------------------------------- bounded jobs
+
+text_enum!(
+    /// How a bounded job ended (`running` while it runs; `refused` when it was disabled).
+    JobOutcome { Running => "running", Ok => "ok", Failed => "failed", Timeout => "timeout", Cancelled => "cancelled", Refused => "refused" }
+);
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct JobRun {
+    pub id: Uuid,
+    pub kind: String,
+    pub environment: String,
+    pub run_id: Option<Uuid>,
+    pub timeout_ms: i64,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub duration_ms: Option<i64>,
+    /// Consecutive timeouts of this job (kind + environment) including this run.
+    pub consecutive_timeouts: i32,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct JobState {
+    pub kind: String,
+    pub environment: String,
+    pub consecutive_timeouts: i32,
+    pub disabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
 }
 
 // ---------------------------------------------------------------- secrets, inventory, webhooks

@@ -78,7 +78,7 @@ pub async fn populate(store: &Store) -> Populated {
         .await
         .expect("run");
     let plan = store
-        .save_plan(&NewPlan {
+        .save_plan(NewPlan {
             run_id: run.id,
             ssot_revision: "sha256:abc".into(),
             live_fingerprint: "fp".into(),

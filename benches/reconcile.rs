@@ -1,0 +1,246 @@
+//! Reconcile engine figures at agency scale, against the in-process simulator:
+//! 1. no-op resync of 1,000 environments: provider requests by route, and the CPU time of the
+//!    process (getrusage-equivalent user+sys from /proc/self/stat) around one no-op plan;
+//! 2. the same plan with the simulator adding 50 ms to every request: wall time.
+//!
+//! Run: `cargo bench --bench reconcile` (without `--bench` it runs a 30-environment smoke).
+
+use odooops::provider::digitalocean::DigitalOcean;
+use odooops::provider::http::{Auth, ClientConfig, HttpClient, Metrics};
+use odooops::provider::{Provider, SecretValue};
+use odooops::reconcile::engine::{Context, Engine};
+use odooops::sim::{self, faults::FaultConfig, lock};
+use odooops::ssot::{self, Limits, Ssot};
+use odooops::store::Store;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const REGISTRY: &str = r#"apiVersion: odooops.dev/v1alpha1
+kind: SecretRegistry
+metadata:
+  name: bench-secrets
+spec:
+  keys:
+    - name: DIGITALOCEAN_TOKEN
+      source: env
+      requiredBy: [controller]
+    - name: BENCH_DB_PASSWORD
+      source: env
+      requiredBy: [odoo]
+    - name: BENCH_SMTP_PASSWORD
+      source: env
+      requiredBy: [odoo]
+"#;
+
+/// One client: a project with production (with a DNS record), staging and development, all
+/// reconciled automatically, databases on one of four shared clusters.
+fn client(i: usize) -> String {
+    let name = format!("client-{i:04}");
+    let db = name.replace('-', "_");
+    let cluster = format!("bench-pg-{}", i % 4);
+    let env = |stage: &str, suffix: &str, size: &str, extra: &str| {
+        format!(
+            r#"---
+apiVersion: odooops.dev/v1alpha1
+kind: Environment
+metadata:
+  name: {name}-{suffix}
+spec:
+  project: {name}
+  stage: {stage}
+  branch: {suffix}
+  maturity: beta
+  host:
+    size: {size}
+    tags: [bench]
+  database:
+    provider: digitalocean
+    name: {db}_{suffix}
+    cluster: {cluster}
+    user: odoo
+    passwordSecret: BENCH_DB_PASSWORD
+{extra}"#
+        )
+    };
+    let mut out = format!(
+        r#"apiVersion: odooops.dev/v1alpha1
+kind: Project
+metadata:
+  name: {name}
+spec:
+  odoo:
+    series: "17.0"
+  repository:
+    url: https://git.example.com/bench/{name}.git
+    productionBranch: main
+    addonsPaths: [addons]
+  providers:
+    digitalocean:
+      tokenSecret: DIGITALOCEAN_TOKEN
+  defaultRegion: fra1
+"#
+    );
+    out.push_str(&env(
+        "production",
+        "production",
+        "s-2vcpu-4gb",
+        &format!("  domain:\n    zone: bench-hosting.example\n    record: {name}\n  mail:\n    mode: smtp\n    host: smtp.bench.example\n    port: 587\n    encryption: starttls\n    passwordSecret: BENCH_SMTP_PASSWORD\n"),
+    ));
+    out.push_str(&env(
+        "staging",
+        "staging",
+        "s-1vcpu-2gb",
+        &format!("  mail:\n    mode: catcher\n  stagingSource:\n    fromEnvironment: {name}-production\n    neutralize: true\n  reconcile:\n    prune: true\n"),
+    ));
+    out.push_str(&env(
+        "development",
+        "dev",
+        "s-1vcpu-1gb",
+        "  mail:\n    mode: catcher\n  reconcile:\n    prune: true\n",
+    ));
+    out
+}
+
+/// An SSOT of `envs` environments (a multiple of 3) in `dir`.
+fn generate(dir: &Path, envs: usize) -> Ssot {
+    std::fs::write(dir.join("registry.yaml"), REGISTRY).expect("write");
+    for i in 0..envs / 3 {
+        std::fs::write(dir.join(format!("client-{i:04}.yaml")), client(i)).expect("write");
+    }
+    let report = ssot::load(dir, &Limits::default());
+    if !report.is_valid() {
+        let mut msg = String::new();
+        for d in report.diagnostics.iter().take(5) {
+            let _ = writeln!(msg, "{}:{} {}", d.file, d.line, d.message);
+        }
+        panic!("generated SSOT is invalid:\n{msg}");
+    }
+    report.into_ssot().expect("ssot")
+}
+
+/// User + system CPU time of this process so far (/proc/self/stat, clock ticks of 10 ms).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the full line: 12 and 13 after the `)`.
+    let t = ticks(11) + ticks(12);
+    Duration::from_millis(t * 10)
+}
+
+fn requests(sim: &sim::Running) -> BTreeMap<String, u64> {
+    lock(&sim.state.requests).clone()
+}
+
+fn delta(after: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter_map(|(k, v)| {
+            let d = v - before.get(k).copied().unwrap_or(0);
+            (d > 0).then(|| (k.clone(), d))
+        })
+        .collect()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let envs: usize = if full { 1000 } else { 30 };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("ssot");
+    std::fs::create_dir_all(&tree).expect("mkdir");
+    let t = Instant::now();
+    let ssot = generate(&tree, envs.div_ceil(3) * 3);
+    let envs = ssot.environments().count();
+    println!(
+        "generated and loaded an SSOT of {envs} environments in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let sim = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    // Converging 1,000 environments takes more than DigitalOcean's 5,000 requests an hour
+    // (the client would wait for the reset): raise the simulated budget.
+    lock(&sim.state.digitalocean).hourly_limit = Some(10_000_000);
+    let store = Store::open(
+        Some(&format!("sqlite:{}", dir.path().join("ops.db").display())),
+        dir.path(),
+    )
+    .await
+    .expect("store");
+    let mut cfg = ClientConfig::new(
+        Provider::Digitalocean,
+        &sim.provider_url(Provider::Digitalocean),
+        Auth::Bearer(SecretValue::new("test-token-bench")),
+    );
+    cfg.rates = vec![]; // measure the engine, not the client-side limiter
+    cfg.timeout = Duration::from_secs(60);
+    let metrics = Arc::new(Metrics::default());
+    let engine = Engine::new(
+        store,
+        DigitalOcean::new(HttpClient::new(cfg, metrics).expect("client")),
+    );
+    let ctx = Context::default();
+
+    // Converge once.
+    let t = Instant::now();
+    let first = engine.plan(&ssot, &ctx).await.expect("plan");
+    let objects = first.plan.summary.create;
+    let applied = engine
+        .apply(&ssot, first.plan_id, &ctx)
+        .await
+        .expect("apply");
+    println!(
+        "converged {objects} objects ({} created, {} adopted) in {:.1} s",
+        applied.succeeded,
+        applied.adopted,
+        t.elapsed().as_secs_f64()
+    );
+
+    // 1. One no-op plan: requests by route and CPU time.
+    let before = requests(&sim);
+    let cpu0 = cpu_time();
+    let t = Instant::now();
+    let noop = engine.plan(&ssot, &ctx).await.expect("plan");
+    let wall = t.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu0);
+    assert!(
+        !noop.plan.has_changes(),
+        "not converged:\n{}",
+        noop.text.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+    let by_route = delta(&requests(&sim), &before);
+    let total: u64 = by_route.values().sum();
+    let compared = noop.plan.summary.no_op;
+    println!(
+        "no-op plan of {envs} environments ({compared} objects compared): {total} provider requests, wall {:.3} s, process CPU (user+sys) {:.2} s",
+        wall.as_secs_f64(),
+        cpu.as_secs_f64()
+    );
+    for (route, n) in &by_route {
+        println!("    {n:>5}  {route}");
+    }
+    println!(
+        "    one GET per object would be {compared} requests: {:.0}x fewer",
+        compared as f64 / total.max(1) as f64
+    );
+
+    // 2. The same plan with 50 ms added to every request.
+    *lock(&sim.state.faults) =
+        odooops::sim::faults::Faults::new(FaultConfig::parse("latency_ms=50").expect("faults"));
+    let t = Instant::now();
+    let slow = engine.plan(&ssot, &ctx).await.expect("plan");
+    let wall = t.elapsed();
+    assert!(!slow.plan.has_changes());
+    println!(
+        "plan of {envs} environments with 50 ms per request: wall {:.2} s",
+        wall.as_secs_f64()
+    );
+    engine.store.close().await;
+}

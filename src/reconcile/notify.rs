@@ -1,0 +1,613 @@
+//! Notifications, once per finding: a drift finding opened by a plan, or an apply action
+//! that failed, is posted to Slack and tracked as a Plane work item for every `Notifier` its
+//! environment lists; when the finding is resolved, the same work item is moved to `Done`
+//! and a "resolved" message posted, once.
+//!
+//! Every side effect is a ledger row first (constitution rule 6): the dedupe key
+//! `notify:<subject>:<notifier>:<channel>` (`…:resolved` for the follow-up) is committed
+//! before the post, so a re-plan that sees the same open finding finds the succeeded row
+//! and sends nothing. External ids (Slack `ts`, Plane work item id) are kept in the row's
+//! response summary, where the follow-up finds them. A failed post is recorded (row
+//! `failed`, a warning event) and retried on the next cycle; it never fails the reconcile.
+//! Detect-only environments notify too: that is their point.
+
+use super::engine::Engine;
+use crate::provider::http::{Auth, ClientConfig, HttpClient, Metrics, Sleeper, TokioSleeper};
+use crate::provider::plane::{Finding, Plane};
+use crate::provider::slack::Slack;
+use crate::provider::{Provider, ProviderError, SecretValue};
+use crate::ssot::{Environment, NotifierSpec, NotifyEvent, Ssot, Stage};
+use crate::store::{
+    ActionStatus, ActionUpdate, DriftFinding, LedgerInsert, Level, NewAction, StoreError,
+};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Ledger operation of a finding's Slack post / Plane work item (the rows that await a
+/// "resolved" follow-up), and of their follow-ups.
+pub const OP_SLACK: &str = "notify_slack";
+pub const OP_PLANE: &str = "notify_plane";
+pub const OP_SLACK_RESOLVED: &str = "notify_slack_resolved";
+pub const OP_PLANE_RESOLVED: &str = "notify_plane_resolved";
+/// Apply failures have no follow-up.
+pub const OP_APPLY_FAILED: &str = "notify_apply_failed";
+
+/// How notifiers are reached. Base URLs default to the SSOT project's provider settings
+/// (else the real APIs); the simulator sets them.
+#[derive(Clone, Debug)]
+pub struct NotifyConfig {
+    /// Slack Web API root (`https://slack.com`), for bot-token posts. Webhook posts go to
+    /// the webhook URL itself.
+    pub slack_base: Option<String>,
+    /// Plane API root (`https://api.plane.so`).
+    pub plane_base: Option<String>,
+    pub metrics: Arc<Metrics>,
+    pub sleeper: Arc<dyn Sleeper>,
+    pub timeout: Duration,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            slack_base: None,
+            plane_base: None,
+            metrics: Arc::new(Metrics::default()),
+            sleeper: Arc::new(TokioSleeper),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An apply action that failed, to be notified.
+#[derive(Clone, Debug)]
+pub struct ApplyFailure {
+    pub env: String,
+    /// `env/kind/name`.
+    pub resource: String,
+    pub dedupe_key: String,
+    pub error: String,
+}
+
+/// What one notification pass did (for the run's evidence).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NotifyReport {
+    pub sent: usize,
+    pub already_sent: usize,
+    pub failed: usize,
+}
+
+enum Outcome {
+    Sent,
+    Already,
+    Failed,
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn short(v: &Option<Value>) -> String {
+    let s = v.as_ref().map(Value::to_string).unwrap_or_default();
+    if s.chars().count() > 200 {
+        format!("{}…", s.chars().take(200).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn drift_subject(f: &DriftFinding) -> String {
+    format!(
+        "{}/{}/{} {}",
+        f.environment, f.resource_kind, f.resource_name, f.field_path
+    )
+}
+
+/// An environment and the notifiers (name, spec) it lists.
+type EnvNotifiers<'a> = (&'a Environment, Vec<(String, &'a NotifierSpec)>);
+
+/// Who to tell, per environment in scope.
+fn targets<'a>(ssot: &'a Ssot, only: Option<&str>) -> BTreeMap<String, EnvNotifiers<'a>> {
+    let notifiers: BTreeMap<&str, &NotifierSpec> = ssot
+        .notifiers()
+        .map(|n| (n.metadata.name.as_str(), &n.spec))
+        .collect();
+    ssot.environments()
+        .filter(|e| only.is_none_or(|o| e.metadata.name == o))
+        .filter(|e| !e.spec.notifiers.is_empty())
+        .map(|e| {
+            let list = e
+                .spec
+                .notifiers
+                .iter()
+                .filter_map(|n| notifiers.get(n.as_str()).map(|s| (n.clone(), *s)))
+                .collect();
+            (e.metadata.name.clone(), (e, list))
+        })
+        .collect()
+}
+
+impl Engine {
+    fn secret(&self, key: &str, what: &str) -> Result<SecretValue, String> {
+        self.secrets.get(key).ok_or_else(|| {
+            format!("secret `{key}` ({what}) is not set in the controller's environment")
+        })
+    }
+
+    fn base_of(&self, ssot: &Ssot, env: &Environment, provider: &str) -> String {
+        let configured = match provider {
+            "slack" => self.notify.slack_base.clone(),
+            _ => self.notify.plane_base.clone(),
+        };
+        configured
+            .or_else(|| {
+                ssot.project(&env.spec.project)
+                    .and_then(|p| p.spec.providers.base_url(provider))
+            })
+            .map(|u| {
+                // The Slack adapter adds `/api/…` itself.
+                if provider == "slack" {
+                    u.trim_end_matches('/').trim_end_matches("/api").to_string()
+                } else {
+                    u
+                }
+            })
+            .unwrap_or_default()
+    }
+
+    fn client(&self, provider: Provider, base: &str, auth: Auth) -> Result<HttpClient, String> {
+        let mut cfg = ClientConfig::new(provider, base, auth);
+        cfg.timeout = self.notify.timeout;
+        HttpClient::with_sleeper(
+            cfg,
+            self.notify.metrics.clone(),
+            self.notify.sleeper.clone(),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn plane_for(
+        &self,
+        ssot: &Ssot,
+        env: &Environment,
+        spec: &NotifierSpec,
+    ) -> Result<Plane, String> {
+        let p = spec
+            .plane
+            .as_ref()
+            .ok_or_else(|| "no plane notifier".to_string())?;
+        let key = self.secret(&p.api_key_secret, "Plane API key")?;
+        let http = self.client(
+            Provider::Plane,
+            &self.base_of(ssot, env, "plane"),
+            Auth::Header("X-API-Key", key),
+        )?;
+        Ok(Plane::new(http, &p.workspace, &p.project))
+    }
+
+    /// Post `text` through a notifier's Slack settings: the webhook if set, else
+    /// `chat.postMessage` with the bot token. Answers `{channel, ts}` (ts: bot posts only).
+    async fn slack_post(
+        &self,
+        ssot: &Ssot,
+        env: &Environment,
+        spec: &NotifierSpec,
+        text: &str,
+    ) -> Result<Value, String> {
+        let s = spec
+            .slack
+            .as_ref()
+            .ok_or_else(|| "no slack notifier".to_string())?;
+        let err = |e: ProviderError| e.to_string();
+        if let Some(hook) = &s.webhook_secret {
+            let url = self.secret(hook, "Slack webhook URL")?;
+            let slack = Slack::new(self.client(
+                Provider::Slack,
+                &self.base_of(ssot, env, "slack"),
+                Auth::None,
+            )?);
+            let mut template = ClientConfig::new(Provider::Slack, "http://localhost", Auth::None);
+            template.timeout = self.notify.timeout;
+            let slack = slack.with_webhook_config(template, self.notify.sleeper.clone());
+            slack.post_webhook(&url, text, None).await.map_err(err)?;
+            return Ok(json!({"channel": s.channel, "via": "webhook"}));
+        }
+        if let Some(tok) = &s.bot_token_secret {
+            let token = self.secret(tok, "Slack bot token")?;
+            let slack = Slack::new(self.client(
+                Provider::Slack,
+                &self.base_of(ssot, env, "slack"),
+                Auth::Bearer(token),
+            )?);
+            let posted = slack.post_message(&s.channel, text).await.map_err(err)?;
+            return Ok(json!({"channel": posted.channel, "ts": posted.ts, "via": "bot"}));
+        }
+        Err("the Slack notifier has neither webhookSecret nor botTokenSecret".into())
+    }
+
+    /// One side effect behind its ledger row: sent once, retried while it fails.
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver<F, Fut>(
+        &self,
+        run_id: Uuid,
+        corr: &str,
+        env: &str,
+        key: String,
+        op: &str,
+        subject: &str,
+        request: Value,
+        send: F,
+    ) -> Result<Outcome, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Value, String>>,
+    {
+        let ins = self
+            .store
+            .ledger_insert(&NewAction {
+                dedupe_key: key.clone(),
+                plan_id: None,
+                run_id: Some(run_id),
+                resource_kind: "notification".into(),
+                resource_name: subject.to_string(),
+                operation: op.to_string(),
+                request_summary: Some(request),
+            })
+            .await?;
+        let row = match ins {
+            LedgerInsert::Existing(a) if a.status == ActionStatus::Succeeded.as_str() => {
+                return Ok(Outcome::Already)
+            }
+            other => other.action().clone(),
+        };
+        self.store
+            .ledger_update(
+                row.id,
+                &ActionUpdate {
+                    status: Some(ActionStatus::InFlight),
+                    bump_attempts: true,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        match send().await {
+            Ok(response) => {
+                self.store
+                    .ledger_update(
+                        row.id,
+                        &ActionUpdate {
+                            status: Some(ActionStatus::Succeeded),
+                            response_summary: Some(response),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                self.event(
+                    run_id,
+                    corr,
+                    Level::Info,
+                    Some(env),
+                    format!("notified ({op}): {subject}"),
+                    json!({"dedupe_key": key}),
+                )
+                .await;
+                Ok(Outcome::Sent)
+            }
+            Err(e) => {
+                self.store
+                    .ledger_update(
+                        row.id,
+                        &ActionUpdate {
+                            status: Some(ActionStatus::Failed),
+                            error: Some(e.clone()),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                self.event(
+                    run_id,
+                    corr,
+                    Level::Warn,
+                    Some(env),
+                    format!("notification failed ({op}), retried next cycle: {subject}: {e}"),
+                    json!({"dedupe_key": key}),
+                )
+                .await;
+                Ok(Outcome::Failed)
+            }
+        }
+    }
+
+    /// Notify newly opened findings, resolved findings and apply failures of the
+    /// environments in scope. Never fails: problems are evidence, retried next cycle.
+    pub(crate) async fn notify_cycle(
+        &self,
+        ssot: &Ssot,
+        only_env: Option<&str>,
+        run_id: Uuid,
+        corr: &str,
+        failures: &[ApplyFailure],
+    ) -> NotifyReport {
+        let mut report = NotifyReport::default();
+        if let Err(e) = self
+            .notify_inner(ssot, only_env, run_id, corr, failures, &mut report)
+            .await
+        {
+            self.event(
+                run_id,
+                corr,
+                Level::Warn,
+                only_env,
+                format!("notifications interrupted (retried next cycle): {e}"),
+                json!({}),
+            )
+            .await;
+        }
+        report
+    }
+
+    async fn notify_inner(
+        &self,
+        ssot: &Ssot,
+        only_env: Option<&str>,
+        run_id: Uuid,
+        corr: &str,
+        failures: &[ApplyFailure],
+        report: &mut NotifyReport,
+    ) -> Result<(), StoreError> {
+        let who = targets(ssot, only_env);
+        let awaiting_slack = self.store.ledger_awaiting_resolution(OP_SLACK).await?;
+        let awaiting_plane = self.store.ledger_awaiting_resolution(OP_PLANE).await?;
+        if who.is_empty() && awaiting_slack.is_empty() && awaiting_plane.is_empty() {
+            return Ok(());
+        }
+        let mut count = |o: Outcome| match o {
+            Outcome::Sent => report.sent += 1,
+            Outcome::Already => report.already_sent += 1,
+            Outcome::Failed => report.failed += 1,
+        };
+        // Always read: a finding still open must never get its "resolved" follow-up.
+        let open = self.store.open_drift(only_env, i64::MAX).await?;
+        let open_ids: BTreeSet<String> = open.iter().map(|f| f.id.to_string()).collect();
+
+        // 1. Opened findings.
+        for f in &open {
+            let Some((env, notifiers)) = who.get(&f.environment) else {
+                continue;
+            };
+            let subject = drift_subject(f);
+            let text = format!(
+                "[odooops] drift detected: {subject}: live {} ≠ desired {}",
+                short(&f.observed),
+                short(&f.desired)
+            );
+            for (name, spec) in notifiers {
+                let request = |channel: &str| {
+                    json!({"env": f.environment, "notifier": name, "channel": channel,
+                           "finding": f.id.to_string(), "subject": subject})
+                };
+                if spec
+                    .slack
+                    .as_ref()
+                    .is_some_and(|s| s.events.contains(&NotifyEvent::DriftDetected))
+                {
+                    let o = self
+                        .deliver(
+                            run_id,
+                            corr,
+                            &f.environment,
+                            format!("notify:{}:{name}:slack", f.id),
+                            OP_SLACK,
+                            &subject,
+                            request("slack"),
+                            || self.slack_post(ssot, env, spec, &text),
+                        )
+                        .await?;
+                    count(o);
+                }
+                if let Some(p) = spec
+                    .plane
+                    .as_ref()
+                    .filter(|p| p.work_items_for.contains(&NotifyEvent::DriftDetected))
+                {
+                    let finding = Finding {
+                        external_id: format!("odooops-drift-{}", f.id),
+                        name: format!("Drift: {subject}"),
+                        description_html: format!(
+                            "<p>{}: live <code>{}</code>, desired <code>{}</code> (since {}).</p>",
+                            html_escape(&subject),
+                            html_escape(&short(&f.observed)),
+                            html_escape(&short(&f.desired)),
+                            f.first_seen.to_rfc3339()
+                        ),
+                        priority: if env.spec.stage == Stage::Production {
+                            "high".into()
+                        } else {
+                            "medium".into()
+                        },
+                        labels: p.label.iter().cloned().chain(["drift".into()]).collect(),
+                        state: None,
+                    };
+                    let o = self
+                        .deliver(
+                            run_id,
+                            corr,
+                            &f.environment,
+                            format!("notify:{}:{name}:plane", f.id),
+                            OP_PLANE,
+                            &subject,
+                            request("plane"),
+                            || async {
+                                let plane = self.plane_for(ssot, env, spec)?;
+                                let item = plane
+                                    .ensure_work_item(&finding)
+                                    .await
+                                    .map_err(|e| e.to_string())?;
+                                Ok(json!({"work_item_id": item.id, "sequence_id": item.sequence_id}))
+                            },
+                        )
+                        .await?;
+                    count(o);
+                }
+            }
+        }
+
+        // 2. Resolved findings: the follow-up of every announced finding no longer open.
+        for row in awaiting_slack.iter().chain(awaiting_plane.iter()) {
+            let req = row.request_summary.clone().unwrap_or(Value::Null);
+            let env_name = req["env"].as_str().unwrap_or_default().to_string();
+            let finding = req["finding"].as_str().unwrap_or_default().to_string();
+            if only_env.is_some_and(|o| o != env_name) || open_ids.contains(&finding) {
+                continue;
+            }
+            let notifier = req["notifier"].as_str().unwrap_or_default().to_string();
+            let subject = req["subject"].as_str().unwrap_or_default().to_string();
+            let spec = who
+                .get(&env_name)
+                .and_then(|(env, list)| {
+                    list.iter()
+                        .find(|(n, _)| *n == notifier)
+                        .map(|(_, s)| (*env, *s))
+                })
+                .or_else(|| {
+                    // The environment no longer lists it (or is gone): still close the loop
+                    // with the notifier's current settings when it exists.
+                    let env = ssot.environment(&env_name)?;
+                    let spec = ssot.notifiers().find(|n| n.metadata.name == notifier)?;
+                    Some((env, &spec.spec))
+                });
+            let key = format!("{}:resolved", row.dedupe_key);
+            let text = format!("[odooops] drift resolved: {subject}");
+            let o = if row.operation == OP_SLACK {
+                self.deliver(
+                    run_id,
+                    corr,
+                    &env_name,
+                    key,
+                    OP_SLACK_RESOLVED,
+                    &subject,
+                    req.clone(),
+                    || async {
+                        let Some((env, spec)) = spec else {
+                            return Ok(json!({"skipped": "the notifier is no longer in the SSOT"}));
+                        };
+                        let wants = spec
+                            .slack
+                            .as_ref()
+                            .is_some_and(|s| s.events.contains(&NotifyEvent::DriftResolved));
+                        if !wants {
+                            return Ok(json!({"skipped": "drift-resolved is not among the notifier's events"}));
+                        }
+                        self.slack_post(ssot, env, spec, &text).await
+                    },
+                )
+                .await?
+            } else {
+                let item = row
+                    .response_summary
+                    .as_ref()
+                    .and_then(|r| r["work_item_id"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                self.deliver(
+                    run_id,
+                    corr,
+                    &env_name,
+                    key,
+                    OP_PLANE_RESOLVED,
+                    &subject,
+                    req.clone(),
+                    || async {
+                        let Some((env, spec)) = spec.filter(|(_, s)| s.plane.is_some()) else {
+                            return Ok(json!({"skipped": "the notifier is no longer in the SSOT"}));
+                        };
+                        let plane = self.plane_for(ssot, env, spec)?;
+                        let done = plane
+                            .set_state(&item, "Done")
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        Ok(json!({"work_item_id": done.id, "state": done.state}))
+                    },
+                )
+                .await?
+            };
+            count(o);
+        }
+
+        // 3. Apply failures: once per failed action (its ledger dedupe key).
+        for fail in failures {
+            let Some((env, notifiers)) = who.get(&fail.env) else {
+                continue;
+            };
+            let text = format!("[odooops] apply failed: {}: {}", fail.resource, fail.error);
+            for (name, spec) in notifiers {
+                let request = |channel: &str| {
+                    json!({"env": fail.env, "notifier": name, "channel": channel,
+                           "action": fail.dedupe_key, "subject": fail.resource})
+                };
+                if spec
+                    .slack
+                    .as_ref()
+                    .is_some_and(|s| s.events.contains(&NotifyEvent::ApplyFailed))
+                {
+                    let o = self
+                        .deliver(
+                            run_id,
+                            corr,
+                            &fail.env,
+                            format!("notify:apply:{}:{name}:slack", fail.dedupe_key),
+                            OP_APPLY_FAILED,
+                            &fail.resource,
+                            request("slack"),
+                            || self.slack_post(ssot, env, spec, &text),
+                        )
+                        .await?;
+                    count(o);
+                }
+                if let Some(p) = spec
+                    .plane
+                    .as_ref()
+                    .filter(|p| p.work_items_for.contains(&NotifyEvent::ApplyFailed))
+                {
+                    let finding = Finding {
+                        external_id: format!("odooops-apply-{}", fail.dedupe_key),
+                        name: format!("Apply failed: {}", fail.resource),
+                        description_html: format!("<p>{}</p>", html_escape(&fail.error)),
+                        priority: if env.spec.stage == Stage::Production {
+                            "urgent".into()
+                        } else {
+                            "high".into()
+                        },
+                        labels: p.label.iter().cloned().collect(),
+                        state: None,
+                    };
+                    let o = self
+                        .deliver(
+                            run_id,
+                            corr,
+                            &fail.env,
+                            format!("notify:apply:{}:{name}:plane", fail.dedupe_key),
+                            OP_APPLY_FAILED,
+                            &fail.resource,
+                            request("plane"),
+                            || async {
+                                let plane = self.plane_for(ssot, env, spec)?;
+                                let item = plane
+                                    .ensure_work_item(&finding)
+                                    .await
+                                    .map_err(|e| e.to_string())?;
+                                Ok(json!({"work_item_id": item.id}))
+                            },
+                        )
+                        .await?;
+                    count(o);
+                }
+            }
+        }
+        Ok(())
+    }
+}
