@@ -337,6 +337,16 @@ async fn controller_on_sqlite_watches_runs_jobs_and_refuses_a_second_loop() {
                 failed.last_error
             );
             assert_eq!(failed.status, "queued", "a failed job is retried later");
+            // The finished job links its run (the console shows it on /jobs/{id}).
+            let result = job.result.clone().unwrap_or_default();
+            let run_id = result["run_id"].as_str().expect("result.run_id");
+            let run = store
+                .run(run_id.parse().expect("uuid"))
+                .await
+                .expect("run")
+                .expect("the run exists");
+            assert_eq!(run.kind, "plan");
+            assert_eq!(run.trigger, "console");
             break;
         }
         assert!(

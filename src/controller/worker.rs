@@ -90,7 +90,11 @@ impl Controller {
                     return None;
                 }
                 Some(Ok(result)) => {
-                    if let Err(e) = self.store.complete(job.id, &worker).await.map(|_| &result) {
+                    if let Err(e) = self
+                        .store
+                        .complete_with_result(job.id, &worker, &result)
+                        .await
+                    {
                         tracing::warn!(job = %job.id, error = %e, "could not mark a job done");
                     }
                     self.metrics.job(&job.queue, "done");
@@ -240,14 +244,41 @@ impl Controller {
                     super::wait_shutdown(&mut stop).await;
                     on_stop.cancel();
                 });
-                let out = crate::odoo::backup::run_queued_with(
-                    &self.store,
-                    &self.ssot,
-                    p,
-                    &crate::jobs::JobsConfig::default(),
-                    &cancel,
-                )
-                .await;
+                // A backup without an environment (the console's "all") is one backup per
+                // environment that has a BackupPolicy.
+                let targets: Vec<Value> = match (action, env.as_deref()) {
+                    ("backup", None) => self
+                        .ssot
+                        .backup_policies()
+                        .map(|b| {
+                            let mut one = p.clone();
+                            one["environment"] = json!(b.spec.environment);
+                            one
+                        })
+                        .collect(),
+                    _ => vec![p.clone()],
+                };
+                let mut results = Vec::new();
+                let mut failures = Vec::new();
+                for one in &targets {
+                    match crate::odoo::backup::run_queued_with(
+                        &self.store,
+                        &self.ssot,
+                        one,
+                        &crate::jobs::JobsConfig::default(),
+                        &cancel,
+                    )
+                    .await
+                    {
+                        Ok(v) => results.push(v),
+                        Err(e) => failures.push(format!("{}: {e:#}", one["environment"])),
+                    }
+                }
+                let out = match (failures.is_empty(), targets.len()) {
+                    (true, 1) => Ok(results.pop().unwrap_or(Value::Null)),
+                    (true, _) => Ok(json!({"backups": results})),
+                    (false, _) => Err(anyhow!("{}", failures.join("; "))),
+                };
                 watcher.abort();
                 out
             }
