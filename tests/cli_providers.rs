@@ -80,6 +80,14 @@ async fn secrets_sync_pushes_names_records_evidence_and_never_prints_values() {
     assert_eq!(rows.len(), 2, "{rows:?}");
     let rows_text = serde_json::to_string(&rows).expect("json");
     assert!(rows_text.contains("SMTP_USER") && !rows_text.contains(&canary("user")));
+    // The sync ran as a bounded job: one execution recorded, with its outcome and duration.
+    let jobs = store
+        .job_runs(Some("sync"), None, 10)
+        .await
+        .expect("job runs");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].outcome, "ok", "{jobs:?}");
+    assert!(jobs[0].duration_ms.is_some(), "{jobs:?}");
     store.close().await;
 }
 

@@ -2,6 +2,7 @@
 
 use super::reconcile::{load_ssot, Target};
 use super::{Output, EXIT_ERROR, EXIT_OK};
+use crate::jobs::{run_bounded, CancelToken, JobKind, JobSpec, JobsConfig};
 use crate::provider::http::{Auth, ClientConfig, HttpClient, Metrics};
 use crate::provider::secret_sync::{self, Target as SyncTarget};
 use crate::provider::supabase::Supabase;
@@ -108,11 +109,36 @@ pub fn secrets_sync(
             (Some(c), Some(r)) => Some((c, r.as_str())),
             _ => None,
         };
-        let report = secret_sync::sync(&ssot, &EnvSecrets, sb, vercel.as_ref(), dry_run).await;
-
         let store = Store::open(t.database_url, t.data_dir)
             .await
             .context("opening the evidence store")?;
+        // A bounded job like every other: a timeout, Ctrl-C cancels, the execution is recorded
+        // in ops.job_runs, and consecutive timeouts disable it.
+        let spec = JobSpec {
+            kind: JobKind::Sync,
+            timeout: crate::odoo::backup::job_timeout(&ssot, JobKind::Sync, "*"),
+            environment: "*".to_string(),
+        };
+        let cancel = CancelToken::new();
+        let on_ctrl_c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_ctrl_c.cancel();
+            }
+        });
+        let report = run_bounded(
+            &store,
+            &JobsConfig::default(),
+            &spec,
+            &cancel,
+            |_ctx| async {
+                Ok::<_, std::convert::Infallible>(
+                    secret_sync::sync(&ssot, &EnvSecrets, sb, vercel.as_ref(), dry_run).await,
+                )
+            },
+        )
+        .await
+        .context("secrets sync")?;
         let run = store
             .begin_run(&NewRun {
                 kind: RunKind::Sync,
