@@ -356,6 +356,42 @@ async fn controller_on_sqlite_watches_runs_jobs_and_refuses_a_second_loop() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Gate runs queued from the console run as bounded jobs and link their gate run.
+    let gates = match store
+        .enqueue(
+            "gates",
+            "test:gates:1",
+            &json!({"action": "gates", "environment": "staging"}),
+            None,
+        )
+        .await
+        .expect("enqueue")
+    {
+        Enqueued::New(j) | Enqueued::Existing(j) => j.id,
+    };
+    let t = Instant::now();
+    let job = loop {
+        let job = store.job(gates).await.expect("job").expect("exists");
+        if job.status == "done" {
+            break job;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "gates job not handled: {job:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        job.result.as_ref().is_some_and(|r| r["run_id"].is_string()),
+        "{job:?}"
+    );
+    let executions = store
+        .job_runs(Some("gate"), Some("staging"), 5)
+        .await
+        .expect("job runs");
+    assert_eq!(executions.len(), 1, "{executions:?}");
+    assert_eq!(executions[0].outcome, "ok");
+
     // 5. Metrics.
     let (status, text) = a.get("/metrics").await;
     assert_eq!(status, 200);

@@ -229,7 +229,36 @@ impl Controller {
                     actor: format!("controller/{}", self.opts.worker_id),
                     trigger,
                 };
-                let report = crate::gates::run::run(&self.ssot, &opts, Some(&self.store)).await?;
+                // A bounded job, as from the CLI: timeout, duration and outcome in
+                // ops.job_runs, auto-disabled after consecutive timeouts.
+                let scope = opts.environment.clone().unwrap_or_else(|| "*".to_string());
+                let spec = crate::jobs::JobSpec {
+                    kind: crate::jobs::JobKind::Gate,
+                    timeout: crate::odoo::backup::job_timeout(
+                        &self.ssot,
+                        crate::jobs::JobKind::Gate,
+                        &scope,
+                    ),
+                    environment: scope,
+                };
+                let (ssot, store) = (&self.ssot, &self.store);
+                let report = crate::jobs::run_bounded(
+                    store,
+                    &crate::jobs::JobsConfig::default(),
+                    &spec,
+                    &crate::jobs::CancelToken::new(),
+                    |ctx| {
+                        let opts = &opts;
+                        async move {
+                            let rep = crate::gates::run::run(ssot, opts, Some(store)).await;
+                            if let Ok(Some(id)) = rep.as_ref().map(|r| r.run_id) {
+                                ctx.set_run(id);
+                            }
+                            rep
+                        }
+                    },
+                )
+                .await?;
                 Ok(
                     json!({"run_id": report.run_id, "failed": report.failed(), "environments": report.environments}),
                 )
