@@ -240,7 +240,14 @@ async fn controller_on_sqlite_watches_runs_jobs_and_refuses_a_second_loop() {
     let ssot = quickstart_copy();
     let data = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite:{}", data.path().join("ops.db").display());
-    let mut a = start(ssot.path(), &db, data.path(), &s.url(), &["--resync", "1h"]);
+    // --batch 1: the first rollout takes one environment per cycle (two cycles here).
+    let mut a = start(
+        ssot.path(),
+        &db,
+        data.path(),
+        &s.url(),
+        &["--resync", "1h", "--batch", "1"],
+    );
 
     // 1. A fresh leader converges the empty cloud.
     eventually("two droplets", Duration::from_secs(60), || {
@@ -252,6 +259,27 @@ async fn controller_on_sqlite_watches_runs_jobs_and_refuses_a_second_loop() {
     })
     .await;
     assert_eq!(a.role().await.as_deref(), Some("leader"));
+    // The first rollout went one environment per plan (--batch 1).
+    let store = Store::open(Some(&db), data.path()).await.expect("store");
+    let mut plans: Vec<_> = store
+        .recent_runs(20)
+        .await
+        .expect("runs")
+        .into_iter()
+        .filter(|r| r.kind == "plan")
+        .collect();
+    plans.sort_by_key(|r| r.started_at);
+    assert!(plans.len() >= 2, "{plans:?}");
+    for run in &plans[..2] {
+        let envs: std::collections::BTreeSet<_> = store
+            .diffs_for_run(run.id)
+            .await
+            .expect("diffs")
+            .into_iter()
+            .filter_map(|d| d.environment)
+            .collect();
+        assert_eq!(envs.len(), 1, "one environment per batch: {envs:?}");
+    }
     let (status, body) = a.get("/healthz").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -297,7 +325,6 @@ async fn controller_on_sqlite_watches_runs_jobs_and_refuses_a_second_loop() {
     }
 
     // 4. Queued jobs (as the console and webhooks enqueue them) become runs.
-    let store = Store::open(Some(&db), data.path()).await.expect("store");
     let ok = match store
         .enqueue(
             "reconcile",

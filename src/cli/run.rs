@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// Addons paths for queued gate runs: DIR[,DIR…].
     #[arg(long)]
     pub addons_path: Option<String>,
+    /// Environments not yet reconciled by this process taken on per cycle (a first rollout
+    /// of thousands goes in batches, bounding the plan held in memory).
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
 }
 
 /// `250ms`, `30s`, `5m`, `2h`, or plain seconds.
@@ -95,6 +99,7 @@ pub fn run(
     opts.leader_check = a.leader_check.max(Duration::from_millis(100));
     opts.grace = a.grace;
     opts.once = a.once;
+    opts.batch = a.batch.max(1);
     if let Some(w) = a.worker_id {
         opts.worker_id = w;
     }

@@ -65,6 +65,9 @@ pub struct Options {
     pub worker_id: String,
     /// Addons paths for the module gate of queued gate runs.
     pub addons_paths: Vec<PathBuf>,
+    /// Environments this controller has not yet reconciled that one cycle takes on; the rest
+    /// follow in immediate further cycles. Bounds the plan (and memory) of a first rollout.
+    pub batch: usize,
 }
 
 impl Options {
@@ -91,6 +94,7 @@ impl Options {
                 std::process::id()
             ),
             addons_paths: Vec::new(),
+            batch: 500,
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct CycleReport {
     pub actions: usize,
     pub failed_envs: Vec<String>,
     pub skipped_envs: Vec<String>,
+    /// Not-yet-reconciled environments left for the next cycle (`Options::batch`).
+    pub deferred_envs: usize,
     pub error: Option<String>,
 }
 
@@ -130,6 +136,10 @@ pub(crate) struct Controller {
     scheduled: std::collections::BTreeMap<String, chrono::DateTime<chrono::Utc>>,
     /// Environments whose scheduled backup could not be queued (reported once).
     unreachable: BTreeSet<String>,
+    /// Environments this controller reconciled without failure at least once.
+    settled: BTreeSet<String>,
+    /// A cycle deferred environments: run the next one at once.
+    more: bool,
 }
 
 fn load(dir: &std::path::Path) -> Result<Ssot, String> {
@@ -229,6 +239,7 @@ impl Controller {
                         .map(|e| e.metadata.name.clone())
                         .collect();
                     self.backoff.retain(&names);
+                    self.settled.retain(|e| names.contains(e));
                     self.ssot = ssot;
                     self.git = git;
                 }
@@ -269,12 +280,27 @@ impl Controller {
         let mut report = CycleReport::default();
         let scope = self.env_names(only_env.as_deref());
         // An explicit request for one environment overrides its backoff.
-        let skip: BTreeSet<String> = if only_env.is_some() {
+        let mut skip: BTreeSet<String> = if only_env.is_some() {
             BTreeSet::new()
         } else {
             self.backoff.waiting(Instant::now())
         };
         report.skipped_envs = skip.iter().cloned().collect();
+        // A first rollout (or a restart) takes not-yet-reconciled environments in batches.
+        self.more = false;
+        if only_env.is_none() {
+            let fresh: Vec<String> = scope
+                .iter()
+                .filter(|e| !skip.contains(*e) && !self.settled.contains(*e))
+                .cloned()
+                .collect();
+            if fresh.len() > self.opts.batch.max(1) {
+                let deferred = &fresh[self.opts.batch.max(1)..];
+                report.deferred_envs = deferred.len();
+                skip.extend(deferred.iter().cloned());
+                self.more = true;
+            }
+        }
         if scope.is_empty() || scope.iter().all(|e| skip.contains(e)) {
             report.error = (scope.is_empty() && only_env.is_some()).then(|| {
                 format!(
@@ -306,6 +332,7 @@ impl Controller {
                 );
             } else {
                 self.backoff.succeeded(env);
+                self.settled.insert(env.clone());
             }
         }
         if let Some(err) = &report.error {
@@ -452,6 +479,8 @@ pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow:
         stop: shutdown.clone(),
         scheduled: Default::default(),
         unreachable: BTreeSet::new(),
+        settled: BTreeSet::new(),
+        more: false,
         opts,
         store,
         http,
@@ -547,6 +576,15 @@ impl Controller {
             guard.release().await;
             return Ok(false);
         }
+        while self.more {
+            if guarded(self.reconcile(Trigger::Resync, None, true), shutdown, grace)
+                .await
+                .is_none()
+            {
+                guard.release().await;
+                return Ok(false);
+            }
+        }
         if self.opts.once {
             self.drain_queue(shutdown).await;
             guard.release().await;
@@ -569,8 +607,13 @@ impl Controller {
                 .next_due(Instant::now())
                 .map(tokio::time::Instant::from_std)
                 .unwrap_or(far);
+            let more = self.more;
             let done = tokio::select! {
                 _ = wait_shutdown(&mut stop) => None,
+                // Environments a batch deferred go next, before anything waits.
+                _ = std::future::ready(()), if more => {
+                    guarded(self.reconcile(Trigger::Resync, None, true), shutdown, grace).await.map(|_| ())
+                }
                 changed = ssot_watch.changed() => {
                     let Some(paths) = changed else {
                         anyhow::bail!("the SSOT watcher stopped");
