@@ -229,7 +229,7 @@ async fn malformed_and_truncated_answers_are_retried() {
 
 #[tokio::test]
 async fn firewalls_records_and_databases() {
-    let (_sim, d, _) = setup("").await;
+    let (s, d, _) = setup("").await;
     let fw = Firewall {
         name: "odooops-acme-staging".into(),
         inbound: vec![
@@ -277,6 +277,24 @@ async fn firewalls_records_and_databases() {
     };
     let live_rec = d.create_record("acme.example", &rec).await.expect("record");
     assert_eq!(live_rec.record, rec);
+    // Creating it again adopts it, found with the API's type + fully-qualified name filter
+    // (one request, not a listing of the zone).
+    let lists = |s: &sim::Running| {
+        s.state
+            .request_count("GET /digitalocean/v2/domains/acme.example/records")
+    };
+    let before = lists(&s);
+    let again = d.create_record("acme.example", &rec).await.expect("adopt");
+    assert_eq!(again.id, live_rec.id);
+    assert_eq!(lists(&s) - before, 1);
+    let other = Record {
+        name: "other".into(),
+        ..rec.clone()
+    };
+    assert_eq!(
+        d.find_record("acme.example", &other).await.expect("find"),
+        None
+    );
     let moved = Record {
         data: "203.0.113.8".into(),
         ..rec.clone()

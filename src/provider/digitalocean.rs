@@ -600,15 +600,42 @@ impl DigitalOcean {
         }
     }
 
+    /// The records of `zone` with `r`'s type and name, through the API's `type` and `name`
+    /// (fully qualified) filters: one small request instead of listing the whole zone.
+    pub async fn find_record(
+        &self,
+        zone: &str,
+        r: &Record,
+    ) -> Result<Option<LiveRecord>, ProviderError> {
+        let fqdn = if r.name == "@" {
+            zone.to_string()
+        } else {
+            format!("{}.{zone}", r.name)
+        };
+        let query = [("type", r.kind.clone()), ("name", fqdn)];
+        match paginate::digitalocean(
+            &self.http,
+            &format!("/v2/domains/{zone}/records"),
+            "domain_records",
+            &query,
+        )
+        .await
+        {
+            Ok(items) => Ok(items
+                .iter()
+                .map(|x| normalize_record(zone, x))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .find(|x| x.record.name == r.name && x.record.kind == r.kind)),
+            Err(e) if e.status == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn create_record(&self, zone: &str, r: &Record) -> Result<LiveRecord, ProviderError> {
         let mut last_err = None;
         for _ in 0..5 {
-            if let Some(existing) = self
-                .observe_records(zone)
-                .await?
-                .into_iter()
-                .find(|x| x.record.name == r.name && x.record.kind == r.kind)
-            {
+            if let Some(existing) = self.find_record(zone, r).await? {
                 return Ok(existing);
             }
             let body = record_body(r);

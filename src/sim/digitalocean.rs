@@ -761,7 +761,18 @@ async fn list_records(State(s): State<Shared>, Path(name): Path<String>, Query(q
     let items: Option<Vec<Value>> = lock(&s.digitalocean).records.get(&name).map(|recs| {
         recs.values()
             .filter(|r| q.get("type").is_none_or(|t| r["type"] == t.as_str()))
-            .filter(|r| q.get("name").is_none_or(|n| r["name"] == n.as_str()))
+            // `name` is fully qualified (`sub.example.com`; the apex is the zone itself).
+            .filter(|r| {
+                q.get("name").is_none_or(|n| {
+                    let short = r["name"].as_str().unwrap_or_default();
+                    let fqdn = if short == "@" {
+                        name.clone()
+                    } else {
+                        format!("{short}.{name}")
+                    };
+                    fqdn == *n
+                })
+            })
             .cloned()
             .collect()
     });
