@@ -160,8 +160,14 @@ mod tests {
     #[test]
     fn parses_bearer_and_cookies() {
         let mut h = axum::http::HeaderMap::new();
-        h.insert("authorization", "Bearer  t0k ".parse().unwrap());
-        h.insert("cookie", "a=1; odooops_csrf=xyz".parse().unwrap());
+        h.insert(
+            "authorization",
+            "Bearer  t0k ".parse().expect("header value"),
+        );
+        h.insert(
+            "cookie",
+            "a=1; odooops_csrf=xyz".parse().expect("header value"),
+        );
         assert_eq!(bearer(&h), Some("t0k"));
         assert_eq!(cookie(&h, CSRF_COOKIE), Some("xyz"));
         assert!(csrf_ok(&h, "xyz"));

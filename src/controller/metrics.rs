@@ -191,12 +191,12 @@ mod tests {
         m.reconciled(Outcome::Noop, 0.07);
         m.reconciled(Outcome::Success, 3.0);
         m.reconciled(Outcome::Failure, 1000.0);
-        let h = m.duration.lock().unwrap();
+        let h = m.duration.lock().expect("histogram lock");
         assert_eq!(h.count, 3);
         assert_eq!(h.counts[0], 0); // le 0.05
         assert_eq!(h.counts[1], 1); // le 0.1
         assert_eq!(h.counts[6], 2); // le 5
-        assert_eq!(*h.counts.last().unwrap(), 2); // le 300: the 1000 s one is only in +Inf
+        assert_eq!(*h.counts.last().expect("buckets"), 2); // le 300: the 1000 s one is only in +Inf
         drop(h);
         assert_eq!(m.reconcile_count(Outcome::Failure), 1);
     }

@@ -134,10 +134,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_of_writes_is_one_signal() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = SsotWatch::start(dir.path(), Duration::from_millis(150)).unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut w = SsotWatch::start(dir.path(), Duration::from_millis(150)).expect("watch");
         for i in 0..5 {
-            std::fs::write(dir.path().join(format!("f{i}.yaml")), "x: 1\n").unwrap();
+            std::fs::write(dir.path().join(format!("f{i}.yaml")), "x: 1\n").expect("write");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let paths = tokio::time::timeout(Duration::from_secs(5), w.changed())
@@ -155,9 +155,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_change_survives_the_waiting_future_being_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = SsotWatch::start(dir.path(), Duration::from_millis(200)).unwrap();
-        std::fs::write(dir.path().join("env.yaml"), "x: 1\n").unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut w = SsotWatch::start(dir.path(), Duration::from_millis(200)).expect("watch");
+        std::fs::write(dir.path().join("env.yaml"), "x: 1\n").expect("write");
         // As in the controller's select!: another branch wins while the change is being
         // debounced, dropping the future that already received it.
         let dropped = tokio::time::timeout(Duration::from_millis(100), w.changed()).await;
@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn git_revision_of_a_repository_and_outside_one() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
         assert_eq!(git_revision(dir.path()), None);
         let git = |args: &[&str]| {
             std::process::Command::new("git")
@@ -179,10 +179,10 @@ mod tests {
                 .arg(dir.path())
                 .args(args)
                 .output()
-                .unwrap()
+                .expect("git")
         };
         git(&["init", "-q"]);
-        std::fs::write(dir.path().join("a.yaml"), "x: 1\n").unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "x: 1\n").expect("write");
         git(&["add", "."]);
         git(&[
             "-c",
@@ -195,7 +195,7 @@ mod tests {
         ]);
         let rev = git_revision(dir.path()).expect("a revision");
         assert_eq!(rev.len(), 40, "{rev}");
-        std::fs::write(dir.path().join("a.yaml"), "x: 2\n").unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "x: 2\n").expect("write");
         assert_eq!(git_revision(dir.path()), Some(format!("{rev}+dirty")));
     }
 }
