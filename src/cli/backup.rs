@@ -126,19 +126,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Runtime::new()?)
 }
 
-/// A cancel token fired by Ctrl-C.
-fn ctrl_c_token() -> CancelToken {
-    let t = CancelToken::new();
-    let c = t.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ncancelling…");
-            c.cancel();
-        }
-    });
-    t
-}
-
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -183,7 +170,7 @@ async fn run_in(ssot_dir: &Path, store: &Store, cmd: BackupCommand) -> anyhow::R
             req.trigger = Trigger::Cli;
             req.actor = actor();
             req.progress = true;
-            let cancel = ctrl_c_token();
+            let cancel = CancelToken::on_ctrl_c();
             let ssot = &ssot;
             let o = backup::bounded(store, ssot, &cfg, JobKind::Backup, &env, &cancel, |ctx| {
                 req.cancel = ctx.cancel.clone();
@@ -314,7 +301,7 @@ async fn run_in(ssot_dir: &Path, store: &Store, cmd: BackupCommand) -> anyhow::R
             req.addons_paths = addons_path.as_deref().map(split_paths).unwrap_or_default();
             req.trigger = Trigger::Cli;
             req.actor = actor();
-            let cancel = ctrl_c_token();
+            let cancel = CancelToken::on_ctrl_c();
             let ssot = &ssot;
             let o = backup::bounded(store, ssot, &cfg, JobKind::Restore, &to, &cancel, |ctx| {
                 req.cancel = ctx.cancel.clone();
@@ -374,7 +361,7 @@ pub fn clone(
         req.filestore_to = args.filestore_to;
         req.trigger = Trigger::Cli;
         req.actor = actor();
-        let cancel = ctrl_c_token();
+        let cancel = CancelToken::on_ctrl_c();
         let cfg = JobsConfig::default();
         let st = &store;
         let ss = &ssot;

@@ -3,11 +3,10 @@
 
 use super::{Output, EXIT_ERROR, EXIT_OK, EXIT_USAGE};
 use crate::gates::{self, GateReport, Outcome, RunOptions};
-use crate::jobs::{run_bounded, CancelToken, JobKind, JobSpec, JobsConfig};
+use crate::jobs::CancelToken;
 use crate::store::{Store, Trigger};
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(Subcommand, Debug)]
@@ -37,11 +36,6 @@ pub struct RunArgs {
     pub output: Output,
 }
 
-/// The environment variable naming an environment's database URL.
-pub fn env_db_var(env: &str) -> String {
-    format!("ODOOOPS_ENV_DB_{}", env.to_uppercase().replace('-', "_"))
-}
-
 pub fn run(
     ssot_dir: &Path,
     database_url: Option<&str>,
@@ -50,14 +44,7 @@ pub fn run(
 ) -> anyhow::Result<i32> {
     let GatesCommand::Run(args) = cmd;
     let ssot = super::reconcile::load_ssot(ssot_dir)?;
-    let mut databases = BTreeMap::new();
-    for e in ssot.environments() {
-        if let Ok(url) = std::env::var(env_db_var(&e.metadata.name)) {
-            if !url.trim().is_empty() {
-                databases.insert(e.metadata.name.clone(), url);
-            }
-        }
-    }
+    let mut databases = gates::run::databases_from_env(&ssot);
     for pair in &args.db {
         let Some((env, url)) = pair.split_once('=') else {
             eprintln!("error: --db {pair:?}: expected ENV=URL");
@@ -85,33 +72,9 @@ pub fn run(
         let store = Store::open(database_url, data_dir)
             .await
             .context("opening the evidence store")?;
-        // A bounded job like backups: the environment's limits.jobTimeoutSeconds (all
-        // environments: "*" with the default bound), Ctrl-C cancels.
-        let env = opts.environment.clone().unwrap_or_else(|| "*".to_string());
-        let spec = JobSpec {
-            kind: JobKind::Gate,
-            timeout: crate::odoo::backup::job_timeout(&ssot, JobKind::Gate, &env),
-            environment: env,
-        };
-        let cancel = CancelToken::new();
-        let on_ctrl_c = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                on_ctrl_c.cancel();
-            }
-        });
-        let r = run_bounded(&store, &JobsConfig::default(), &spec, &cancel, |ctx| {
-            let (ssot, opts, store) = (&ssot, &opts, &store);
-            async move {
-                let rep = gates::run(ssot, opts, Some(store)).await;
-                if let Ok(Some(id)) = rep.as_ref().map(|r| r.run_id) {
-                    ctx.set_run(id);
-                }
-                rep
-            }
-        })
-        .await
-        .context("running the gates");
+        let r = gates::run::run_bounded(&ssot, &opts, &store, &CancelToken::on_ctrl_c())
+            .await
+            .context("running the gates");
         store.close().await;
         r
     })?;

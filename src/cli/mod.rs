@@ -3,7 +3,7 @@
 
 mod backup;
 mod demo;
-pub(crate) mod gates;
+mod gates;
 mod modules;
 mod neutralize;
 mod providers;

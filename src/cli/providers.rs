@@ -119,13 +119,7 @@ pub fn secrets_sync(
             timeout: crate::odoo::backup::job_timeout(&ssot, JobKind::Sync, "*"),
             environment: "*".to_string(),
         };
-        let cancel = CancelToken::new();
-        let on_ctrl_c = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                on_ctrl_c.cancel();
-            }
-        });
+        let cancel = CancelToken::on_ctrl_c();
         let report = run_bounded(
             &store,
             &JobsConfig::default(),

@@ -8,7 +8,7 @@ use crate::reconcile::engine::{Context, Engine};
 use crate::reconcile::render;
 use crate::ssot::{self, Limits, Ssot};
 use crate::store::Store;
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{anyhow, Context as _};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,19 +21,32 @@ pub struct Target<'a> {
 }
 
 pub fn load_ssot(dir: &Path) -> anyhow::Result<Ssot> {
+    load_checked(dir).map_err(|(diagnostics, summary)| {
+        eprint!("{diagnostics}");
+        anyhow!("{summary}")
+    })
+}
+
+/// Load and validate the tree: the SSOT, or its rendered diagnostics and a one-line summary.
+pub fn load_checked(dir: &Path) -> Result<Ssot, (String, String)> {
     let report = ssot::load(dir, &Limits::default());
     if !report.is_valid() {
-        for d in &report.diagnostics {
-            eprint!("{}", d.render(report.source(&d.file)));
-        }
-        bail!(
+        let diagnostics: String = report
+            .diagnostics
+            .iter()
+            .map(|d| d.render(report.source(&d.file)))
+            .collect();
+        let summary = format!(
             "{} is invalid ({} errors): run `odooops validate --ssot {}`",
             dir.display(),
             report.error_count(),
             dir.display()
         );
+        return Err((diagnostics, summary));
     }
-    report.into_ssot().ok_or_else(|| anyhow!("invalid SSOT"))
+    report
+        .into_ssot()
+        .ok_or_else(|| (String::new(), "invalid SSOT".to_string()))
 }
 
 /// The DigitalOcean adapter for this SSOT (one account for every project).

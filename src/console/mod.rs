@@ -260,7 +260,8 @@ async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
         .into_response())
 }
 
-fn prom_label(s: &str) -> String {
+/// A Prometheus label value, escaped (also used by the controller's /metrics).
+pub(crate) fn prom_label(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

@@ -2,6 +2,7 @@
 //! the duration histogram live in the process; drift and queue depth are read from the store
 //! at scrape time; provider requests come from the shared HTTP layer's counters.
 
+use crate::console::prom_label as label;
 use crate::provider::http::Metrics as HttpMetrics;
 use crate::store::Store;
 use std::collections::BTreeMap;
@@ -173,12 +174,6 @@ impl ControllerMetrics {
         );
         out
     }
-}
-
-fn label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ mod worker;
 
 use crate::provider::http::Metrics as HttpMetrics;
 use crate::reconcile::engine::{Context, Engine, EngineError};
-use crate::ssot::{self, Limits, Ssot};
+use crate::ssot::Ssot;
 use crate::store::{Level, NewEvent, NotLeader, Store, Trigger};
 use anyhow::Context as _;
 use backoff::Backoff;
@@ -143,20 +143,8 @@ pub(crate) struct Controller {
 }
 
 fn load(dir: &std::path::Path) -> Result<Ssot, String> {
-    let report = ssot::load(dir, &Limits::default());
-    if report.is_valid() {
-        report.into_ssot().ok_or_else(|| "invalid SSOT".to_string())
-    } else {
-        let mut text = String::new();
-        for d in report.diagnostics.iter().take(20) {
-            text.push_str(&d.render(report.source(&d.file)));
-        }
-        Err(format!(
-            "{} is invalid ({} errors):\n{text}",
-            dir.display(),
-            report.error_count()
-        ))
-    }
+    crate::cli::reconcile::load_checked(dir)
+        .map_err(|(diagnostics, summary)| format!("{summary}\n{diagnostics}"))
 }
 
 async fn wait_shutdown(rx: &mut signal::Receiver<bool>) {
@@ -194,15 +182,6 @@ impl Controller {
         }
     }
 
-    fn build_engine(
-        ssot: &Ssot,
-        opts: &Options,
-        store: &Store,
-        http: &Arc<HttpMetrics>,
-    ) -> anyhow::Result<Engine> {
-        crate::cli::reconcile::engine_with(ssot, store.clone(), opts.sim.as_deref(), http.clone())
-    }
-
     /// Re-read the SSOT tree and its git revision. Returns true when the content changed.
     /// An invalid tree keeps the last valid one (and says so in the evidence).
     async fn reload(&mut self) -> bool {
@@ -212,7 +191,12 @@ impl Controller {
                 self.metrics.ssot_valid.store(true, Ordering::Relaxed);
                 let changed = ssot.revision != self.ssot.revision;
                 if changed || git != self.git {
-                    match Self::build_engine(&ssot, &self.opts, &self.store, &self.http) {
+                    match crate::cli::reconcile::engine_with(
+                        &ssot,
+                        self.store.clone(),
+                        self.opts.sim.as_deref(),
+                        self.http.clone(),
+                    ) {
                         Ok(engine) => self.engine = engine,
                         Err(e) => {
                             self.event(
@@ -453,7 +437,12 @@ pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow:
     let http = Arc::new(HttpMetrics::default());
     let metrics = Arc::new(ControllerMetrics::default());
     metrics.ssot_valid.store(true, Ordering::Relaxed);
-    let engine = Controller::build_engine(&ssot, &opts, &store, &http)?;
+    let engine = crate::cli::reconcile::engine_with(
+        &ssot,
+        store.clone(),
+        opts.sim.as_deref(),
+        http.clone(),
+    )?;
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| {

@@ -213,50 +213,18 @@ impl Controller {
                 }
             }
             ("gates", _) => {
-                let mut databases = std::collections::BTreeMap::new();
-                for e in self.ssot.environments() {
-                    if let Ok(url) = std::env::var(crate::cli::gates::env_db_var(&e.metadata.name))
-                    {
-                        if !url.trim().is_empty() {
-                            databases.insert(e.metadata.name.clone(), url);
-                        }
-                    }
-                }
                 let opts = crate::gates::run::RunOptions {
                     environment: env,
-                    databases,
+                    databases: crate::gates::run::databases_from_env(&self.ssot),
                     addons_paths: self.opts.addons_paths.clone(),
                     actor: format!("controller/{}", self.opts.worker_id),
                     trigger,
                 };
-                // A bounded job, as from the CLI: timeout, duration and outcome in
-                // ops.job_runs, auto-disabled after consecutive timeouts.
-                let scope = opts.environment.clone().unwrap_or_else(|| "*".to_string());
-                let spec = crate::jobs::JobSpec {
-                    kind: crate::jobs::JobKind::Gate,
-                    timeout: crate::odoo::backup::job_timeout(
-                        &self.ssot,
-                        crate::jobs::JobKind::Gate,
-                        &scope,
-                    ),
-                    environment: scope,
-                };
-                let (ssot, store) = (&self.ssot, &self.store);
-                let report = crate::jobs::run_bounded(
-                    store,
-                    &crate::jobs::JobsConfig::default(),
-                    &spec,
+                let report = crate::gates::run::run_bounded(
+                    &self.ssot,
+                    &opts,
+                    &self.store,
                     &crate::jobs::CancelToken::new(),
-                    |ctx| {
-                        let opts = &opts;
-                        async move {
-                            let rep = crate::gates::run::run(ssot, opts, Some(store)).await;
-                            if let Ok(Some(id)) = rep.as_ref().map(|r| r.run_id) {
-                                ctx.set_run(id);
-                            }
-                            rep
-                        }
-                    },
                 )
                 .await?;
                 Ok(

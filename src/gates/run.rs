@@ -468,3 +468,46 @@ pub async fn run(
     store.finish_run(run.id, status, &summary).await?;
     Ok(report)
 }
+
+/// Environment name → database URL from `ODOOOPS_ENV_DB_<ENV>` variables, for every
+/// environment of the SSOT that has one set.
+pub fn databases_from_env(ssot: &Ssot) -> BTreeMap<String, String> {
+    ssot.environments()
+        .filter_map(|e| {
+            let url = std::env::var(crate::odoo::backup::env_db_var(&e.metadata.name)).ok()?;
+            (!url.trim().is_empty()).then(|| (e.metadata.name.clone(), url))
+        })
+        .collect()
+}
+
+/// [`run`] as a bounded job (the environment's `limits.jobTimeoutSeconds`; every environment:
+/// `*` with the default bound): recorded in `ops.job_runs`, cancellable, disabled after
+/// consecutive timeouts.
+pub async fn run_bounded(
+    ssot: &Ssot,
+    opts: &RunOptions,
+    store: &Store,
+    cancel: &crate::jobs::CancelToken,
+) -> Result<GateReport, crate::jobs::JobError<GateError>> {
+    use crate::jobs::{JobKind, JobSpec, JobsConfig};
+    let env = opts.environment.clone().unwrap_or_else(|| "*".to_string());
+    let spec = JobSpec {
+        kind: JobKind::Gate,
+        timeout: crate::odoo::backup::job_timeout(ssot, JobKind::Gate, &env),
+        environment: env,
+    };
+    crate::jobs::run_bounded(
+        store,
+        &JobsConfig::default(),
+        &spec,
+        cancel,
+        |ctx| async move {
+            let rep = run(ssot, opts, Some(store)).await;
+            if let Ok(Some(id)) = rep.as_ref().map(|r| r.run_id) {
+                ctx.set_run(id);
+            }
+            rep
+        },
+    )
+    .await
+}

@@ -112,6 +112,18 @@ impl CancelToken {
         // The sender lives as long as `self`, so this cannot fail.
         let _ = rx.wait_for(|c| *c).await;
     }
+    /// A token that Ctrl-C cancels (the CLI verbs' bounded jobs). Needs a Tokio runtime.
+    pub fn on_ctrl_c() -> CancelToken {
+        let t = CancelToken::new();
+        let c = t.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ncancelling…");
+                c.cancel();
+            }
+        });
+        t
+    }
     /// An owned future resolving on cancel (for readers that poll it).
     pub fn cancelled_owned(&self) -> impl Future<Output = ()> + Send + 'static {
         let me = self.clone();
