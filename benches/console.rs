@@ -15,9 +15,11 @@
 
 use odooops::console::{self, auth::Auth, Config};
 use odooops::ssot::{self, Limits, Ssot};
+#[path = "support/pg.rs"]
+mod pg;
+
 use odooops::store::*;
 use serde_json::json;
-use sqlx::Connection;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -422,39 +424,16 @@ fn main() {
             return;
         }
 
-        let admin = std::env::var("ODOOOPS_BENCH_DATABASE_URL")
-            .or_else(|_| std::env::var("ODOOOPS_TEST_DATABASE_URL"))
-            .ok()
-            .filter(|u| !u.is_empty());
-        let Some(admin) = admin else {
-            println!(
-                "PostgreSQL skipped: set ODOOOPS_BENCH_DATABASE_URL or ODOOOPS_TEST_DATABASE_URL"
-            );
+        let Some(db) = pg::ScratchDb::create("odooops_bench_console").await else {
             return;
         };
-        let name = format!("odooops_bench_console_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .expect("connect admin");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create db");
-        let base = admin.split('?').next().unwrap_or(&admin);
-        let cut = base
-            .rfind('/')
-            .filter(|i| *i > base.find("://").map(|j| j + 2).unwrap_or(0))
-            .unwrap_or(base.len());
-        let url = format!("{}/{name}", &base[..cut]);
+        let url = db.url.clone();
         let store = Store::open(Some(&url), dir.path())
             .await
             .expect("open postgres");
         println!("Console load — PostgreSQL ({})", redact_url(&url));
         bench(store.clone(), &ssot, scale).await;
         store.close().await;
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await
-            .expect("drop db");
+        db.drop().await;
     });
 }
