@@ -98,7 +98,8 @@ async fn seed(store: &Store, envs: &[String], total: usize) -> usize {
                 run_id: runs[i % runs.len()],
                 ssot_revision: format!("sha256:{i:08x}"),
                 live_fingerprint: format!("fp-{i}"),
-                plan: json!({"actions": [{"op": "update", "resource": format!("droplet/{}", env(i))}]}),
+                plan: json!({"actions": [{"op": "update", "resource": format!("droplet/{}", env(i))}]})
+                    .to_string(),
                 rendered: format!("~ update droplet {} <size>\n", env(i)),
             })
             .await

@@ -182,12 +182,13 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// Peak RSS (VmHWM, KiB) of a child process, sampled until it exits.
-fn run_and_peak(mut cmd: Command) -> (u64, Duration, bool) {
+/// Peak RSS (VmHWM, KiB) of a child process, sampled until it exits. Its log goes to
+/// `log` (a pipe nobody drains would block the child once full).
+fn run_and_peak(mut cmd: Command, log: &Path) -> (u64, Duration, bool) {
     let t = Instant::now();
     let mut child = cmd
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(log).expect("log file"))
         .spawn()
         .expect("spawn");
     let status_path = format!("/proc/{}/status", child.id());
@@ -210,6 +211,23 @@ fn run_and_peak(mut cmd: Command) -> (u64, Duration, bool) {
     }
 }
 
+/// Requests the simulator has answered in all (its `/_sim/requests` counters).
+fn sim_requests(port: u16) -> String {
+    let out = Command::new("curl")
+        .args(["-sf", &format!("http://127.0.0.1:{port}/_sim/requests")])
+        .output();
+    let body = out.map(|o| o.stdout).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    match v.as_object() {
+        Some(counts) => counts
+            .values()
+            .filter_map(serde_json::Value::as_u64)
+            .sum::<u64>()
+            .to_string(),
+        None => "unknown".into(),
+    }
+}
+
 fn rss(n: usize) {
     let exe = env!("CARGO_BIN_EXE_odooops");
     let port = free_port();
@@ -225,27 +243,51 @@ fn rss(n: usize) {
     let tree = tempfile::tempdir().expect("tempdir");
     generate(tree.path(), n);
     let data = tempfile::tempdir().expect("tempdir");
-    let once = || {
+    let once = |batch: usize| {
         let mut c = Command::new(exe);
         c.arg("--ssot")
             .arg(tree.path())
             .args(["--sim", &format!("http://127.0.0.1:{port}"), "--data-dir"])
             .arg(data.path())
             .args(["run", "--once", "--listen", "127.0.0.1:0"])
+            .args(["--batch", &batch.to_string()])
             .env("RUST_LOG", "warn");
         c
     };
-    let (converge_kb, converge_t, ok1) = run_and_peak(once());
-    let (noop_kb, noop_t, ok2) = run_and_peak(once());
+    let logs = [
+        data.path().join("converge.log"),
+        data.path().join("noop.log"),
+        data.path().join("resync.log"),
+    ];
+    // The first rollout, in the default batches of 500 environments.
+    let (converge_kb, converge_t, ok1) = run_and_peak(once(500), &logs[0]);
+    // A restart: every environment is re-checked, again in batches.
+    let (noop_kb, noop_t, ok2) = run_and_peak(once(500), &logs[1]);
+    // A settled controller's resync: the whole fleet in one cycle.
+    let (resync_kb, resync_t, ok3) = run_and_peak(once(n), &logs[2]);
+    let requests = sim_requests(port);
     let _ = sim.kill();
     let _ = sim.wait();
-    assert!(ok1 && ok2, "odooops run --once failed");
+    for log in &logs {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        println!(
+            "{}: {} log lines; last: {}",
+            log.display(),
+            lines.len(),
+            lines.last().unwrap_or(&"")
+        );
+    }
+    assert!(ok1 && ok2 && ok3, "odooops run --once failed");
+    let mb = |kb: u64| kb as f64 / 1024.0;
     println!(
-        "controller peak RSS, {n} environments: converge an empty cloud {:.1} MB ({:.1} s), no-op resync {:.1} MB ({:.1} s) (target < 100 MB)",
-        converge_kb as f64 / 1024.0,
+        "controller peak RSS, {n} environments (target < 100 MB):\n  converge an empty cloud, batches of 500: {:.1} MB ({:.1} s)\n  restart, no-op in batches of 500: {:.1} MB ({:.1} s)\n  settled resync, all {n} in one cycle: {:.1} MB ({:.1} s)\n  simulator requests over the three runs: {requests}",
+        mb(converge_kb),
         converge_t.as_secs_f64(),
-        noop_kb as f64 / 1024.0,
-        noop_t.as_secs_f64()
+        mb(noop_kb),
+        noop_t.as_secs_f64(),
+        mb(resync_kb),
+        resync_t.as_secs_f64(),
     );
 }
 
@@ -262,8 +304,18 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     generate(dir.path(), 50);
     validate(dir.path(), 50);
-    watch_path(200, 20).await;
-    tokio::task::spawn_blocking(|| rss(5000))
-        .await
-        .expect("rss");
+    // ODOOOPS_BENCH_ONLY=rss|watch runs one part; ODOOOPS_BENCH_ENVS sets the RSS scale.
+    let only = std::env::var("ODOOOPS_BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "watch" {
+        watch_path(200, 20).await;
+    }
+    if only.is_empty() || only == "rss" {
+        let n = std::env::var("ODOOOPS_BENCH_ENVS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5000);
+        tokio::task::spawn_blocking(move || rss(n))
+            .await
+            .expect("rss");
+    }
 }

@@ -255,9 +255,12 @@ async fn firewalls_records_and_databases() {
         tags: vec!["odooops:env:staging".into()],
     };
     let fw = odooops::provider::digitalocean::canonical_firewall(fw);
-    let live = d.create_firewall(&fw).await.expect("create");
+    let (live, adopted) = d.create_firewall(&fw, true).await.expect("create");
     assert_eq!(live.firewall, fw);
-    assert_eq!(d.create_firewall(&fw).await.expect("adopt").id, live.id);
+    assert!(!adopted);
+    // A retried create (an earlier attempt is on record) looks first and adopts.
+    let (again, adopted) = d.create_firewall(&fw, false).await.expect("adopt");
+    assert_eq!((again.id.as_str(), adopted), (live.id.as_str(), true));
     let mut changed = fw.clone();
     changed.inbound.retain(|r| r.ports != "22");
     let updated = d.update_firewall(&live.id, &changed).await.expect("update");

@@ -66,9 +66,10 @@ fn documents_round_trip_through_types_and_schema() {
         let report = ssot::load(&repo(tree), &Limits::default());
         assert!(report.is_valid(), "{tree}");
         assert_eq!(report.entries.len(), report.loaded.documents.len());
-        for d in &report.loaded.documents {
+        for i in 0..report.loaded.documents.len() {
+            let d = report.loaded.located(i).expect("the document reads again");
             let errs: Vec<String> = validator
-                .iter_errors(&d.doc.value)
+                .iter_errors(&d.value)
                 .map(|e| e.to_string())
                 .collect();
             assert!(errs.is_empty(), "{tree}: {errs:?}");

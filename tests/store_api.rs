@@ -41,21 +41,33 @@ async fn runs_plans_diffs_and_ledger() {
                 run_id: run.id,
                 ssot_revision: "abc123".into(),
                 live_fingerprint: "f00d".into(),
-                plan: json!({"actions": [{"op": "create", "resource": "Environment/staging"}]}),
+                plan: json!({"actions": [{"op": "create", "resource": "Environment/staging"}]})
+                    .to_string(),
                 rendered: "+ Environment/staging".into(),
             })
             .await
             .expect("save_plan");
-        assert_eq!(plan.status, "planned");
-        let sha = plan.artifact_sha256.clone().expect("plan artifact");
-        let (meta, bytes) = s.read_artifact(&sha).await.expect("plan artifact readable");
+        let stored = s.plan(plan.id).await.expect("read").expect("plan");
+        assert_eq!(stored.status, "planned");
+        assert_eq!(
+            stored.plan,
+            json!({"actions": [{"op": "create", "resource": "Environment/staging"}]})
+        );
+        assert_eq!(
+            stored.artifact_sha256.as_deref(),
+            Some(plan.artifact_sha256.as_str())
+        );
+        let (meta, bytes) = s
+            .read_artifact(&plan.artifact_sha256)
+            .await
+            .expect("plan artifact readable");
         assert_eq!(meta.media_type, "application/json");
         let back: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-        assert_eq!(back, plan.plan);
-        let applied = s
-            .set_plan_status(plan.id, PlanStatus::Applied)
+        assert_eq!(back, stored.plan);
+        s.set_plan_status(plan.id, PlanStatus::Applied)
             .await
             .expect("status");
+        let applied = s.plan(plan.id).await.expect("read").expect("plan");
         assert_eq!(applied.status, "applied");
 
         let diffs: Vec<NewDiff> = (0..2500)

@@ -212,7 +212,7 @@ pub fn diff(dir: &Path, t: &Target<'_>, env: Option<&str>) -> anyhow::Result<i32
             only_env: env.map(str::to_string),
             ..Context::default()
         };
-        let (diffs, ..) = engine.observe_and_diff(&ssot, &ctx).await?;
+        let diffs = engine.observe_and_diff(&ssot, &ctx).await?.diffs;
         print!("{}", render::diff_text(&diffs, color()));
         engine.store.close().await;
         Ok(EXIT_OK)

@@ -28,7 +28,7 @@ use anyhow::Context as _;
 use backoff::Backoff;
 use metrics::{ControllerMetrics, Outcome};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -138,6 +138,8 @@ pub(crate) struct Controller {
     unreachable: BTreeSet<String>,
     /// Environments this controller reconciled without failure at least once.
     settled: BTreeSet<String>,
+    /// The next cycle only continues a batched rollout ([`Controller::continue_rollout`]).
+    continuing: bool,
     /// A cycle deferred environments: run the next one at once.
     more: bool,
 }
@@ -253,6 +255,12 @@ impl Controller {
             .collect()
     }
 
+    /// The next batch of a rollout: only environments not yet reconciled.
+    async fn continue_rollout(&mut self) -> CycleReport {
+        self.continuing = true;
+        self.reconcile(Trigger::Resync, None, true).await
+    }
+
     /// One reconcile: plan (always evidence) and, when `apply` and there are changes, apply.
     pub(crate) async fn reconcile(
         &mut self,
@@ -270,8 +278,14 @@ impl Controller {
             self.backoff.waiting(Instant::now())
         };
         report.skipped_envs = skip.iter().cloned().collect();
-        // A first rollout (or a restart) takes not-yet-reconciled environments in batches.
+        // A first rollout (or a restart) takes not-yet-reconciled environments in batches;
+        // a cycle that only continues one plans just its batch (the settled environments
+        // were planned by the cycle before and come again with the next trigger).
+        let continuing = std::mem::take(&mut self.continuing) && self.more;
         self.more = false;
+        if continuing {
+            skip.extend(self.settled.iter().cloned());
+        }
         if only_env.is_none() {
             let fresh: Vec<String> = scope
                 .iter()
@@ -361,14 +375,25 @@ impl Controller {
                     Outcome::Noop
                 };
             }
-            match self.engine.apply(&self.ssot, planned.plan_id, ctx).await {
+            // Which environment each action belongs to, to tell which ones failed.
+            let action_envs: BTreeMap<String, String> = planned
+                .plan
+                .actions
+                .iter()
+                .map(|a| (a.dedupe_key.clone(), a.diff.key.env.clone()))
+                .collect();
+            match self
+                .engine
+                .apply_plan(&self.ssot, planned.plan_id, planned.plan, ctx)
+                .await
+            {
                 Ok(applied) => {
                     report.apply_run_id = Some(applied.run_id);
                     return Outcome::Success;
                 }
                 Err(EngineError::ApplyFailed { run, .. }) => {
                     report.apply_run_id = Some(run);
-                    report.failed_envs = self.failed_envs(&planned, run).await;
+                    report.failed_envs = self.failed_envs(&action_envs, run).await;
                     report.error = Some(format!(
                         "actions failed in {} (see run {run})",
                         report.failed_envs.join(", ")
@@ -394,7 +419,7 @@ impl Controller {
     /// dedupe keys; the plan knows each key's environment).
     async fn failed_envs(
         &self,
-        planned: &crate::reconcile::engine::Planned,
+        action_envs: &BTreeMap<String, String>,
         run: uuid::Uuid,
     ) -> Vec<String> {
         let failed: BTreeSet<String> = match self.store.actions_for_run(run).await {
@@ -405,26 +430,18 @@ impl Controller {
                 .collect(),
             Err(_) => BTreeSet::new(),
         };
-        let envs: BTreeSet<String> = planned
-            .plan
-            .actions
+        let envs: BTreeSet<&String> = action_envs
             .iter()
-            .filter(|a| failed.contains(&a.dedupe_key))
-            .map(|a| a.diff.key.env.clone())
+            .filter(|(key, _)| failed.contains(*key))
+            .map(|(_, env)| env)
             .collect();
-        if envs.is_empty() {
-            // Could not attribute the failure: every planned environment waits.
-            planned
-                .plan
-                .actions
-                .iter()
-                .map(|a| a.diff.key.env.clone())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect()
+        // A failure that cannot be attributed: every planned environment waits.
+        let envs = if envs.is_empty() {
+            action_envs.values().collect()
         } else {
-            envs.into_iter().collect()
-        }
+            envs
+        };
+        envs.into_iter().cloned().collect()
     }
 }
 
@@ -469,6 +486,7 @@ pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow:
         scheduled: Default::default(),
         unreachable: BTreeSet::new(),
         settled: BTreeSet::new(),
+        continuing: false,
         more: false,
         opts,
         store,
@@ -566,7 +584,7 @@ impl Controller {
             return Ok(false);
         }
         while self.more {
-            if guarded(self.reconcile(Trigger::Resync, None, true), shutdown, grace)
+            if guarded(self.continue_rollout(), shutdown, grace)
                 .await
                 .is_none()
             {
@@ -601,7 +619,7 @@ impl Controller {
                 _ = wait_shutdown(&mut stop) => None,
                 // Environments a batch deferred go next, before anything waits.
                 _ = std::future::ready(()), if more => {
-                    guarded(self.reconcile(Trigger::Resync, None, true), shutdown, grace).await.map(|_| ())
+                    guarded(self.continue_rollout(), shutdown, grace).await.map(|_| ())
                 }
                 changed = ssot_watch.changed() => {
                     let Some(paths) = changed else {

@@ -385,14 +385,23 @@ impl DigitalOcean {
 
     /// Every droplet carrying `tag`: one paginated list.
     pub async fn observe_droplets(&self, tag: &str) -> Result<Vec<LiveDroplet>, ProviderError> {
-        let items = paginate::digitalocean(
+        self.observe_droplets_where(tag, |_| true).await
+    }
+
+    /// The droplets carrying `tag` that `keep` selects, normalized page by page.
+    pub async fn observe_droplets_where(
+        &self,
+        tag: &str,
+        keep: impl Fn(&LiveDroplet) -> bool,
+    ) -> Result<Vec<LiveDroplet>, ProviderError> {
+        paginate::digitalocean_map(
             &self.http,
             "/v2/droplets",
             "droplets",
             &[("tag_name", tag.to_string())],
+            |v| normalize_droplet(v).map(|d| keep(&d).then_some(d)),
         )
-        .await?;
-        items.iter().map(normalize_droplet).collect()
+        .await
     }
 
     /// Create a droplet; idempotent by name within its ownership tag. A create is not
@@ -496,24 +505,50 @@ impl DigitalOcean {
         &self,
         prefix: &str,
     ) -> Result<Vec<LiveFirewall>, ProviderError> {
-        let items = paginate::digitalocean(&self.http, "/v2/firewalls", "firewalls", &[]).await?;
-        let all: Result<Vec<_>, _> = items.iter().map(normalize_firewall).collect();
-        Ok(all?
-            .into_iter()
-            .filter(|f| f.firewall.name.starts_with(prefix))
-            .collect())
+        self.observe_firewalls_where(prefix, |_| true).await
     }
 
-    pub async fn create_firewall(&self, f: &Firewall) -> Result<LiveFirewall, ProviderError> {
-        let mut last_err = None;
-        for _ in 0..5 {
-            if let Some(existing) = self
-                .observe_firewalls(&f.name)
-                .await?
-                .into_iter()
-                .find(|x| x.firewall.name == f.name)
+    /// The firewalls named `prefix…` that `keep` selects, normalized page by page.
+    pub async fn observe_firewalls_where(
+        &self,
+        prefix: &str,
+        keep: impl Fn(&LiveFirewall) -> bool,
+    ) -> Result<Vec<LiveFirewall>, ProviderError> {
+        paginate::digitalocean_map(&self.http, "/v2/firewalls", "firewalls", &[], |v| {
+            // The name is checked before the rules are normalized.
+            if !v
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.starts_with(prefix))
             {
-                return Ok(existing);
+                return Ok(None);
+            }
+            normalize_firewall(v).map(|f| keep(&f).then_some(f))
+        })
+        .await
+    }
+
+    /// Create a firewall, adopting one of the same name that an earlier attempt may have
+    /// created. The API has no name filter, so looking means listing every firewall: it is
+    /// skipped before a `first_attempt` (the caller's ledger records no earlier try, and its
+    /// plan observed no such firewall) and done before every retry of a lost answer.
+    /// Returns the firewall and whether it was adopted.
+    pub async fn create_firewall(
+        &self,
+        f: &Firewall,
+        first_attempt: bool,
+    ) -> Result<(LiveFirewall, bool), ProviderError> {
+        let mut last_err = None;
+        for attempt in 0..5 {
+            if attempt > 0 || !first_attempt {
+                if let Some(existing) = self
+                    .observe_firewalls(&f.name)
+                    .await?
+                    .into_iter()
+                    .find(|x| x.firewall.name == f.name)
+                {
+                    return Ok((existing, true));
+                }
             }
             match self
                 .http
@@ -525,6 +560,7 @@ impl DigitalOcean {
                         v.get("firewall")
                             .ok_or_else(|| decode("create answer without firewall"))?,
                     )
+                    .map(|live| (live, false))
                 }
                 Err(e) if e.retryable => last_err = Some(e),
                 Err(e) => return Err(e),
@@ -586,15 +622,26 @@ impl DigitalOcean {
 
     /// Every record of a zone; a missing zone has none.
     pub async fn observe_records(&self, zone: &str) -> Result<Vec<LiveRecord>, ProviderError> {
-        match paginate::digitalocean(
+        self.observe_records_where(zone, |_| true).await
+    }
+
+    /// The records of `zone` that `keep` selects, normalized page by page (a missing zone
+    /// has none).
+    pub async fn observe_records_where(
+        &self,
+        zone: &str,
+        keep: impl Fn(&LiveRecord) -> bool,
+    ) -> Result<Vec<LiveRecord>, ProviderError> {
+        match paginate::digitalocean_map(
             &self.http,
             &format!("/v2/domains/{zone}/records"),
             "domain_records",
             &[],
+            |v| normalize_record(zone, v).map(|r| keep(&r).then_some(r)),
         )
         .await
         {
-            Ok(items) => items.iter().map(|r| normalize_record(zone, r)).collect(),
+            Ok(items) => Ok(items),
             Err(e) if e.status == Some(404) => Ok(Vec::new()),
             Err(e) => Err(e),
         }

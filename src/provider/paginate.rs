@@ -9,23 +9,31 @@ use serde_json::Value;
 /// Safety stop for runaway pagination (a provider looping its `next` link).
 const MAX_PAGES: usize = 10_000;
 
-fn list_of(provider: Provider, page: &Value, key: &str) -> Result<Vec<Value>, ProviderError> {
+fn list_ref<'a>(
+    provider: Provider,
+    page: &'a Value,
+    key: &str,
+) -> Result<&'a Vec<Value>, ProviderError> {
     let list = if key.is_empty() {
         Some(page)
     } else {
         page.get(key)
     };
-    list.and_then(Value::as_array).cloned().ok_or_else(|| {
+    list.and_then(Value::as_array).ok_or_else(|| {
         ProviderError::new(provider, "decode", format!("page without a `{key}` list"))
             .retryable(true)
     })
 }
 
+fn list_of(provider: Provider, page: &Value, key: &str) -> Result<Vec<Value>, ProviderError> {
+    list_ref(provider, page, key).cloned()
+}
+
 /// Pages of a DigitalOcean list fetched at once after the first.
-const DO_CONCURRENT_PAGES: usize = 8;
+const DO_CONCURRENT_PAGES: usize = 4;
 
 /// DigitalOcean: `page`/`per_page` (200 max). The first page's `meta.total` tells how many
-/// pages there are: the rest are fetched concurrently (at most 8 at a time, in order).
+/// pages there are: the rest are fetched concurrently (at most 4 at a time, in order).
 /// Without a total, `links.pages.next` is followed until absent.
 pub async fn digitalocean(
     client: &HttpClient,
@@ -33,6 +41,19 @@ pub async fn digitalocean(
     key: &str,
     query: &[(&str, String)],
 ) -> Result<Vec<Value>, ProviderError> {
+    digitalocean_map(client, path, key, query, |v| Ok(Some(v.clone()))).await
+}
+
+/// [`digitalocean`], mapping each item as its page arrives and keeping only what `map`
+/// returns: a page's raw JSON is dropped before the next is read, so a list of thousands
+/// of objects is never held as raw JSON all at once.
+pub async fn digitalocean_map<T>(
+    client: &HttpClient,
+    path: &str,
+    key: &str,
+    query: &[(&str, String)],
+    map: impl Fn(&Value) -> Result<Option<T>, ProviderError>,
+) -> Result<Vec<T>, ProviderError> {
     const PER_PAGE: u64 = 200;
     let page_req = |n: u64| {
         let mut req = Request::get(path)
@@ -43,8 +64,17 @@ pub async fn digitalocean(
         }
         req
     };
+    let mut out = Vec::new();
+    let take = |page: &Value, out: &mut Vec<T>| -> Result<(), ProviderError> {
+        for item in list_ref(Provider::Digitalocean, page, key)? {
+            if let Some(t) = map(item)? {
+                out.push(t);
+            }
+        }
+        Ok(())
+    };
     let first = client.json(page_req(1)).await?;
-    let mut out = list_of(Provider::Digitalocean, &first, key)?;
+    take(&first, &mut out)?;
     let Some(mut next) = first
         .pointer("/links/pages/next")
         .and_then(Value::as_str)
@@ -53,6 +83,7 @@ pub async fn digitalocean(
         return Ok(out);
     };
     if let Some(total) = first.pointer("/meta/total").and_then(Value::as_u64) {
+        drop(first);
         let pages = total.div_ceil(PER_PAGE);
         if pages as usize > MAX_PAGES {
             return Err(ProviderError::new(
@@ -62,19 +93,17 @@ pub async fn digitalocean(
             ));
         }
         use futures::StreamExt;
-        let rest: Vec<Result<Value, ProviderError>> = futures::stream::iter(2..=pages)
+        let mut rest = std::pin::pin!(futures::stream::iter(2..=pages)
             .map(|n| client.json(page_req(n)))
-            .buffered(DO_CONCURRENT_PAGES)
-            .collect()
-            .await;
-        for page in rest {
-            out.extend(list_of(Provider::Digitalocean, &page?, key)?);
+            .buffered(DO_CONCURRENT_PAGES));
+        while let Some(page) = rest.next().await {
+            take(&page?, &mut out)?;
         }
         return Ok(out);
     }
     for _ in 0..MAX_PAGES {
         let page = client.json(Request::get(&next)).await?;
-        out.extend(list_of(Provider::Digitalocean, &page, key)?);
+        take(&page, &mut out)?;
         match page.pointer("/links/pages/next").and_then(Value::as_str) {
             Some(n) => next = n.to_string(),
             None => return Ok(out),

@@ -24,12 +24,12 @@ pub fn firewall_name(project: &str, env: &str) -> String {
     format!("odooops-{project}-{env}")
 }
 
-/// Everything the engine needs to act on one environment that is not compared.
+/// Everything the engine needs to act on one environment that is not compared (the
+/// cloud-init user data is rendered only when a droplet is created: [`user_data`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnvPlanInput {
     pub environment: String,
     pub project: String,
-    pub user_data: String,
     pub ssh_keys: Vec<String>,
     pub owner_tag: String,
     pub region: String,
@@ -114,7 +114,6 @@ pub fn environment(project: &Project, env: &Environment) -> (Vec<Desired>, EnvPl
     let input = EnvPlanInput {
         environment: e.clone(),
         project: p.clone(),
-        user_data: render::cloud_init(project, env),
         ssh_keys: env.spec.host.ssh_keys.clone(),
         owner_tag: env_tag,
         region: droplet.region.clone(),
@@ -159,6 +158,25 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// The cloud-init user data of an environment's droplet (its rendered `odoo.conf` and the
+/// official Odoo container), or `None` when the SSOT no longer has the environment.
+pub fn user_data(ssot: &Ssot, input: &EnvPlanInput) -> Option<String> {
+    let env = ssot.environment(&input.environment)?;
+    let project = ssot.project(&input.project)?;
+    Some(render::cloud_init(project, env))
+}
+
+/// The desired objects of one environment, its secret-presence objects included.
+pub fn with_secrets(
+    ssot: &Ssot,
+    project: &Project,
+    env: &Environment,
+) -> (Vec<Desired>, EnvPlanInput) {
+    let (mut objects, input) = environment(project, env);
+    objects.extend(super::secrets::desired(ssot, project, env));
+    (objects, input)
+}
+
 /// Desired objects of every environment (or one), with their plan inputs.
 pub fn all(ssot: &Ssot, only: Option<&str>) -> (Vec<Desired>, Vec<EnvPlanInput>) {
     let mut objects = Vec::new();
@@ -168,9 +186,8 @@ pub fn all(ssot: &Ssot, only: Option<&str>) -> (Vec<Desired>, Vec<EnvPlanInput>)
         .filter(|e| only.is_none_or(|o| e.metadata.name == o))
     {
         if let Some(project) = ssot.project(&env.spec.project) {
-            let (o, i) = environment(project, env);
+            let (o, i) = with_secrets(ssot, project, env);
             objects.extend(o);
-            objects.extend(super::secrets::desired(ssot, project, env));
             inputs.push(i);
         }
     }
@@ -223,7 +240,9 @@ mod tests {
             .iter()
             .find(|i| i.environment == "staging")
             .expect("input");
-        assert!(input.user_data.starts_with("#cloud-config"));
+        assert!(user_data(&s, input)
+            .expect("user data")
+            .starts_with("#cloud-config"));
     }
 
     #[test]

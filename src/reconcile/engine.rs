@@ -2,16 +2,16 @@
 //! committed before every side effect, then the outcome), for one SSOT revision.
 
 use super::desired::{self, droplet_ip_ref, EnvPlanInput};
-use super::diff::{self, Change, ObjectKind, ResourceDiff};
+use super::diff::{self, Change, Desired, Live, ObjectKind, ResourceDiff};
 use super::notify::{ApplyFailure, NotifyConfig};
-use super::observe::{self, Observed};
+use super::observe;
 use super::plan::{self, Action, EnvPolicy, Op, Plan, PlanError};
 use super::render;
 use super::secrets::{self, SecretProviders};
 use crate::provider::digitalocean::{DigitalOcean, Droplet, DropletCreate, Firewall, Record};
 use crate::provider::secret_sync;
 use crate::provider::{owner_tags, EnvSecrets, ProviderError, SecretSource};
-use crate::ssot::{ReconcileMode, Ssot, Stage};
+use crate::ssot::{Environment, Project, ReconcileMode, Ssot, Stage};
 use crate::store::{
     self, ActionStatus, ActionUpdate, DriftObservation, LedgerInsert, Level, NewAction, NewDiff,
     NewEvent, NewPlan, NewRun, PlanStatus, RunKind, RunStatus, Store, Trigger,
@@ -132,8 +132,22 @@ pub struct Planned {
     pub run_id: Uuid,
     pub plan_id: Uuid,
     pub plan: Plan,
-    pub diffs: Vec<ResourceDiff>,
     pub text: String,
+}
+
+/// What observe-and-diff produced for the environments in scope.
+#[derive(Debug)]
+pub struct Observation {
+    /// Per-resource diffs in key order; an unchanged object's carries no values.
+    pub diffs: Vec<ResourceDiff>,
+    /// The fingerprint of every live object compared (the stale-plan check).
+    pub fingerprint: String,
+    /// How many desired objects there were (zero is an error, never "delete everything").
+    pub desired_count: usize,
+    /// Public IPv4 of each droplet in scope, by droplet name.
+    pub droplet_ips: BTreeMap<String, String>,
+    /// Cluster ids by cluster name.
+    pub clusters: BTreeMap<String, String>,
 }
 
 /// What `apply` did.
@@ -190,39 +204,98 @@ impl Engine {
     }
 
     /// Observe and diff (no evidence): the shared first half of plan and apply.
+    ///
+    /// Observation is one bulk read per object type; the comparison then runs one
+    /// environment at a time (desired objects made, live objects taken, diffed, dropped), so
+    /// memory follows the changes, not the number of environments.
     pub async fn observe_and_diff(
         &self,
         ssot: &Ssot,
         ctx: &Context,
-    ) -> Result<(Vec<ResourceDiff>, Observed, Vec<EnvPlanInput>, usize), EngineError> {
-        let (mut wanted, mut inputs) = desired::all(ssot, ctx.only_env.as_deref());
-        if !ctx.skip_envs.is_empty() {
-            wanted.retain(|w| !ctx.skip_envs.contains(&w.key.env));
-            inputs.retain(|i| !ctx.skip_envs.contains(&i.environment));
-        }
+    ) -> Result<Observation, EngineError> {
+        let in_scope = |env: &str| {
+            ctx.only_env.as_deref().is_none_or(|o| o == env) && !ctx.skip_envs.contains(env)
+        };
         // Secret objects exist only where the engine can reach their provider.
         let sp = &self.secret_providers;
-        wanted.retain(|d| match d.key.kind {
+        let reachable = |d: &Desired| match d.key.kind {
             ObjectKind::SupabaseSecret => sp.supabase.is_some(),
             ObjectKind::VercelEnv => sp.vercel.is_some(),
             _ => true,
-        });
-        let (observed, secret_live) = tokio::try_join!(
-            observe::observe(&self.digitalocean, &wanted),
-            secrets::observe(ssot, &self.secret_providers, &wanted),
+        };
+        let envs: Vec<(&Project, &Environment)> = ssot
+            .environments()
+            .filter(|e| in_scope(&e.metadata.name))
+            .filter_map(|e| ssot.project(&e.spec.project).map(|p| (p, e)))
+            .collect();
+        // What to read: the zones and databases in use, and the secret names wanted.
+        let mut wants = observe::Wants::default();
+        let mut secrets_wanted = Vec::new();
+        for (project, env) in &envs {
+            wants.add(&desired::environment(project, env).0);
+            secrets_wanted.extend(
+                secrets::desired(ssot, project, env)
+                    .into_iter()
+                    .filter(reachable),
+            );
+        }
+        let (mut observed, secret_live) = tokio::try_join!(
+            observe::observe(&self.digitalocean, &wants, &in_scope),
+            secrets::observe(ssot, sp, &secrets_wanted),
         )
         .map_err(EngineError::Observe)?;
-        observe::resolve_refs(&mut wanted, &observed.droplet_ips);
-        let mut live = observed.live.clone();
-        live.extend(secret_live);
-        if let Some(only) = &ctx.only_env {
-            live.retain(|l| &l.key.env == only);
+        drop(secrets_wanted);
+        let mut secret_live_by_env: BTreeMap<String, Vec<Live>> = BTreeMap::new();
+        for l in secret_live.into_iter().filter(|l| in_scope(&l.key.env)) {
+            secret_live_by_env
+                .entry(l.key.env.clone())
+                .or_default()
+                .push(l);
         }
-        live.retain(|l| !ctx.skip_envs.contains(&l.key.env));
+        let ignores = ignores(ssot);
+        let mut fingerprint = plan::Fingerprint::default();
+        let mut diffs = Vec::new();
+        let mut desired_count = 0;
+        let mut compare = |wanted: &[Desired], live: &[Live]| {
+            for l in live {
+                fingerprint.add(&l.key, &l.id, &l.value);
+            }
+            for mut d in diff::diff(wanted, live, &ignores) {
+                // An unchanged object needs only its key past this point.
+                if d.change == Change::NoOp {
+                    d.before = None;
+                    d.after = None;
+                }
+                diffs.push(d);
+            }
+        };
+        for (project, env) in &envs {
+            let name = env.metadata.name.as_str();
+            let (mut wanted, _) = desired::with_secrets(ssot, project, env);
+            wanted.retain(reachable);
+            observe::resolve_refs(&mut wanted, &observed.droplet_ips);
+            let mut live = observed.take_env(name, &wanted);
+            live.extend(secret_live_by_env.remove(name).unwrap_or_default());
+            desired_count += wanted.len();
+            compare(&wanted, &live);
+        }
         // Live objects of environments no longer in the SSOT are candidates for pruning only
         // through an environment policy; without one they are held.
-        let diffs = diff::diff(&wanted, &live, &ignores(ssot));
-        Ok((diffs, observed, inputs, wanted.len()))
+        let mut gone = observed.remaining_envs();
+        gone.extend(secret_live_by_env.keys().cloned());
+        for env in gone {
+            let mut live = observed.take_env(&env, &[]);
+            live.extend(secret_live_by_env.remove(&env).unwrap_or_default());
+            compare(&[], &live);
+        }
+        diffs.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(Observation {
+            diffs,
+            fingerprint: fingerprint.finish(),
+            desired_count,
+            droplet_ips: std::mem::take(&mut observed.droplet_ips),
+            clusters: std::mem::take(&mut observed.clusters),
+        })
     }
 
     /// Plan: observe, diff, plan, and store it all as evidence.
@@ -269,31 +342,40 @@ impl Engine {
         run_id: Uuid,
         corr: &str,
     ) -> Result<Planned, EngineError> {
-        let (diffs, _observed, _inputs, desired_count) = self.observe_and_diff(ssot, ctx).await?;
+        let obs = self.observe_and_diff(ssot, ctx).await?;
+        let diffs = obs.diffs;
+        // Diff evidence goes in chunks: a rollout batch is thousands of creates, and each
+        // row copies its resource's values.
+        let changed: Vec<&ResourceDiff> =
+            diffs.iter().filter(|d| d.change != Change::NoOp).collect();
+        for chunk in changed.chunks(256) {
+            let rows: Vec<NewDiff> = chunk
+                .iter()
+                .map(|d| NewDiff {
+                    run_id,
+                    environment: Some(d.key.env.clone()),
+                    resource_kind: d.key.kind.as_str().to_string(),
+                    resource_name: d.key.name.clone(),
+                    before: d.before.clone(),
+                    after: d.after.clone(),
+                    changes: serde_json::to_value(&d.fields).unwrap_or(Value::Null),
+                    unified: d.text.clone(),
+                })
+                .collect();
+            self.store.insert_diffs(&rows).await?;
+        }
+        drop(changed);
+        self.record_drift(&diffs, run_id, ctx.only_env.as_deref())
+            .await?;
         let plan = plan::plan(
             &ssot.revision,
-            diffs.clone(),
+            diffs,
             &policies(ssot),
-            desired_count,
+            obs.desired_count,
+            obs.fingerprint,
             ctx.allow_destroy_production,
         )?;
         let text = render::plan_text(&plan, false);
-        let changed: Vec<NewDiff> = diffs
-            .iter()
-            .filter(|d| d.change != Change::NoOp)
-            .map(|d| NewDiff {
-                run_id,
-                environment: Some(d.key.env.clone()),
-                resource_kind: d.key.kind.as_str().to_string(),
-                resource_name: d.key.name.clone(),
-                before: d.before.clone(),
-                after: d.after.clone(),
-                changes: serde_json::to_value(&d.fields).unwrap_or(Value::Null),
-                unified: d.text.clone(),
-            })
-            .collect();
-        self.store.insert_diffs(&changed).await?;
-        drop(changed);
         // The plan's JSON artifact is written by save_plan (one serialization, no copies).
         let row = self
             .store
@@ -301,7 +383,9 @@ impl Engine {
                 run_id,
                 ssot_revision: ssot.revision.clone(),
                 live_fingerprint: plan.live_fingerprint.clone(),
-                plan: serde_json::to_value(&plan).unwrap_or(Value::Null),
+                plan: serde_json::to_string(&plan).map_err(|e| {
+                    store::StoreError::Invalid(format!("the plan does not serialize: {e}"))
+                })?,
                 rendered: text,
             })
             .await?;
@@ -313,8 +397,6 @@ impl Engine {
             )
             .await?;
         let text = row.rendered;
-        self.record_drift(&diffs, run_id, ctx.only_env.as_deref())
-            .await?;
         let notified = self
             .notify_cycle(ssot, ctx.only_env.as_deref(), run_id, corr, &[])
             .await;
@@ -345,7 +427,6 @@ impl Engine {
             run_id,
             plan_id: row.id,
             plan,
-            diffs,
             text,
         })
     }
@@ -424,8 +505,21 @@ impl Engine {
         if row.status != PlanStatus::Planned.as_str() {
             return Err(EngineError::NotPlanned(plan_id, row.status));
         }
-        let plan: Plan = serde_json::from_value(row.plan.clone())
+        let plan: Plan = serde_json::from_value(row.plan)
             .map_err(|e| EngineError::Stale(format!("unreadable plan: {e}")))?;
+        self.apply_plan(ssot, plan_id, plan, ctx).await
+    }
+
+    /// Apply plan `plan_id` as just made by [`Engine::plan`] (still `planned`), without
+    /// reading it back from the store. Refused when the SSOT revision or the live state
+    /// changed.
+    pub async fn apply_plan(
+        &self,
+        ssot: &Ssot,
+        plan_id: Uuid,
+        plan: Plan,
+        ctx: &Context,
+    ) -> Result<Applied, EngineError> {
         if plan.revision != ssot.revision {
             self.store
                 .set_plan_status(plan_id, PlanStatus::Stale)
@@ -435,8 +529,8 @@ impl Engine {
                 plan.revision, ssot.revision
             )));
         }
-        let (diffs, observed, inputs, _) = self.observe_and_diff(ssot, ctx).await?;
-        if plan::fingerprint(&diffs) != plan.live_fingerprint {
+        let obs = self.observe_and_diff(ssot, ctx).await?;
+        if obs.fingerprint != plan.live_fingerprint {
             self.store
                 .set_plan_status(plan_id, PlanStatus::Stale)
                 .await?;
@@ -457,14 +551,24 @@ impl Engine {
             .await?;
         let corr = run.correlation_id.clone();
         let scoped = ctx.only_env.is_some() || !ctx.skip_envs.is_empty();
-        self.resolve_interrupted(&diffs, scoped, run.id, &corr)
+        self.resolve_interrupted(&obs.diffs, scoped, run.id, &corr)
             .await?;
-        let inputs: BTreeMap<String, EnvPlanInput> = inputs
+        drop(obs.diffs);
+        // Plan inputs of the environments with something to do.
+        let inputs: BTreeMap<String, EnvPlanInput> = plan
+            .actions
+            .iter()
+            .map(|a| a.diff.key.env.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
-            .map(|i| (i.environment.clone(), i))
+            .filter_map(|name| {
+                let env = ssot.environment(name)?;
+                let project = ssot.project(&env.spec.project)?;
+                Some((name.to_string(), desired::environment(project, env).1))
+            })
             .collect();
-        let ips = Mutex::new(observed.droplet_ips.clone());
-        let clusters = Mutex::new(observed.clusters.clone());
+        let ips = Mutex::new(obs.droplet_ips);
+        let clusters = Mutex::new(obs.clusters);
         // Independent environments run concurrently (bounded); each environment's actions
         // run in plan order, so its dependencies (database → droplet → record) hold.
         let mut by_env: BTreeMap<&str, Vec<&Action>> = BTreeMap::new();
@@ -616,8 +720,11 @@ impl Engine {
                 )
                 .await?;
             let input = sh.inputs.get(env);
+            // No earlier attempt of this dedupe key: the plan's fresh observation is all a
+            // create needs to know (a retry, or a row a crash left, looks again).
+            let first_attempt = ledger.is_inserted() && row.attempts == 0;
             match self
-                .execute(sh.ssot, action, input, sh.ips, sh.clusters)
+                .execute(sh.ssot, action, input, sh.ips, sh.clusters, first_attempt)
                 .await
             {
                 Ok((status, response)) => {
@@ -760,6 +867,7 @@ impl Engine {
         input: Option<&EnvPlanInput>,
         ips: &Mutex<BTreeMap<String, String>>,
         clusters: &Mutex<BTreeMap<String, String>>,
+        first_attempt: bool,
     ) -> Result<(ActionStatus, Value), ProviderError> {
         let dig = &self.digitalocean;
         let d = &action.diff;
@@ -784,9 +892,11 @@ impl Engine {
                 }
                 // A droplet already in place (created before a crash, before our ledger update)
                 // is adopted, never created twice.
+                let user_data = desired::user_data(ssot, input)
+                    .ok_or_else(|| bad("the environment is no longer in the SSOT"))?;
                 let create = DropletCreate {
                     droplet,
-                    user_data: input.user_data.clone(),
+                    user_data,
                     ssh_keys: input.ssh_keys.clone(),
                 };
                 let (live, status) = match dig
@@ -866,8 +976,13 @@ impl Engine {
             (ObjectKind::Firewall, Op::Create | Op::Replace) => {
                 let fw: Firewall =
                     serde_json::from_value(after).map_err(|e| bad(&e.to_string()))?;
-                let live = dig.create_firewall(&fw).await?;
-                Ok((ActionStatus::Succeeded, json!({"id": live.id})))
+                let (live, adopted) = dig.create_firewall(&fw, first_attempt).await?;
+                let status = if adopted {
+                    ActionStatus::Adopted
+                } else {
+                    ActionStatus::Succeeded
+                };
+                Ok((status, json!({"id": live.id})))
             }
             (ObjectKind::Firewall, Op::Update) => {
                 let fw: Firewall =

@@ -4,7 +4,9 @@
 
 use super::desired::droplet_ip_ref;
 use super::diff::{Desired, Live, ObjectKey, ObjectKind};
-use crate::provider::digitalocean::DigitalOcean;
+use crate::provider::digitalocean::{
+    DigitalOcean, LiveCluster, LiveDroplet, LiveFirewall, LiveRecord,
+};
 use crate::provider::ProviderError;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,16 +14,47 @@ use std::collections::{BTreeMap, BTreeSet};
 const ENV_TAG: &str = "odooops:env:";
 const MANAGED_TAG: &str = "odooops:managed";
 
-/// What one observation cycle read.
-#[derive(Debug, Default, Clone)]
+/// What one observation cycle read, for the environments in scope, kept in the adapters'
+/// compact typed form: comparable JSON values are made one environment at a time
+/// ([`Observed::take_env`]), so a cycle over thousands of environments never holds them all
+/// as JSON.
+#[derive(Debug, Default)]
 pub struct Observed {
-    pub live: Vec<Live>,
+    /// Droplets and firewalls by the environment their ownership tag names.
+    droplets: BTreeMap<String, Vec<LiveDroplet>>,
+    firewalls: BTreeMap<String, Vec<LiveFirewall>>,
+    /// A records by (zone, record name), in the zones the desired state uses.
+    records: BTreeMap<(String, String), LiveRecord>,
+    cluster_list: Vec<LiveCluster>,
     /// Public IPv4 of each droplet, by droplet name.
     pub droplet_ips: BTreeMap<String, String>,
-    /// Provider ids not part of the comparable value (droplet ids, cluster ids).
-    pub ids: BTreeMap<ObjectKey, String>,
     /// Cluster ids by cluster name.
     pub clusters: BTreeMap<String, String>,
+}
+
+/// What the desired state needs read, besides droplets and firewalls.
+#[derive(Debug, Default)]
+pub struct Wants {
+    /// DNS zones any environment in scope uses.
+    pub zones: BTreeSet<String>,
+    /// Whether any environment in scope has a managed database.
+    pub databases: bool,
+}
+
+impl Wants {
+    pub fn add(&mut self, desired: &[Desired]) {
+        for d in desired {
+            match d.key.kind {
+                ObjectKind::DnsRecord => {
+                    if let Some(zone) = d.value["zone"].as_str() {
+                        self.zones.insert(zone.to_string());
+                    }
+                }
+                ObjectKind::Database | ObjectKind::DatabaseUser => self.databases = true,
+                _ => {}
+            }
+        }
+    }
 }
 
 fn env_of(tags: &[String]) -> Option<String> {
@@ -30,41 +63,33 @@ fn env_of(tags: &[String]) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Read everything the desired objects could correspond to.
-pub async fn observe(dig: &DigitalOcean, desired: &[Desired]) -> Result<Observed, ProviderError> {
+/// Read everything the environments in scope (`in_scope` by environment name) could
+/// correspond to: one paginated list per object type, objects of other environments dropped
+/// page by page.
+pub async fn observe(
+    dig: &DigitalOcean,
+    wants: &Wants,
+    in_scope: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Observed, ProviderError> {
     let mut obs = Observed::default();
-    let wanted_records: BTreeMap<(String, String), ObjectKey> = desired
-        .iter()
-        .filter(|d| d.key.kind == ObjectKind::DnsRecord)
-        .filter_map(|d| {
-            let zone = d.value["zone"].as_str()?.to_string();
-            let name = d.value["record"]["name"].as_str()?.to_string();
-            Some(((zone, name), d.key.clone()))
-        })
-        .collect();
-    let zones: BTreeSet<&String> = wanted_records.keys().map(|(z, _)| z).collect();
-    let wants_db = desired
-        .iter()
-        .any(|d| matches!(d.key.kind, ObjectKind::Database | ObjectKind::DatabaseUser));
+    let ours = |tags: &[String]| env_of(tags).is_some_and(|e| in_scope(&e));
     // The lists are independent: read them at the same time.
     let (droplets, firewalls, records, clusters) = tokio::try_join!(
-        dig.observe_droplets(MANAGED_TAG),
-        dig.observe_firewalls("odooops-"),
-        futures::future::try_join_all(
-            zones
-                .iter()
-                .map(|zone| async move { dig.observe_records(zone).await.map(|r| (*zone, r)) })
-        ),
+        dig.observe_droplets_where(MANAGED_TAG, |d| ours(&d.droplet.tags)),
+        dig.observe_firewalls_where("odooops-", |f| ours(&f.firewall.tags)),
+        futures::future::try_join_all(wants.zones.iter().map(|zone| async move {
+            dig.observe_records_where(zone, |r| r.record.kind == "A")
+                .await
+                .map(|r| (zone, r))
+        })),
         async {
-            if wants_db {
+            if wants.databases {
                 dig.observe_clusters(None).await
             } else {
                 Ok(Vec::new())
             }
         },
     )?;
-
-    // Droplets: one list of everything we manage.
     for d in droplets {
         let Some(env) = env_of(&d.droplet.tags) else {
             continue;
@@ -72,85 +97,102 @@ pub async fn observe(dig: &DigitalOcean, desired: &[Desired]) -> Result<Observed
         if let Some(ip) = &d.ipv4 {
             obs.droplet_ips.insert(d.droplet.name.clone(), ip.clone());
         }
-        let key = ObjectKey {
-            kind: ObjectKind::Droplet,
-            env,
-            name: d.droplet.name.clone(),
-        };
-        obs.ids.insert(key.clone(), d.id.to_string());
-        obs.live.push(Live {
-            key,
-            id: d.id.to_string(),
-            value: serde_json::to_value(&d.droplet).unwrap_or(Value::Null),
-            owned: true,
-        });
+        obs.droplets.entry(env).or_default().push(d);
     }
-
-    // Firewalls: one list; ours are named `odooops-…` and apply to an environment tag.
     for f in firewalls {
-        let Some(env) = env_of(&f.firewall.tags) else {
-            continue;
-        };
-        let key = ObjectKey {
-            kind: ObjectKind::Firewall,
-            env,
-            name: f.firewall.name.clone(),
-        };
-        obs.ids.insert(key.clone(), f.id.clone());
-        obs.live.push(Live {
-            key,
-            id: f.id,
-            value: serde_json::to_value(&f.firewall).unwrap_or(Value::Null),
-            owned: true,
-        });
+        if let Some(env) = env_of(&f.firewall.tags) {
+            obs.firewalls.entry(env).or_default().push(f);
+        }
     }
-
-    // DNS records: one list per zone that any environment uses.
     for (zone, list) in records {
         for r in list {
-            if r.record.kind != "A" {
-                continue;
-            }
-            if let Some(key) = wanted_records.get(&(zone.clone(), r.record.name.clone())) {
-                obs.ids.insert(key.clone(), r.id.to_string());
-                obs.live.push(Live {
-                    key: key.clone(),
-                    id: r.id.to_string(),
-                    value: json!({"zone": zone, "record": r.record}),
-                    owned: true,
-                });
+            obs.records.insert((zone.clone(), r.record.name.clone()), r);
+        }
+    }
+    for c in &clusters {
+        obs.clusters.insert(c.name.clone(), c.id.clone());
+    }
+    obs.cluster_list = clusters;
+    Ok(obs)
+}
+
+impl Observed {
+    /// The live objects of `env` mapped onto the keys of its `desired` objects, taken out
+    /// of the observation (each environment is taken once).
+    pub fn take_env(&mut self, env: &str, desired: &[Desired]) -> Vec<Live> {
+        let mut live = Vec::new();
+        let key = |kind, name: &str| ObjectKey {
+            kind,
+            env: env.to_string(),
+            name: name.to_string(),
+        };
+        for d in self.droplets.remove(env).unwrap_or_default() {
+            live.push(Live {
+                key: key(ObjectKind::Droplet, &d.droplet.name),
+                id: d.id.to_string(),
+                value: serde_json::to_value(&d.droplet).unwrap_or(Value::Null),
+                owned: true,
+            });
+        }
+        for f in self.firewalls.remove(env).unwrap_or_default() {
+            live.push(Live {
+                key: key(ObjectKind::Firewall, &f.firewall.name),
+                id: f.id,
+                value: serde_json::to_value(&f.firewall).unwrap_or(Value::Null),
+                owned: true,
+            });
+        }
+        for d in desired {
+            match d.key.kind {
+                // DNS records: the desired (zone, name) pairs.
+                ObjectKind::DnsRecord => {
+                    let (Some(zone), Some(name)) =
+                        (d.value["zone"].as_str(), d.value["record"]["name"].as_str())
+                    else {
+                        continue;
+                    };
+                    if let Some(r) = self.records.remove(&(zone.to_string(), name.to_string())) {
+                        live.push(Live {
+                            key: d.key.clone(),
+                            id: r.id.to_string(),
+                            value: json!({"zone": zone, "record": r.record}),
+                            owned: true,
+                        });
+                    }
+                }
+                // Managed databases and users: present in their cluster or not.
+                ObjectKind::Database | ObjectKind::DatabaseUser => {
+                    let cluster_name = d.value["cluster"].as_str().unwrap_or("");
+                    let Some(c) = self.cluster_list.iter().find(|c| c.name == cluster_name) else {
+                        continue;
+                    };
+                    let present = match d.key.kind {
+                        ObjectKind::Database => c.databases.contains(&d.key.name),
+                        _ => c.users.contains(&d.key.name),
+                    };
+                    if present {
+                        live.push(Live {
+                            key: d.key.clone(),
+                            id: format!("{}/{}", c.id, d.key.name),
+                            value: d.value.clone(),
+                            owned: true,
+                        });
+                    }
+                }
+                _ => {}
             }
         }
+        live
     }
 
-    // Managed databases: one (unpaginated) list of clusters, with their dbs and users.
-    if wants_db {
-        for c in &clusters {
-            obs.clusters.insert(c.name.clone(), c.id.clone());
-        }
-        for d in desired
-            .iter()
-            .filter(|d| matches!(d.key.kind, ObjectKind::Database | ObjectKind::DatabaseUser))
-        {
-            let cluster_name = d.value["cluster"].as_str().unwrap_or("");
-            let Some(c) = clusters.iter().find(|c| c.name == cluster_name) else {
-                continue;
-            };
-            let present = match d.key.kind {
-                ObjectKind::Database => c.databases.contains(&d.key.name),
-                _ => c.users.contains(&d.key.name),
-            };
-            if present {
-                obs.live.push(Live {
-                    key: d.key.clone(),
-                    id: format!("{}/{}", c.id, d.key.name),
-                    value: d.value.clone(),
-                    owned: true,
-                });
-            }
-        }
+    /// Environments with owned droplets or firewalls not yet taken (not in the SSOT).
+    pub fn remaining_envs(&self) -> BTreeSet<String> {
+        self.droplets
+            .keys()
+            .chain(self.firewalls.keys())
+            .cloned()
+            .collect()
     }
-    Ok(obs)
 }
 
 /// Replace `${droplet:NAME.ipv4}` references with observed addresses (unknown ones stay,

@@ -2,8 +2,9 @@
 //! Deletes happen only for owned objects of environments that opted into pruning, and never
 //! in production without an explicit flag.
 
-use super::diff::{Change, ObjectKind, ResourceDiff};
+use super::diff::{Change, ObjectKey, ObjectKind, ResourceDiff};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -71,22 +72,42 @@ pub enum PlanError {
     ProductionDestroy(String),
 }
 
-/// sha256 of the canonical JSON of every live object, in key order.
-pub fn fingerprint(diffs: &[ResourceDiff]) -> String {
-    let mut h = Sha256::new();
-    let mut keys: Vec<&ResourceDiff> = diffs.iter().filter(|d| d.before.is_some()).collect();
-    keys.sort_by(|a, b| a.key.cmp(&b.key));
-    for d in keys {
-        h.update(d.key.to_string().as_bytes());
-        h.update(d.live_id.as_deref().unwrap_or("").as_bytes());
-        h.update(
-            serde_json::to_string(&d.before)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
+/// The fingerprint of the live state a plan was made against (the stale-plan check),
+/// accumulated one live object at a time: each object's id and canonical JSON are hashed
+/// when it is added, and the digests are combined in key order at the end.
+#[derive(Debug, Default)]
+pub struct Fingerprint(Vec<(ObjectKey, [u8; 32])>);
+
+impl Fingerprint {
+    pub fn add(&mut self, key: &ObjectKey, id: &str, value: &Value) {
+        let mut h = Sha256::new();
+        h.update(id.as_bytes());
         h.update([0]);
+        h.update(serde_json::to_vec(value).unwrap_or_default());
+        self.0.push((key.clone(), h.finalize().into()));
     }
-    format!("sha256:{}", hex::encode(h.finalize()))
+
+    pub fn finish(mut self) -> String {
+        self.0.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut h = Sha256::new();
+        for (key, digest) in &self.0 {
+            h.update(key.to_string().as_bytes());
+            h.update([0]);
+            h.update(digest);
+        }
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+}
+
+/// The fingerprint of the live objects of `diffs` (those with a `before`).
+pub fn fingerprint(diffs: &[ResourceDiff]) -> String {
+    let mut f = Fingerprint::default();
+    for d in diffs {
+        if let Some(before) = &d.before {
+            f.add(&d.key, d.live_id.as_deref().unwrap_or(""), before);
+        }
+    }
+    f.finish()
 }
 
 fn dedupe_key(d: &ResourceDiff, op: Op) -> String {
@@ -115,12 +136,12 @@ pub fn plan(
     diffs: Vec<ResourceDiff>,
     policies: &BTreeMap<String, EnvPolicy>,
     desired_count: usize,
+    live_fingerprint: String,
     allow_destroy_production: bool,
 ) -> Result<Plan, PlanError> {
     if desired_count == 0 {
         return Err(PlanError::EmptyDesired);
     }
-    let live_fingerprint = fingerprint(&diffs);
     let mut summary = Summary::default();
     let mut detected_only = Vec::new();
     let mut chosen: Vec<(Op, ResourceDiff)> = Vec::new();
@@ -168,6 +189,8 @@ pub fn plan(
         (rank(oa, a.key.kind), &a.key).cmp(&(rank(ob, b.key.kind), &b.key))
     });
     let mut actions: Vec<Action> = Vec::with_capacity(chosen.len());
+    // Earlier non-delete actions of each environment: (index, kind order).
+    let mut by_env: BTreeMap<String, Vec<(usize, u8)>> = BTreeMap::new();
     for (index, (op, d)) in chosen.into_iter().enumerate() {
         match op {
             Op::Create => summary.create += 1,
@@ -176,16 +199,19 @@ pub fn plan(
             Op::Delete => summary.delete += 1,
         }
         // Same environment, earlier kind in the order: a dependency.
-        let depends_on = actions
-            .iter()
-            .filter(|a| {
-                a.diff.key.env == d.key.env
-                    && a.op != Op::Delete
-                    && op != Op::Delete
-                    && a.diff.key.kind.order() < d.key.kind.order()
-            })
-            .map(|a| a.index)
-            .collect();
+        let order = d.key.kind.order();
+        let depends_on = if op == Op::Delete {
+            Vec::new()
+        } else {
+            let earlier = by_env.entry(d.key.env.clone()).or_default();
+            let deps = earlier
+                .iter()
+                .filter(|(_, o)| *o < order)
+                .map(|(i, _)| *i)
+                .collect();
+            earlier.push((index, order));
+            deps
+        };
         actions.push(Action {
             index,
             op,
@@ -270,6 +296,7 @@ mod tests {
             diff(&d, &[], &BTreeMap::new()),
             &policies(false, false),
             4,
+            String::new(),
             false,
         )
         .expect("plan");
@@ -292,6 +319,7 @@ mod tests {
             diff(&d, &[], &BTreeMap::new()),
             &policies(false, false),
             4,
+            String::new(),
             false,
         )
         .expect("plan");
@@ -339,7 +367,15 @@ mod tests {
         ];
         let diffs = diff(&desired, &live, &BTreeMap::new());
         // prod does not prune: its extra is held; staging prunes only what it owns.
-        let p = plan("rev", diffs.clone(), &policies(false, false), 1, false).expect("plan");
+        let p = plan(
+            "rev",
+            diffs.clone(),
+            &policies(false, false),
+            1,
+            String::new(),
+            false,
+        )
+        .expect("plan");
         let deleted: Vec<&str> = p
             .actions
             .iter()
@@ -350,10 +386,17 @@ mod tests {
         assert_eq!(p.summary.held, 2);
         // prod prunes: refused without the flag, allowed with it.
         assert!(matches!(
-            plan("rev", diffs.clone(), &policies(true, false), 1, false),
+            plan(
+                "rev",
+                diffs.clone(),
+                &policies(true, false),
+                1,
+                String::new(),
+                false
+            ),
             Err(PlanError::ProductionDestroy(_))
         ));
-        let p = plan("rev", diffs, &policies(true, false), 1, true).expect("plan");
+        let p = plan("rev", diffs, &policies(true, false), 1, String::new(), true).expect("plan");
         assert_eq!(p.summary.delete, 2);
     }
 
@@ -371,6 +414,7 @@ mod tests {
                 diff(&[], &live, &BTreeMap::new()),
                 &policies(false, false),
                 0,
+                String::new(),
                 false
             ),
             Err(PlanError::EmptyDesired)
@@ -394,6 +438,7 @@ mod tests {
             diff(&desired, &live, &BTreeMap::new()),
             &policies(false, true),
             1,
+            String::new(),
             false,
         )
         .expect("plan");

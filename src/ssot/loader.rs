@@ -2,7 +2,7 @@
 //! documents per file, in a deterministic order, under input budgets.
 
 use super::diag::Diagnostic;
-use super::node::{parse_documents, LocatedDoc};
+use super::node::{parse_documents, LocatedDoc, Pos};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -57,13 +57,15 @@ pub struct SourceFile {
     pub text: String,
 }
 
-/// One YAML document, located in its file.
+/// One YAML document: where it is. Its JSON value and node positions are handed to the
+/// checks once, while the file is read, and re-read from the file's text only when a
+/// diagnostic needs a position ([`Loaded::located`]), so a tree of thousands of files is
+/// never held as JSON all at once.
 #[derive(Debug, Clone)]
 pub struct Document {
     pub file: usize,
     /// 0-based index of the document inside its file.
     pub index: usize,
-    pub doc: LocatedDoc,
 }
 
 /// Everything read from an SSOT tree, plus what went wrong reading it.
@@ -73,9 +75,34 @@ pub struct Loaded {
     pub files: Vec<SourceFile>,
     pub documents: Vec<Document>,
     pub diagnostics: Vec<Diagnostic>,
+    limits: Limits,
+    /// The documents of the file last re-read for positions (diagnostics come per file).
+    reread: std::sync::Mutex<Option<(usize, Vec<LocatedDoc>)>>,
 }
 
 impl Loaded {
+    /// Document `doc` (an index into [`Loaded::documents`]) parsed again from its file.
+    pub fn located(&self, doc: usize) -> Option<LocatedDoc> {
+        let d = self.documents.get(doc)?;
+        let mut cache = self
+            .reread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.as_ref().is_none_or(|(f, _)| *f != d.file) {
+            let text = &self.files.get(d.file)?.text;
+            let docs = parse_documents(text, self.limits.yaml_options()).ok()?;
+            *cache = Some((d.file, docs));
+        }
+        cache.as_ref()?.1.get(d.index).cloned()
+    }
+
+    /// Position of a JSON pointer in document `doc` (see [`LocatedDoc::pos`]).
+    pub fn pos(&self, doc: usize, pointer: &str) -> Pos {
+        self.located(doc)
+            .map(|d| d.pos(pointer))
+            .unwrap_or_default()
+    }
+
     /// Content hash of the tree (paths and bytes), the SSOT revision when git is absent.
     pub fn content_hash(&self) -> String {
         let mut h = Sha256::new();
@@ -90,10 +117,17 @@ impl Loaded {
     }
 }
 
-/// Read every YAML file under `root`. Never fails: problems become diagnostics.
-pub fn load_dir(root: &Path, limits: &Limits) -> Loaded {
+/// Read every YAML file under `root`, handing each parsed document to `each` (the file's
+/// display name, the document's index into [`Loaded::documents`], the document) before the
+/// next file is read. Never fails: problems become diagnostics.
+pub fn load_dir(
+    root: &Path,
+    limits: &Limits,
+    each: &mut dyn FnMut(&str, usize, LocatedDoc),
+) -> Loaded {
     let mut loaded = Loaded {
         root: root.to_path_buf(),
+        limits: limits.clone(),
         ..Loaded::default()
     };
     let shown_root = root.display().to_string();
@@ -128,7 +162,8 @@ pub fn load_dir(root: &Path, limits: &Limits) -> Loaded {
                 match parse_documents(&text, options.clone()) {
                     Ok(docs) => {
                         for (index, doc) in docs.into_iter().enumerate() {
-                            loaded.documents.push(Document { file, index, doc });
+                            each(&display, loaded.documents.len(), doc);
+                            loaded.documents.push(Document { file, index });
                         }
                     }
                     Err(e) => loaded.diagnostics.push(yaml_error(&display, &e)),

@@ -72,12 +72,20 @@ impl Report {
 }
 
 /// Load and validate every resource under `dir`.
+///
+/// Each document is checked on its own (schema, secret-shaped values) as its file is read,
+/// then dropped; the cross-document rules run over the typed resources.
 pub fn load(dir: &Path, limits: &Limits) -> Report {
-    let loaded = loader::load_dir(dir, limits);
-    let mut diagnostics = loaded.diagnostics.clone();
-    let (entries, broken) = structural::check_documents(&loaded, &mut diagnostics);
+    let mut diagnostics = Vec::new();
+    let mut entries = Vec::new();
+    let mut broken = structural::Broken::default();
+    let loaded = loader::load_dir(dir, limits, &mut |file, i, doc| {
+        structural::check_document(file, i, &doc, &mut entries, &mut broken, &mut diagnostics);
+        semantic::secret_values(file, &doc, &mut diagnostics);
+    });
+    broken.incomplete |= !loaded.diagnostics.is_empty();
+    diagnostics.extend(loaded.diagnostics.iter().cloned());
     semantic::check(&loaded, &entries, &broken, &mut diagnostics);
-    semantic::secret_values(&loaded, &mut diagnostics);
     diag::sort(&mut diagnostics);
     Report {
         loaded,
@@ -98,7 +106,7 @@ macro_rules! accessor {
     ($fn:ident, $kind:ident) => {
         pub fn $fn(&self) -> impl Iterator<Item = &$kind> {
             self.resources.iter().filter_map(|r| match r {
-                Resource::$kind(x) => Some(x),
+                Resource::$kind(x) => Some(&**x),
                 _ => None,
             })
         }

@@ -5,7 +5,6 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 use serde_saphyr::Spanned;
-use std::collections::HashMap;
 use std::fmt;
 
 /// A source position (1-based line and column; 0 when unknown).
@@ -99,25 +98,69 @@ impl<'de> Deserialize<'de> for Raw {
     }
 }
 
-/// One YAML document as JSON, with positions for every JSON pointer.
+/// Positions of a document's nodes, shaped like its JSON value: a mapping's children are in
+/// the value's key order, so no pointer strings are kept (an SSOT of thousands of files keeps
+/// a few bytes per node, not a map entry per JSON pointer).
+#[derive(Debug, Clone)]
+enum PosTree {
+    Leaf(Pos),
+    Seq(Pos, Vec<PosTree>),
+    /// The mapping's position, then each entry's key position and value positions.
+    Map(Pos, Vec<(Pos, PosTree)>),
+}
+
+impl PosTree {
+    fn pos(&self) -> Pos {
+        match self {
+            PosTree::Leaf(p) | PosTree::Seq(p, _) | PosTree::Map(p, _) => *p,
+        }
+    }
+}
+
+/// One YAML document as JSON, with the position of every node.
 #[derive(Debug, Clone)]
 pub struct LocatedDoc {
     pub value: Value,
     /// Position of the document's root node.
     pub start: Pos,
-    values: HashMap<String, Pos>,
-    keys: HashMap<String, Pos>,
+    tree: PosTree,
 }
 
 impl LocatedDoc {
+    /// The (key, value) positions of the node at a JSON pointer, if it exists.
+    fn locate(&self, pointer: &str) -> Option<(Option<Pos>, Pos)> {
+        let (mut value, mut tree, mut key) = (&self.value, &self.tree, None);
+        if pointer.is_empty() {
+            return Some((None, tree.pos()));
+        }
+        for raw in pointer.strip_prefix('/')?.split('/') {
+            let seg = raw.replace("~1", "/").replace("~0", "~");
+            match (value, tree) {
+                (Value::Object(map), PosTree::Map(_, entries)) => {
+                    let i = map.keys().position(|k| *k == seg)?;
+                    let (k, child) = entries.get(i)?;
+                    value = map.get(&seg)?;
+                    (tree, key) = (child, Some(*k));
+                }
+                (Value::Array(items), PosTree::Seq(_, children)) => {
+                    let i: usize = seg.parse().ok()?;
+                    value = items.get(i)?;
+                    (tree, key) = (children.get(i)?, None);
+                }
+                _ => return None,
+            }
+        }
+        Some((key, tree.pos()))
+    }
+
     /// Best position for a JSON pointer: the key of the field when it is a mapping entry,
     /// else the value; for a pointer that does not exist (a missing field), the nearest
     /// existing ancestor.
     pub fn pos(&self, pointer: &str) -> Pos {
         let mut p = pointer.to_string();
         loop {
-            if let Some(pos) = self.keys.get(&p).or_else(|| self.values.get(&p)) {
-                return *pos;
+            if let Some((key, value)) = self.locate(&p) {
+                return key.unwrap_or(value);
             }
             match p.rfind('/') {
                 Some(i) => p.truncate(i),
@@ -128,9 +171,8 @@ impl LocatedDoc {
 
     /// Position of the value (not the key) at a pointer, falling back like [`Self::pos`].
     pub fn value_pos(&self, pointer: &str) -> Pos {
-        self.values
-            .get(pointer)
-            .copied()
+        self.locate(pointer)
+            .map(|(_, value)| value)
             .unwrap_or_else(|| self.pos(pointer))
     }
 }
@@ -150,18 +192,9 @@ pub fn parse_documents(
 }
 
 fn lower_doc(root: Spanned<Raw>) -> LocatedDoc {
-    let mut doc = LocatedDoc {
-        value: Value::Null,
-        start: Pos::of(&root.referenced),
-        values: HashMap::new(),
-        keys: HashMap::new(),
-    };
-    let mut values = HashMap::new();
-    let mut keys = HashMap::new();
-    doc.value = lower(root, String::new(), &mut values, &mut keys);
-    doc.values = values;
-    doc.keys = keys;
-    doc
+    let start = Pos::of(&root.referenced);
+    let (value, tree) = lower(root);
+    LocatedDoc { value, start, tree }
 }
 
 fn scalar_key(raw: &Raw) -> String {
@@ -176,39 +209,40 @@ fn scalar_key(raw: &Raw) -> String {
     }
 }
 
-fn lower(
-    node: Spanned<Raw>,
-    ptr: String,
-    values: &mut HashMap<String, Pos>,
-    keys: &mut HashMap<String, Pos>,
-) -> Value {
-    values.insert(ptr.clone(), Pos::of(&node.referenced));
+fn lower(node: Spanned<Raw>) -> (Value, PosTree) {
+    let pos = Pos::of(&node.referenced);
     match node.value {
-        Raw::Null => Value::Null,
-        Raw::Bool(b) => Value::Bool(b),
-        Raw::Int(i) => Value::Number(i.into()),
-        Raw::UInt(u) => Value::Number(u.into()),
-        Raw::Float(f) => Number::from_f64(f)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-        Raw::Str(s) => Value::String(s),
-        Raw::Seq(items) => Value::Array(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| lower(item, format!("{ptr}/{i}"), values, keys))
-                .collect(),
+        Raw::Null => (Value::Null, PosTree::Leaf(pos)),
+        Raw::Bool(b) => (Value::Bool(b), PosTree::Leaf(pos)),
+        Raw::Int(i) => (Value::Number(i.into()), PosTree::Leaf(pos)),
+        Raw::UInt(u) => (Value::Number(u.into()), PosTree::Leaf(pos)),
+        Raw::Float(f) => (
+            Number::from_f64(f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            PosTree::Leaf(pos),
         ),
+        Raw::Str(s) => (Value::String(s), PosTree::Leaf(pos)),
+        Raw::Seq(items) => {
+            let (values, trees) = items.into_iter().map(lower).unzip();
+            (Value::Array(values), PosTree::Seq(pos, trees))
+        }
         Raw::Map(entries) => {
             let mut out = Map::new();
+            let mut trees: Vec<(Pos, PosTree)> = Vec::with_capacity(entries.len());
             for (k, v) in entries {
                 let key = scalar_key(&k.value);
-                let child = format!("{ptr}/{}", escape_segment(&key));
-                keys.insert(child.clone(), Pos::of(&k.referenced));
-                let value = lower(v, child, values, keys);
+                let key_pos = Pos::of(&k.referenced);
+                let (value, tree) = lower(v);
+                // Two keys spelling the same string (`1` and "1"): the later one wins, at
+                // the earlier one's place, as in the value.
+                match out.keys().position(|existing| *existing == key) {
+                    Some(i) => trees[i] = (key_pos, tree),
+                    None => trees.push((key_pos, tree)),
+                }
                 out.insert(key, value);
             }
-            Value::Object(out)
+            (Value::Object(out), PosTree::Map(pos, trees))
         }
     }
 }
@@ -231,6 +265,24 @@ mod tests {
         // A missing field points at its nearest ancestor.
         assert_eq!(d.pos("/b/missing").line, 2);
         assert_eq!(docs[1].start.line, 6);
+    }
+
+    #[test]
+    fn positions_follow_the_document_order_not_the_key_order() {
+        let text = "z: 1\nb:\n  - q: 1\n    a: [1, 2]\na: true\n";
+        let docs = parse_documents(text, crate::ssot::loader::Limits::default().yaml_options())
+            .expect("parse");
+        let d = &docs[0];
+        assert_eq!(d.pos("/z").line, 1);
+        assert_eq!(d.pos("/a").line, 5);
+        assert_eq!(d.pos("/b/0/a").line, 4);
+        assert_eq!(
+            (d.value_pos("/b/0/a/1").line, d.value_pos("/b/0/a/1").column),
+            (4, 12)
+        );
+        // Out-of-range indexes and scalars fall back to the nearest ancestor.
+        assert_eq!(d.pos("/b/7/x").line, 2);
+        assert_eq!(d.pos("/z/deeper").line, 1);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use super::cron::Cron;
 use super::diag::Diagnostic;
 use super::loader::Loaded;
 use super::model::*;
+use super::node::LocatedDoc;
 use super::secrets;
 use super::structural::{Broken, Entry};
 use serde_json::Value;
@@ -27,7 +28,7 @@ impl Ctx<'_> {
         hint: impl Into<String>,
     ) {
         let d = &self.loaded.documents[e.doc];
-        let pos = d.doc.pos(pointer);
+        let pos = self.loaded.pos(e.doc, pointer);
         let file = &self.loaded.files[d.file].display;
         let hint: String = hint.into();
         let mut diag = Diagnostic::error(code, file, msg)
@@ -54,7 +55,8 @@ impl Ctx<'_> {
     }
     fn location(&self, e: &Entry) -> String {
         let d = &self.loaded.documents[e.doc];
-        format!("{}:{}", self.loaded.files[d.file].display, d.doc.start.line)
+        let line = self.loaded.located(e.doc).map_or(0, |l| l.start.line);
+        format!("{}:{line}", self.loaded.files[d.file].display)
     }
 }
 
@@ -79,11 +81,10 @@ pub fn check(loaded: &Loaded, entries: &[Entry], broken: &Broken, diags: &mut Ve
 }
 
 /// Scan every string of every document (valid or not) for secret-shaped values.
-pub fn secret_values(loaded: &Loaded, diags: &mut Vec<Diagnostic>) {
-    for d in &loaded.documents {
-        let file = &loaded.files[d.file].display;
-        scan(&d.doc.value, "", "", &mut |pointer, what| {
-            let pos = d.doc.value_pos(pointer);
+pub fn secret_values(file: &str, d: &LocatedDoc, diags: &mut Vec<Diagnostic>) {
+    {
+        scan(&d.value, "", "", &mut |pointer, what| {
+            let pos = d.value_pos(pointer);
             let key = secrets::suggest_key_name(pointer);
             diags.push(
                 Diagnostic::error("secret-value", file, format!("this looks like {what}; the SSOT never holds secret values"))

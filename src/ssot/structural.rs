@@ -2,9 +2,9 @@
 //! generated JSON Schema. Every violation becomes a located diagnostic.
 
 use super::diag::Diagnostic;
-use super::loader::{Document, Loaded};
 use super::model::{Kind, Resource, API_VERSION};
 use super::node::escape_segment;
+use super::node::LocatedDoc;
 use super::{schema, suggest};
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
@@ -42,21 +42,20 @@ impl Broken {
 }
 
 /// Check every document; return the ones that are well-formed resources.
-pub fn check_documents(loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> (Vec<Entry>, Broken) {
-    let mut entries = Vec::new();
-    let mut broken = Broken {
-        incomplete: !loaded.diagnostics.is_empty(),
-        ..Broken::default()
-    };
-    for (i, d) in loaded.documents.iter().enumerate() {
-        let file = &loaded.files[d.file].display;
-        if let Some(resource) = check_one(file, d, diags) {
-            entries.push(Entry { resource, doc: i });
-        } else {
-            note_broken(&d.doc.value, &mut broken);
-        }
+/// Check one document: a well-formed resource becomes an [`Entry`] (document `doc`), a
+/// broken one is noted in `broken`.
+pub fn check_document(
+    file: &str,
+    doc: usize,
+    located: &LocatedDoc,
+    entries: &mut Vec<Entry>,
+    broken: &mut Broken,
+    diags: &mut Vec<Diagnostic>,
+) {
+    match check_one(file, located, diags) {
+        Some(resource) => entries.push(Entry { resource, doc }),
+        None => note_broken(&located.value, broken),
     }
-    (entries, broken)
 }
 
 fn note_broken(v: &Value, broken: &mut Broken) {
@@ -85,15 +84,15 @@ fn note_broken(v: &Value, broken: &mut Broken) {
     }
 }
 
-fn at(file: &str, d: &Document, pointer: &str, code: &'static str, msg: String) -> Diagnostic {
-    let pos = d.doc.pos(pointer);
+fn at(file: &str, d: &LocatedDoc, pointer: &str, code: &'static str, msg: String) -> Diagnostic {
+    let pos = d.pos(pointer);
     Diagnostic::error(code, file, msg)
         .at(pos.line, pos.column)
         .path(pointer)
 }
 
-fn check_one(file: &str, d: &Document, diags: &mut Vec<Diagnostic>) -> Option<Resource> {
-    let value = &d.doc.value;
+fn check_one(file: &str, d: &LocatedDoc, diags: &mut Vec<Diagnostic>) -> Option<Resource> {
+    let value = &d.value;
     let Some(obj) = value.as_object() else {
         diags.push(
             at(
@@ -198,7 +197,7 @@ fn segments(pointer: &str) -> Vec<String> {
 
 fn schema_error(
     file: &str,
-    d: &Document,
+    d: &LocatedDoc,
     kind: Kind,
     pointer: &str,
     err: &jsonschema::ValidationError<'_>,

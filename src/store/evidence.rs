@@ -60,24 +60,20 @@ impl Store {
 
     // ------------------------------------------------------------ plans
 
-    /// Save a plan: its JSON is also written as an artifact (`application/json`) so it can be
-    /// linked and downloaded by id.
-    /// Store a plan (row + pretty JSON artifact). Takes the plan by value and hands it back
-    /// in the row without reading it from the database again: a plan of thousands of
-    /// environments is tens of megabytes, and every copy counts at that size.
-    pub async fn save_plan(&self, plan: NewPlan) -> Result<Plan> {
-        let bytes = serde_json::to_vec_pretty(&plan.plan)
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    /// Save a plan: the row, and its JSON as an artifact (`application/json`) so it can be
+    /// linked and downloaded by id. The plan comes as JSON text, written to both as is: a
+    /// plan of thousands of creates is megabytes, and no copy of it is made here.
+    pub async fn save_plan(&self, plan: NewPlan) -> Result<SavedPlan> {
         let artifact = self
-            .put_artifact(&bytes, "application/json", Some(plan.run_id))
+            .put_artifact(plan.plan.as_bytes(), "application/json", Some(plan.run_id))
             .await?;
-        drop(bytes);
         let t = now();
         let id = Uuid::now_v7();
-        let sql = self.sql(
+        let sql = self.sql_owned(format!(
             "INSERT INTO ops.plans (id, run_id, ssot_revision, live_fingerprint, plan, rendered, status, artifact_sha256, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'planned', $7, $8, $8)",
-        );
+             VALUES ($1, $2, $3, $4, {}, $6, 'planned', $7, $8, $8)",
+            if self.is_pg() { "$5::jsonb" } else { "$5" }
+        ));
         with_pool!(self, p => sqlx::query(&sql)
             .bind(id)
             .bind(plan.run_id)
@@ -90,30 +86,27 @@ impl Store {
             .execute(p)
             .await
             .map(|_| ())?);
-        Ok(Plan {
+        Ok(SavedPlan {
             id,
-            run_id: plan.run_id,
-            ssot_revision: plan.ssot_revision,
-            live_fingerprint: plan.live_fingerprint,
-            plan: plan.plan,
+            artifact_sha256: artifact.sha256,
             rendered: plan.rendered,
-            status: "planned".into(),
-            artifact_sha256: Some(artifact.sha256),
-            created_at: t,
-            updated_at: t,
         })
     }
 
-    pub async fn set_plan_status(&self, id: Uuid, status: PlanStatus) -> Result<Plan> {
-        let sql =
-            self.sql("UPDATE ops.plans SET status = $2, updated_at = $3 WHERE id = $1 RETURNING *");
-        let row = with_pool!(self, p => sqlx::query_as::<_, Plan>(&sql)
+    /// Set a plan's status (the plan itself, which may be large, is not read back).
+    pub async fn set_plan_status(&self, id: Uuid, status: PlanStatus) -> Result<()> {
+        let sql = self.sql("UPDATE ops.plans SET status = $2, updated_at = $3 WHERE id = $1");
+        let changed = with_pool!(self, p => sqlx::query(&sql)
             .bind(id)
             .bind(status.as_str())
             .bind(now())
-            .fetch_optional(p)
-            .await?);
-        row.ok_or_else(|| StoreError::Invalid(format!("plan {id} not found")))
+            .execute(p)
+            .await?
+            .rows_affected());
+        if changed == 0 {
+            return Err(StoreError::Invalid(format!("plan {id} not found")));
+        }
+        Ok(())
     }
 
     /// Mark every `planned` plan except `keep` as superseded; returns how many changed.

@@ -137,7 +137,18 @@ pub struct NewPlan {
     pub run_id: Uuid,
     pub ssot_revision: String,
     pub live_fingerprint: String,
-    pub plan: Value,
+    /// The plan as JSON text.
+    pub plan: String,
+    pub rendered: String,
+}
+
+/// A plan just stored (status `planned`).
+#[derive(Clone, Debug)]
+pub struct SavedPlan {
+    pub id: Uuid,
+    /// The plan JSON's artifact.
+    pub artifact_sha256: String,
+    /// The rendered text, handed back.
     pub rendered: String,
 }
 

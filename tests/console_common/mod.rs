@@ -82,7 +82,8 @@ pub async fn populate(store: &Store) -> Populated {
             run_id: run.id,
             ssot_revision: "sha256:abc".into(),
             live_fingerprint: "fp".into(),
-            plan: json!({"actions": [{"op": "update", "resource": "droplet/quickstart-staging"}]}),
+            plan: json!({"actions": [{"op": "update", "resource": "droplet/quickstart-staging"}]})
+                .to_string(),
             rendered: "~ update droplet quickstart-staging <size>\n".into(),
         })
         .await
@@ -231,7 +232,7 @@ pub async fn populate(store: &Store) -> Populated {
         .expect("enqueue");
     Populated {
         run_id: run.id,
-        plan_artifact: plan.artifact_sha256.expect("plan artifact"),
+        plan_artifact: plan.artifact_sha256,
         gate_artifact: report.sha256,
     }
 }

@@ -49,7 +49,8 @@ pub fn gate(name: &str, gate_type: GateType, params: GateParams) -> Gate {
 /// Replace the SSOT's gates.
 pub fn set_gates(ssot: &mut Ssot, gates: Vec<Gate>) {
     ssot.resources.retain(|r| !matches!(r, Resource::Gate(_)));
-    ssot.resources.extend(gates.into_iter().map(Resource::Gate));
+    ssot.resources
+        .extend(gates.into_iter().map(|g| Resource::Gate(Box::new(g))));
 }
 
 pub fn admin_url() -> Option<String> {

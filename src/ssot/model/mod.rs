@@ -85,9 +85,10 @@ macro_rules! kinds {
             }
         )*
 
-        /// Any one SSOT document, typed.
+        /// Any one SSOT document, typed. Boxed: kinds differ a lot in size, and a tree of
+        /// thousands of resources should not pay the largest kind's size for each.
         #[derive(Clone, Debug, PartialEq)]
-        pub enum Resource { $( $kind($kind), )* }
+        pub enum Resource { $( $kind(Box<$kind>), )* }
 
         impl Resource {
             pub fn kind(&self) -> Kind {
@@ -99,7 +100,7 @@ macro_rules! kinds {
             pub fn name(&self) -> &str { &self.metadata().name }
             /// Deserialize a document already checked against its kind's schema.
             pub fn from_value(kind: Kind, value: serde_json::Value) -> Result<Resource, serde_json::Error> {
-                Ok(match kind { $( Kind::$kind => Resource::$kind(serde_json::from_value(value)?), )* })
+                Ok(match kind { $( Kind::$kind => Resource::$kind(Box::new(serde_json::from_value(value)?)), )* })
             }
             pub fn to_value(&self) -> serde_json::Value {
                 let v = match self { $( Resource::$kind(r) => serde_json::to_value(r), )* };
