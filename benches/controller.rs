@@ -211,13 +211,18 @@ fn run_and_peak(mut cmd: Command, log: &Path) -> (u64, Duration, bool) {
     }
 }
 
-/// Requests the simulator has answered in all (its `/_sim/requests` counters).
-fn sim_requests(port: u16) -> String {
+/// A simulator control endpoint's JSON.
+fn sim_get(port: u16, path: &str) -> serde_json::Value {
     let out = Command::new("curl")
-        .args(["-sf", &format!("http://127.0.0.1:{port}/_sim/requests")])
+        .args(["-sf", &format!("http://127.0.0.1:{port}{path}")])
         .output();
     let body = out.map(|o| o.stdout).unwrap_or_default();
-    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    serde_json::from_slice(&body).unwrap_or_default()
+}
+
+/// Requests the simulator has answered in all (its `/_sim/requests` counters).
+fn sim_requests(port: u16) -> String {
+    let v = sim_get(port, "/_sim/requests");
     match v.as_object() {
         Some(counts) => counts
             .values()
@@ -266,6 +271,13 @@ fn rss(n: usize) {
     // A settled controller's resync: the whole fleet in one cycle.
     let (resync_kb, resync_t, ok3) = run_and_peak(once(n), &logs[2]);
     let requests = sim_requests(port);
+    let state = sim_get(port, "/_sim/state");
+    let count = |kind: &str| {
+        state["digitalocean"][kind]
+            .as_array()
+            .map_or(0, |a| a.len())
+    };
+    let (droplets, firewalls) = (count("droplets"), count("firewalls"));
     let _ = sim.kill();
     let _ = sim.wait();
     for log in &logs {
@@ -279,9 +291,14 @@ fn rss(n: usize) {
         );
     }
     assert!(ok1 && ok2 && ok3, "odooops run --once failed");
+    assert_eq!(
+        (droplets, firewalls),
+        (n, n),
+        "one droplet and one firewall per environment"
+    );
     let mb = |kb: u64| kb as f64 / 1024.0;
     println!(
-        "controller peak RSS, {n} environments (target < 100 MB):\n  converge an empty cloud, batches of 500: {:.1} MB ({:.1} s)\n  restart, no-op in batches of 500: {:.1} MB ({:.1} s)\n  settled resync, all {n} in one cycle: {:.1} MB ({:.1} s)\n  simulator requests over the three runs: {requests}",
+        "controller peak RSS, {n} environments (target < 100 MB):\n  converge an empty cloud, batches of 500: {:.1} MB ({:.1} s)\n  restart, no-op in batches of 500: {:.1} MB ({:.1} s)\n  settled resync, all {n} in one cycle: {:.1} MB ({:.1} s)\n  simulator requests over the three runs: {requests}; simulator holds {droplets} droplets and {firewalls} firewalls",
         mb(converge_kb),
         converge_t.as_secs_f64(),
         mb(noop_kb),
