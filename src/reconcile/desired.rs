@@ -121,6 +121,16 @@ pub fn environment(project: &Project, env: &Environment) -> (Vec<Desired>, EnvPl
     (out, input)
 }
 
+/// What observing an environment needs read besides droplets and firewalls, as
+/// [`environment`] decides it: the DNS zone of its record, and whether it has a managed
+/// database on DigitalOcean.
+pub fn reads(env: &Environment) -> (Option<&str>, bool) {
+    (
+        env.spec.domain.as_ref().map(|d| d.zone.as_str()),
+        env.spec.database.provider == DatabaseProvider::Digitalocean,
+    )
+}
+
 /// Inbound 80/443 (from `httpSources`, default anywhere) and 22 (only from `sshSources`);
 /// outbound everything except port 25 (Odoo.sh parity: use 465/587).
 pub fn firewall(project: &str, env: &str, env_tag: &str, spec: &Environment) -> Firewall {

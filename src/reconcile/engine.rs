@@ -223,16 +223,21 @@ impl Engine {
             ObjectKind::VercelEnv => sp.vercel.is_some(),
             _ => true,
         };
+        let projects: BTreeMap<&str, &Project> = ssot
+            .projects()
+            .map(|p| (p.metadata.name.as_str(), p))
+            .collect();
         let envs: Vec<(&Project, &Environment)> = ssot
             .environments()
             .filter(|e| in_scope(&e.metadata.name))
-            .filter_map(|e| ssot.project(&e.spec.project).map(|p| (p, e)))
+            .filter_map(|e| projects.get(e.spec.project.as_str()).map(|p| (*p, e)))
             .collect();
+        drop(projects);
         // What to read: the zones and databases in use, and the secret names wanted.
         let mut wants = observe::Wants::default();
         let mut secrets_wanted = Vec::new();
         for (project, env) in &envs {
-            wants.add(&desired::environment(project, env).0);
+            wants.add(desired::reads(env));
             secrets_wanted.extend(
                 secrets::desired(ssot, project, env)
                     .into_iter()

@@ -42,18 +42,14 @@ pub struct Wants {
 }
 
 impl Wants {
-    pub fn add(&mut self, desired: &[Desired]) {
-        for d in desired {
-            match d.key.kind {
-                ObjectKind::DnsRecord => {
-                    if let Some(zone) = d.value["zone"].as_str() {
-                        self.zones.insert(zone.to_string());
-                    }
-                }
-                ObjectKind::Database | ObjectKind::DatabaseUser => self.databases = true,
-                _ => {}
+    /// Add what one environment's objects need read ([`super::desired::reads`]).
+    pub fn add(&mut self, (zone, database): (Option<&str>, bool)) {
+        if let Some(zone) = zone {
+            if !self.zones.contains(zone) {
+                self.zones.insert(zone.to_string());
             }
         }
+        self.databases |= database;
     }
 }
 
