@@ -14,6 +14,13 @@ pub fn droplet_ip_ref(droplet: &str) -> String {
     format!("${{droplet:{droplet}.ipv4}}")
 }
 
+/// The droplet a [`droplet_ip_ref`] names.
+pub fn droplet_of_ref(reference: &str) -> Option<&str> {
+    reference
+        .strip_prefix("${droplet:")
+        .and_then(|r| r.strip_suffix(".ipv4}"))
+}
+
 /// Droplet name of an environment.
 pub fn droplet_name(project: &str, env: &str) -> String {
     format!("{project}-{env}")

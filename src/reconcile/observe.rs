@@ -2,7 +2,7 @@
 //! per object type per provider per cycle, never one call per environment — mapped onto the
 //! same keys as the desired objects.
 
-use super::desired::droplet_ip_ref;
+use super::desired::droplet_of_ref;
 use super::diff::{Desired, Live, ObjectKey, ObjectKind};
 use crate::provider::digitalocean::{
     DigitalOcean, LiveCluster, LiveDroplet, LiveFirewall, LiveRecord,
@@ -194,14 +194,17 @@ impl Observed {
 /// Replace `${droplet:NAME.ipv4}` references with observed addresses (unknown ones stay,
 /// and are resolved at apply time once the droplet exists).
 pub fn resolve_refs(desired: &mut [Desired], ips: &BTreeMap<String, String>) {
-    let by_ref: BTreeMap<String, &String> =
-        ips.iter().map(|(n, ip)| (droplet_ip_ref(n), ip)).collect();
     for d in desired
         .iter_mut()
         .filter(|d| d.key.kind == ObjectKind::DnsRecord)
     {
         if let Some(data) = d.value.pointer_mut("/record/data") {
-            if let Some(ip) = data.as_str().and_then(|r| by_ref.get(r)) {
+            // `${droplet:NAME.ipv4}` names its droplet: one lookup, no map of every reference.
+            let ip = data
+                .as_str()
+                .and_then(droplet_of_ref)
+                .and_then(|name| ips.get(name));
+            if let Some(ip) = ip {
                 *data = json!(ip);
             }
         }
