@@ -621,10 +621,6 @@ impl DigitalOcean {
     }
 
     /// Every record of a zone; a missing zone has none.
-    pub async fn observe_records(&self, zone: &str) -> Result<Vec<LiveRecord>, ProviderError> {
-        self.observe_records_where(zone, |_| true).await
-    }
-
     /// The records of `zone` that `keep` selects, normalized page by page (a missing zone
     /// has none).
     pub async fn observe_records_where(

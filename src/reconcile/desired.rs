@@ -74,18 +74,11 @@ pub fn environment(project: &Project, env: &Environment) -> (Vec<Desired>, EnvPl
         }
     }
 
-    let region = env
-        .spec
-        .host
-        .region
-        .clone()
-        .or_else(|| project.spec.default_region.clone())
-        .unwrap_or_default();
     let mut tags = vec![managed, project_tag, env_tag.clone()];
     tags.extend(env.spec.host.tags.iter().cloned());
     let droplet = Droplet {
         name: droplet_name(p, e),
-        region,
+        region: region(project, env),
         size: env.spec.host.size.clone(),
         image: env.spec.host.image.clone(),
         tags,
@@ -118,14 +111,31 @@ pub fn environment(project: &Project, env: &Environment) -> (Vec<Desired>, EnvPl
         value: to_value(&fw),
     });
 
-    let input = EnvPlanInput {
+    (out, plan_input(project, env))
+}
+
+/// What acting on an environment needs besides its desired objects.
+pub fn plan_input(project: &Project, env: &Environment) -> EnvPlanInput {
+    let p = &project.metadata.name;
+    let e = &env.metadata.name;
+    let [_, _, owner_tag] = owner_tags(p, e);
+    EnvPlanInput {
         environment: e.clone(),
         project: p.clone(),
         ssh_keys: env.spec.host.ssh_keys.clone(),
-        owner_tag: env_tag,
-        region: droplet.region.clone(),
-    };
-    (out, input)
+        owner_tag,
+        region: region(project, env),
+    }
+}
+
+/// An environment's region: its own, else its project's default.
+fn region(project: &Project, env: &Environment) -> String {
+    env.spec
+        .host
+        .region
+        .clone()
+        .or_else(|| project.spec.default_region.clone())
+        .unwrap_or_default()
 }
 
 /// What observing an environment needs read besides droplets and firewalls, as

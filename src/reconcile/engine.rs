@@ -569,7 +569,7 @@ impl Engine {
             .filter_map(|name| {
                 let env = ssot.environment(name)?;
                 let project = ssot.project(&env.spec.project)?;
-                Some((name.to_string(), desired::environment(project, env).1))
+                Some((name.to_string(), desired::plan_input(project, env)))
             })
             .collect();
         let ips = Mutex::new(obs.droplet_ips);
@@ -727,7 +727,7 @@ impl Engine {
             let input = sh.inputs.get(env);
             // No earlier attempt of this dedupe key: the plan's fresh observation is all a
             // create needs to know (a retry, or a row a crash left, looks again).
-            let first_attempt = ledger.is_inserted() && row.attempts == 0;
+            let first_attempt = ledger.is_inserted();
             match self
                 .execute(sh.ssot, action, input, sh.ips, sh.clusters, first_attempt)
                 .await

@@ -99,17 +99,6 @@ impl Fingerprint {
     }
 }
 
-/// The fingerprint of the live objects of `diffs` (those with a `before`).
-pub fn fingerprint(diffs: &[ResourceDiff]) -> String {
-    let mut f = Fingerprint::default();
-    for d in diffs {
-        if let Some(before) = &d.before {
-            f.add(&d.key, d.live_id.as_deref().unwrap_or(""), before);
-        }
-    }
-    f.finish()
-}
-
 fn dedupe_key(d: &ResourceDiff, op: Op) -> String {
     let mut h = Sha256::new();
     h.update(

@@ -81,26 +81,36 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// Document `doc` (an index into [`Loaded::documents`]) parsed again from its file.
-    pub fn located(&self, doc: usize) -> Option<LocatedDoc> {
+    /// `f` of document `doc` (an index into [`Loaded::documents`]) parsed again from its
+    /// file.
+    fn with_located<R>(&self, doc: usize, f: impl FnOnce(&LocatedDoc) -> R) -> Option<R> {
         let d = self.documents.get(doc)?;
         let mut cache = self
             .reread
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.as_ref().is_none_or(|(f, _)| *f != d.file) {
+        if cache.as_ref().is_none_or(|(file, _)| *file != d.file) {
             let text = &self.files.get(d.file)?.text;
             let docs = parse_documents(text, self.limits.yaml_options()).ok()?;
             *cache = Some((d.file, docs));
         }
-        cache.as_ref()?.1.get(d.index).cloned()
+        cache.as_ref()?.1.get(d.index).map(f)
+    }
+
+    /// Document `doc` parsed again from its file.
+    pub fn located(&self, doc: usize) -> Option<LocatedDoc> {
+        self.with_located(doc, LocatedDoc::clone)
     }
 
     /// Position of a JSON pointer in document `doc` (see [`LocatedDoc::pos`]).
     pub fn pos(&self, doc: usize, pointer: &str) -> Pos {
-        self.located(doc)
-            .map(|d| d.pos(pointer))
+        self.with_located(doc, |d| d.pos(pointer))
             .unwrap_or_default()
+    }
+
+    /// Line where document `doc` starts.
+    pub fn start_line(&self, doc: usize) -> u64 {
+        self.with_located(doc, |d| d.start.line).unwrap_or(0)
     }
 
     /// Content hash of the tree (paths and bytes), the SSOT revision when git is absent.

@@ -55,7 +55,7 @@ impl Ctx<'_> {
     }
     fn location(&self, e: &Entry) -> String {
         let d = &self.loaded.documents[e.doc];
-        let line = self.loaded.located(e.doc).map_or(0, |l| l.start.line);
+        let line = self.loaded.start_line(e.doc);
         format!("{}:{line}", self.loaded.files[d.file].display)
     }
 }
