@@ -614,8 +614,17 @@ fn firewall_from(b: &Value, id: &str, created_at: &str) -> Result<Value, Respons
 }
 
 async fn list_firewalls(State(s): State<Shared>, Query(q): Q) -> Response {
-    let items: Vec<Value> = lock(&s.digitalocean).firewalls.values().cloned().collect();
-    match page(&s, "/v2/firewalls", &q, "firewalls", items.iter().collect()) {
+    let paged = {
+        let st = lock(&s.digitalocean);
+        page(
+            &s,
+            "/v2/firewalls",
+            &q,
+            "firewalls",
+            st.firewalls.values().collect(),
+        )
+    };
+    match paged {
         Ok(b) => answer(&s, StatusCode::OK, Some(b)),
         Err(r) => r,
     }
@@ -715,8 +724,17 @@ async fn firewall_remove_droplets(
 }
 
 async fn list_domains(State(s): State<Shared>, Query(q): Q) -> Response {
-    let items: Vec<Value> = lock(&s.digitalocean).domains.values().cloned().collect();
-    match page(&s, "/v2/domains", &q, "domains", items.iter().collect()) {
+    let paged = {
+        let st = lock(&s.digitalocean);
+        page(
+            &s,
+            "/v2/domains",
+            &q,
+            "domains",
+            st.domains.values().collect(),
+        )
+    };
+    match paged {
         Ok(b) => answer(&s, StatusCode::OK, Some(b)),
         Err(r) => r,
     }
@@ -758,8 +776,14 @@ async fn delete_domain(State(s): State<Shared>, Path(name): Path<String>) -> Res
 }
 
 async fn list_records(State(s): State<Shared>, Path(name): Path<String>, Query(q): Q) -> Response {
-    let items: Option<Vec<Value>> = lock(&s.digitalocean).records.get(&name).map(|recs| {
-        recs.values()
+    let path = format!("/v2/domains/{name}/records");
+    let paged = {
+        let st = lock(&s.digitalocean);
+        let Some(recs) = st.records.get(&name) else {
+            return not_found();
+        };
+        let items: Vec<&Value> = recs
+            .values()
             .filter(|r| q.get("type").is_none_or(|t| r["type"] == t.as_str()))
             // `name` is fully qualified (`sub.example.com`; the apex is the zone itself).
             .filter(|r| {
@@ -773,19 +797,10 @@ async fn list_records(State(s): State<Shared>, Path(name): Path<String>, Query(q
                     fqdn == *n
                 })
             })
-            .cloned()
-            .collect()
-    });
-    let Some(items) = items else {
-        return not_found();
+            .collect();
+        page(&s, &path, &q, "domain_records", items)
     };
-    match page(
-        &s,
-        &format!("/v2/domains/{name}/records"),
-        &q,
-        "domain_records",
-        items.iter().collect(),
-    ) {
+    match paged {
         Ok(b) => answer(&s, StatusCode::OK, Some(b)),
         Err(r) => r,
     }
