@@ -11,7 +11,7 @@ use odooops::provider::supabase::Supabase;
 use odooops::provider::{Provider, SecretValue, StaticSecrets};
 use odooops::reconcile::engine::{Context, Engine};
 use odooops::reconcile::plan::Op;
-use odooops::sim::{self, faults::FaultConfig, lock};
+use odooops::sim::{self, faults::FaultConfig, faults::Faults, lock};
 use odooops::ssot::{self, Limits, Ssot};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -305,6 +305,99 @@ async fn a_failed_apply_action_is_notified_once_and_a_failed_post_is_retried() {
                 texts.iter().all(|t| t.contains("staging/firewall")),
                 "{texts:?}"
             );
+        }
+        // The firewall API recovers: the next apply creates the firewall, and the failure's
+        // announcements get their follow-up once: a Slack message, the work item Done.
+        *lock(&sim.state.faults) = Faults::new(FaultConfig::default());
+        for round in 0..2 {
+            let p = engine.plan(&ssot, &ctx).await.expect("plan");
+            assert_eq!(p.plan.has_changes(), round == 0, "round {round}");
+            if round == 0 {
+                engine
+                    .apply(&ssot, p.plan_id, &ctx)
+                    .await
+                    .expect("the firewall create succeeds now");
+            }
+            assert_recovered_once(&sim, b.name, round);
+        }
+        b.finish().await;
+    }
+}
+
+/// Exactly one "apply recovered" Slack message, for the staging firewall, and the apply
+/// failure's one work item moved to `Done`.
+fn assert_recovered_once(sim: &sim::Running, backend: &str, round: usize) {
+    let recovered: Vec<String> = webhook_texts(sim)
+        .into_iter()
+        .filter(|t| t.contains("apply recovered"))
+        .collect();
+    assert_eq!(
+        recovered.len(),
+        1,
+        "[{backend}] round {round}: {recovered:?}"
+    );
+    assert!(recovered[0].contains("staging/firewall"), "{recovered:?}");
+    let items: Vec<Value> = work_items(sim)
+        .into_iter()
+        .filter(|w| w["name"].as_str().unwrap_or("").contains("Apply failed"))
+        .collect();
+    assert_eq!(items.len(), 1, "[{backend}] round {round}: one work item");
+    assert_eq!(
+        state_name(sim, &items[0]["state"]),
+        "Done",
+        "[{backend}] round {round}"
+    );
+}
+
+#[tokio::test]
+async fn an_apply_failure_is_closed_by_the_next_plan_that_sees_its_resource_converged() {
+    for b in backends().await {
+        let sim = sim::start("127.0.0.1:0", FaultConfig::default())
+            .await
+            .expect("sim");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ssot = tree(dir.path());
+        let engine = engine(b.store.clone(), &sim, StaticSecrets::default());
+        let ctx = Context {
+            only_env: Some("staging".into()),
+            ..Context::default()
+        };
+        *lock(&sim.state.faults) = Faults::new(
+            FaultConfig::parse("route=/digitalocean/v2/firewalls,method=POST,count=1000,kinds=500")
+                .expect("faults"),
+        );
+        let p = engine.plan(&ssot, &ctx).await.expect("plan");
+        engine
+            .apply(&ssot, p.plan_id, &ctx)
+            .await
+            .expect_err("the firewall create fails");
+        let failed = webhook_texts(&sim)
+            .into_iter()
+            .filter(|t| t.contains("apply failed"))
+            .count();
+        assert_eq!(failed, 1, "[{}] the failure is announced", b.name);
+        // Someone else converges it (here: an apply that cannot reach the notifiers, so its
+        // follow-ups fail and stay for the next cycle).
+        *lock(&sim.state.faults) = Faults::new(FaultConfig::default());
+        let mut quiet = self::engine(b.store.clone(), &sim, StaticSecrets::default());
+        quiet.secrets = Arc::new(StaticSecrets::default());
+        let p = quiet.plan(&ssot, &ctx).await.expect("plan");
+        quiet
+            .apply(&ssot, p.plan_id, &ctx)
+            .await
+            .expect("the firewall create succeeds now");
+        assert!(
+            webhook_texts(&sim)
+                .iter()
+                .all(|t| !t.contains("apply recovered")),
+            "[{}] no secret, no post",
+            b.name
+        );
+        // The next plans see the firewall converged: the follow-up goes out, once.
+        for round in 0..2 {
+            let p = engine.plan(&ssot, &ctx).await.expect("plan");
+            assert!(!p.plan.has_changes(), "round {round}");
+            assert_recovered_once(&sim, b.name, round);
         }
         b.finish().await;
     }

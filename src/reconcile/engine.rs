@@ -3,7 +3,7 @@
 
 use super::desired::{self, droplet_ip_ref, EnvPlanInput};
 use super::diff::{self, Change, Desired, Live, ObjectKind, ResourceDiff};
-use super::notify::{ApplyFailure, NotifyConfig};
+use super::notify::{ApplyFailure, CycleOutcome, NotifyConfig};
 use super::observe;
 use super::plan::{self, Action, EnvPolicy, Op, Plan, PlanError};
 use super::render;
@@ -124,6 +124,8 @@ struct EnvOutcome {
     adopted: usize,
     skipped: usize,
     failed: Vec<ApplyFailure>,
+    /// Resources (`env/kind/name`) whose action is done: succeeded, adopted or done before.
+    done: Vec<String>,
 }
 
 /// What `plan` produced.
@@ -402,8 +404,29 @@ impl Engine {
             )
             .await?;
         let text = row.rendered;
+        // A resource of an environment this plan covered, with no action, is converged.
+        let pending: std::collections::BTreeSet<String> = plan
+            .actions
+            .iter()
+            .map(|a| a.diff.key.to_string())
+            .collect();
+        let settled = |env: &str, resource: &str| {
+            ctx.only_env.as_deref().is_none_or(|o| o == env)
+                && !ctx.skip_envs.contains(env)
+                && ssot.environment(env).is_some()
+                && !pending.contains(resource)
+        };
         let notified = self
-            .notify_cycle(ssot, ctx.only_env.as_deref(), run_id, corr, &[])
+            .notify_cycle(
+                ssot,
+                ctx.only_env.as_deref(),
+                run_id,
+                corr,
+                &CycleOutcome {
+                    failures: &[],
+                    settled: &settled,
+                },
+            )
             .await;
         if notified != Default::default() {
             self.event(
@@ -606,6 +629,7 @@ impl Engine {
             failed: 0,
         };
         let mut failures = Vec::new();
+        let mut done = std::collections::BTreeSet::new();
         let mut first_error = None;
         for r in results {
             match r {
@@ -615,14 +639,21 @@ impl Engine {
                     out.skipped += o.skipped;
                     out.failed += o.failed.len();
                     failures.extend(o.failed);
+                    done.extend(o.done);
                 }
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
             }
         }
-        // Healed findings get their "resolved" follow-up; failed actions are announced.
-        self.notify_cycle(ssot, ctx.only_env.as_deref(), run.id, &corr, &failures)
+        // Healed findings get their "resolved" follow-up; failed actions are announced, and
+        // failures announced before whose resource is now applied get their follow-up.
+        let settled = |_env: &str, resource: &str| done.contains(resource);
+        let cycle = CycleOutcome {
+            failures: &failures,
+            settled: &settled,
+        };
+        self.notify_cycle(ssot, ctx.only_env.as_deref(), run.id, &corr, &cycle)
             .await;
         if let Some(e) = first_error {
             self.store
@@ -701,6 +732,7 @@ impl Engine {
                         || a.status == ActionStatus::Adopted.as_str() =>
                 {
                     out.skipped += 1;
+                    out.done.push(action.diff.key.to_string());
                     self.event(
                         run_id,
                         corr,
@@ -748,6 +780,7 @@ impl Engine {
                     } else {
                         out.succeeded += 1;
                     }
+                    out.done.push(action.diff.key.to_string());
                     self.store
                         .resolve_drift(
                             env,

@@ -1,7 +1,8 @@
 //! Notifications, once per finding: a drift finding opened by a plan, or an apply action
 //! that failed, is posted to Slack and tracked as a Plane work item for every `Notifier` its
-//! environment lists; when the finding is resolved, the same work item is moved to `Done`
-//! and a "resolved" message posted, once.
+//! environment lists; when the finding is resolved — the drift finding closed, or the failed
+//! resource seen converged by a later plan or applied by a later apply — the same work item
+//! is moved to `Done` and a "resolved" (or "recovered") message posted, once.
 //!
 //! Every side effect is a ledger row first (constitution rule 6): the dedupe key
 //! `notify:<subject>:<notifier>:<channel>` (`…:resolved` for the follow-up) is committed
@@ -32,8 +33,10 @@ pub const OP_SLACK: &str = "notify_slack";
 pub const OP_PLANE: &str = "notify_plane";
 pub const OP_SLACK_RESOLVED: &str = "notify_slack_resolved";
 pub const OP_PLANE_RESOLVED: &str = "notify_plane_resolved";
-/// Apply failures have no follow-up.
+/// An apply failure's Slack post / Plane work item (the channel is in the request), and
+/// their follow-ups once the resource is converged.
 pub const OP_APPLY_FAILED: &str = "notify_apply_failed";
+pub const OP_APPLY_RECOVERED: &str = "notify_apply_recovered";
 
 /// How notifiers are reached. Base URLs default to the SSOT project's provider settings
 /// (else the real APIs); the simulator sets them.
@@ -71,6 +74,15 @@ pub struct ApplyFailure {
     pub error: String,
 }
 
+/// What a reconcile cycle learned about its resources, for the apply-failure notices.
+pub(crate) struct CycleOutcome<'a> {
+    /// Actions that failed in this cycle (an apply), to announce.
+    pub failures: &'a [ApplyFailure],
+    /// Whether the cycle saw a resource (`env`, `env/kind/name`) converged: the test that
+    /// closes an announced apply failure.
+    pub settled: &'a (dyn Fn(&str, &str) -> bool + Sync),
+}
+
 /// What one notification pass did (for the run's evidence).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct NotifyReport {
@@ -83,6 +95,18 @@ enum Outcome {
     Sent,
     Already,
     Failed,
+}
+
+/// How a finding's follow-up is sent.
+struct FollowUp {
+    /// `slack` or `plane`: the channel of the announcement it follows.
+    channel: &'static str,
+    /// Ledger operation of the follow-up.
+    op: &'static str,
+    /// What the message says happened (`drift resolved`).
+    text: &'static str,
+    /// The Slack notifier must still subscribe to this event to be told.
+    event: NotifyEvent,
 }
 
 fn html_escape(s: &str) -> String {
@@ -322,19 +346,20 @@ impl Engine {
         }
     }
 
-    /// Notify newly opened findings, resolved findings and apply failures of the
-    /// environments in scope. Never fails: problems are evidence, retried next cycle.
+    /// Notify newly opened findings, resolved findings, apply failures and recovered apply
+    /// failures of the environments in scope. Never fails: problems are evidence, retried
+    /// next cycle.
     pub(crate) async fn notify_cycle(
         &self,
         ssot: &Ssot,
         only_env: Option<&str>,
         run_id: Uuid,
         corr: &str,
-        failures: &[ApplyFailure],
+        cycle: &CycleOutcome<'_>,
     ) -> NotifyReport {
         let mut report = NotifyReport::default();
         if let Err(e) = self
-            .notify_inner(ssot, only_env, run_id, corr, failures, &mut report)
+            .notify_inner(ssot, only_env, run_id, corr, cycle, &mut report)
             .await
         {
             self.event(
@@ -356,13 +381,21 @@ impl Engine {
         only_env: Option<&str>,
         run_id: Uuid,
         corr: &str,
-        failures: &[ApplyFailure],
+        cycle: &CycleOutcome<'_>,
         report: &mut NotifyReport,
     ) -> Result<(), StoreError> {
         let who = targets(ssot, only_env);
         let awaiting_slack = self.store.ledger_awaiting_resolution(OP_SLACK).await?;
         let awaiting_plane = self.store.ledger_awaiting_resolution(OP_PLANE).await?;
-        if who.is_empty() && awaiting_slack.is_empty() && awaiting_plane.is_empty() {
+        let awaiting_apply = self
+            .store
+            .ledger_awaiting_resolution(OP_APPLY_FAILED)
+            .await?;
+        if who.is_empty()
+            && awaiting_slack.is_empty()
+            && awaiting_plane.is_empty()
+            && awaiting_apply.is_empty()
+        {
             return Ok(());
         }
         let mut count = |o: Outcome| match o {
@@ -459,87 +492,31 @@ impl Engine {
         // 2. Resolved findings: the follow-up of every announced finding no longer open.
         for row in awaiting_slack.iter().chain(awaiting_plane.iter()) {
             let req = row.request_summary.clone().unwrap_or(Value::Null);
-            let env_name = req["env"].as_str().unwrap_or_default().to_string();
-            let finding = req["finding"].as_str().unwrap_or_default().to_string();
-            if only_env.is_some_and(|o| o != env_name) || open_ids.contains(&finding) {
+            let env_name = req["env"].as_str().unwrap_or_default();
+            let finding = req["finding"].as_str().unwrap_or_default();
+            if only_env.is_some_and(|o| o != env_name) || open_ids.contains(finding) {
                 continue;
             }
-            let notifier = req["notifier"].as_str().unwrap_or_default().to_string();
-            let subject = req["subject"].as_str().unwrap_or_default().to_string();
-            let spec = who
-                .get(&env_name)
-                .and_then(|(env, list)| {
-                    list.iter()
-                        .find(|(n, _)| *n == notifier)
-                        .map(|(_, s)| (*env, *s))
-                })
-                .or_else(|| {
-                    // The environment no longer lists it (or is gone): still close the loop
-                    // with the notifier's current settings when it exists.
-                    let env = ssot.environment(&env_name)?;
-                    let spec = ssot.notifiers().find(|n| n.metadata.name == notifier)?;
-                    Some((env, &spec.spec))
-                });
-            let key = format!("{}:resolved", row.dedupe_key);
-            let text = format!("[odooops] drift resolved: {subject}");
-            let o = if row.operation == OP_SLACK {
-                self.deliver(
-                    run_id,
-                    corr,
-                    &env_name,
-                    key,
-                    OP_SLACK_RESOLVED,
-                    &subject,
-                    req.clone(),
-                    || async {
-                        let Some((env, spec)) = spec else {
-                            return Ok(json!({"skipped": "the notifier is no longer in the SSOT"}));
-                        };
-                        let wants = spec
-                            .slack
-                            .as_ref()
-                            .is_some_and(|s| s.events.contains(&NotifyEvent::DriftResolved));
-                        if !wants {
-                            return Ok(json!({"skipped": "drift-resolved is not among the notifier's events"}));
-                        }
-                        self.slack_post(ssot, env, spec, &text).await
-                    },
-                )
-                .await?
+            let channel = if row.operation == OP_SLACK {
+                "slack"
             } else {
-                let item = row
-                    .response_summary
-                    .as_ref()
-                    .and_then(|r| r["work_item_id"].as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                self.deliver(
-                    run_id,
-                    corr,
-                    &env_name,
-                    key,
-                    OP_PLANE_RESOLVED,
-                    &subject,
-                    req.clone(),
-                    || async {
-                        let Some((env, spec)) = spec.filter(|(_, s)| s.plane.is_some()) else {
-                            return Ok(json!({"skipped": "the notifier is no longer in the SSOT"}));
-                        };
-                        let plane = self.plane_for(ssot, env, spec)?;
-                        let done = plane
-                            .set_state(&item, "Done")
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        Ok(json!({"work_item_id": done.id, "state": done.state}))
-                    },
-                )
-                .await?
+                "plane"
             };
-            count(o);
+            let how = FollowUp {
+                channel,
+                op: if channel == "slack" {
+                    OP_SLACK_RESOLVED
+                } else {
+                    OP_PLANE_RESOLVED
+                },
+                text: "drift resolved",
+                event: NotifyEvent::DriftResolved,
+            };
+            count(self.follow_up(ssot, &who, row, &how, run_id, corr).await?);
         }
 
         // 3. Apply failures: once per failed action (its ledger dedupe key).
-        for fail in failures {
+        for fail in cycle.failures {
             let Some((env, notifiers)) = who.get(&fail.env) else {
                 continue;
             };
@@ -608,6 +585,118 @@ impl Engine {
                 }
             }
         }
+        // 4. Recovered apply failures: the follow-up of every announced failure whose
+        //    resource this cycle saw converged.
+        for row in &awaiting_apply {
+            let req = row.request_summary.clone().unwrap_or(Value::Null);
+            let env_name = req["env"].as_str().unwrap_or_default();
+            let resource = req["subject"].as_str().unwrap_or_default();
+            if only_env.is_some_and(|o| o != env_name) || !(cycle.settled)(env_name, resource) {
+                continue;
+            }
+            let how = FollowUp {
+                channel: if req["channel"] == "plane" {
+                    "plane"
+                } else {
+                    "slack"
+                },
+                op: OP_APPLY_RECOVERED,
+                text: "apply recovered",
+                // Told of the failure, told of the recovery.
+                event: NotifyEvent::ApplyFailed,
+            };
+            count(self.follow_up(ssot, &who, row, &how, run_id, corr).await?);
+        }
         Ok(())
+    }
+
+    /// The "resolved" follow-up of an announced finding (ledger `row`): a Slack message
+    /// when the notifier still subscribes to `how.event`, the Plane work item moved to
+    /// `Done`; behind its own ledger row `<row key>:resolved`, so it happens once.
+    async fn follow_up(
+        &self,
+        ssot: &Ssot,
+        who: &BTreeMap<String, EnvNotifiers<'_>>,
+        row: &crate::store::Action,
+        how: &FollowUp,
+        run_id: Uuid,
+        corr: &str,
+    ) -> Result<Outcome, StoreError> {
+        let req = row.request_summary.clone().unwrap_or(Value::Null);
+        let env_name = req["env"].as_str().unwrap_or_default().to_string();
+        let notifier = req["notifier"].as_str().unwrap_or_default();
+        let subject = req["subject"].as_str().unwrap_or_default().to_string();
+        let spec = who
+            .get(&env_name)
+            .and_then(|(env, list)| {
+                list.iter()
+                    .find(|(n, _)| n == notifier)
+                    .map(|(_, s)| (*env, *s))
+            })
+            .or_else(|| {
+                // The environment no longer lists it (or is gone): still close the loop with
+                // the notifier's current settings when it exists.
+                let env = ssot.environment(&env_name)?;
+                let spec = ssot.notifiers().find(|n| n.metadata.name == notifier)?;
+                Some((env, &spec.spec))
+            });
+        let key = format!("{}:resolved", row.dedupe_key);
+        let text = format!("[odooops] {}: {subject}", how.text);
+        if how.channel == "slack" {
+            self.deliver(
+                run_id,
+                corr,
+                &env_name,
+                key,
+                how.op,
+                &subject,
+                req.clone(),
+                || async {
+                    let Some((env, spec)) = spec else {
+                        return Ok(json!({"skipped": "the notifier is no longer in the SSOT"}));
+                    };
+                    let wants = spec
+                        .slack
+                        .as_ref()
+                        .is_some_and(|s| s.events.contains(&how.event));
+                    if !wants {
+                        return Ok(json!({"skipped": format!(
+                            "{} is not among the notifier's events",
+                            serde_json::to_value(how.event).unwrap_or(Value::Null)
+                        )}));
+                    }
+                    self.slack_post(ssot, env, spec, &text).await
+                },
+            )
+            .await
+        } else {
+            let item = row
+                .response_summary
+                .as_ref()
+                .and_then(|r| r["work_item_id"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            self.deliver(
+                run_id,
+                corr,
+                &env_name,
+                key,
+                how.op,
+                &subject,
+                req.clone(),
+                || async {
+                    let Some((env, spec)) = spec.filter(|(_, s)| s.plane.is_some()) else {
+                        return Ok(json!({"skipped": "the notifier is no longer in the SSOT"}));
+                    };
+                    let plane = self.plane_for(ssot, env, spec)?;
+                    let done = plane
+                        .set_state(&item, "Done")
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok(json!({"work_item_id": done.id, "state": done.state}))
+                },
+            )
+            .await
+        }
     }
 }
