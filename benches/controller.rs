@@ -283,12 +283,19 @@ fn rss(n: usize) {
     for log in &logs {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
+        let transport = lines
+            .iter()
+            .filter(|l| l.contains("error sending request"))
+            .count();
         println!(
-            "{}: {} log lines; last: {}",
+            "{}: {} log lines ({transport} with a transport error); last: {}",
             log.display(),
             lines.len(),
             lines.last().unwrap_or(&"")
         );
+        if let Some(first) = lines.iter().find(|l| l.contains("error sending request")) {
+            println!("    first transport error: {first}");
+        }
     }
     assert!(ok1 && ok2 && ok3, "odooops run --once failed");
     assert_eq!(

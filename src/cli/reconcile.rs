@@ -4,7 +4,7 @@ use super::{Output, EXIT_ERROR, EXIT_OK, EXIT_USAGE};
 use crate::provider::digitalocean::DigitalOcean;
 use crate::provider::http::{Auth, ClientConfig, HttpClient, Metrics};
 use crate::provider::{EnvSecrets, Provider, SecretSource, SecretValue};
-use crate::reconcile::engine::{Context, Engine};
+use crate::reconcile::engine::{Context, Detail, Engine};
 use crate::reconcile::render;
 use crate::ssot::{self, Limits, Ssot};
 use crate::store::Store;
@@ -212,7 +212,10 @@ pub fn diff(dir: &Path, t: &Target<'_>, env: Option<&str>) -> anyhow::Result<i32
             only_env: env.map(str::to_string),
             ..Context::default()
         };
-        let diffs = engine.observe_and_diff(&ssot, &ctx).await?.diffs;
+        let diffs = engine
+            .observe_and_diff(&ssot, &ctx, Detail::Full)
+            .await?
+            .diffs;
         print!("{}", render::diff_text(&diffs, color()));
         engine.store.close().await;
         Ok(EXIT_OK)

@@ -128,6 +128,15 @@ struct EnvOutcome {
     done: Vec<String>,
 }
 
+/// How much of each object's diff `observe_and_diff` keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Values, field changes and the unified text of every changed object (plan, diff).
+    Full,
+    /// The key and the kind of change only (apply's staleness check).
+    Changes,
+}
+
 /// What `plan` produced.
 #[derive(Debug, Clone)]
 pub struct Planned {
@@ -214,6 +223,7 @@ impl Engine {
         &self,
         ssot: &Ssot,
         ctx: &Context,
+        detail: Detail,
     ) -> Result<Observation, EngineError> {
         let in_scope = |env: &str| {
             ctx.only_env.as_deref().is_none_or(|o| o == env) && !ctx.skip_envs.contains(env)
@@ -268,10 +278,13 @@ impl Engine {
                 fingerprint.add(&l.key, &l.id, &l.value);
             }
             for mut d in diff::diff(wanted, live, &ignores) {
-                // An unchanged object needs only its key past this point.
-                if d.change == Change::NoOp {
+                // An unchanged object needs only its key past this point; so does every
+                // object when only the changes are asked for.
+                if d.change == Change::NoOp || detail == Detail::Changes {
                     d.before = None;
                     d.after = None;
+                    d.fields = Vec::new();
+                    d.text = String::new();
                 }
                 diffs.push(d);
             }
@@ -349,7 +362,7 @@ impl Engine {
         run_id: Uuid,
         corr: &str,
     ) -> Result<Planned, EngineError> {
-        let obs = self.observe_and_diff(ssot, ctx).await?;
+        let obs = self.observe_and_diff(ssot, ctx, Detail::Full).await?;
         let diffs = obs.diffs;
         // Diff evidence goes in chunks: a rollout batch is thousands of creates, and each
         // row copies its resource's values.
@@ -557,7 +570,10 @@ impl Engine {
                 plan.revision, ssot.revision
             )));
         }
-        let obs = self.observe_and_diff(ssot, ctx).await?;
+        // The plan holds the changes; this look only checks that the live state is the one
+        // planned against and settles rows a crash left, so it keeps each object's key and
+        // kind of change, not its values.
+        let obs = self.observe_and_diff(ssot, ctx, Detail::Changes).await?;
         if obs.fingerprint != plan.live_fingerprint {
             self.store
                 .set_plan_status(plan_id, PlanStatus::Stale)
