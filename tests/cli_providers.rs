@@ -1,4 +1,5 @@
-//! `odooops secrets sync` and `odooops inventory` against the simulator, with evidence.
+//! `odooops secrets sync`, `odooops inventory` and `odooops apply --parallelism` against the
+//! simulator, with evidence.
 
 use odooops::sim::{self, faults::FaultConfig};
 use odooops::store::Store;
@@ -138,4 +139,55 @@ async fn inventory_records_observed_objects() {
         .filter(|o| o.object_type == "droplet")
         .all(|o| o.owned && o.environment.is_some()));
     store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_parallelism_is_validated_and_one_at_a_time_still_converges() {
+    let sim = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite:{}", dir.path().join("ops.db").display());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_odooops"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--ssot", "examples/quickstart", "--sim", &sim.url()])
+            .args(["--database-url", &db, "--data-dir"])
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    for bad in ["0", "65", "four"] {
+        let out = run(&["apply", "--auto-approve", "--parallelism", bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(64),
+            "{bad}: usage error (EX_USAGE): {err}"
+        );
+        assert!(
+            err.contains("--parallelism") && err.contains("from 1 to 64"),
+            "{bad}: {err}"
+        );
+    }
+    assert!(
+        sim::lock(&sim.state.digitalocean).droplets.is_empty(),
+        "a refused flag applies nothing"
+    );
+    let out = run(&["apply", "--auto-approve", "--parallelism", "1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sim::lock(&sim.state.digitalocean).droplets.len(), 2);
+    let again = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "converged: {}",
+        String::from_utf8_lossy(&again.stdout)
+    );
 }

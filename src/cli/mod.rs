@@ -15,8 +15,19 @@ mod sim;
 mod store;
 mod validate;
 
+use crate::reconcile::engine::DEFAULT_CONCURRENCY;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+/// `--parallelism`: how many environments are applied at the same time, 1 to 64.
+pub fn parse_parallelism(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s:?}: expected a whole number of environments from 1 to 64"
+        )),
+    }
+}
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
@@ -154,6 +165,10 @@ pub enum Command {
         auto_approve: bool,
         #[arg(long)]
         allow_destroy_production: bool,
+        /// Environments applied at the same time (1–64); each environment's actions stay
+        /// in plan order.
+        #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = parse_parallelism)]
+        parallelism: usize,
     },
     /// Show unified diffs of live state against the SSOT (read-only).
     Diff {
@@ -368,14 +383,18 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             plan_id,
             auto_approve,
             allow_destroy_production,
+            parallelism,
         } => {
             let t = target();
             reconcile::apply(
                 &ssot,
                 &t,
                 plan_id.as_deref(),
-                auto_approve,
-                allow_destroy_production,
+                &reconcile::ApplyOptions {
+                    auto_approve,
+                    allow_destroy_production,
+                    parallelism,
+                },
             )
         }
         Command::Diff { env } => {

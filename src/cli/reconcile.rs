@@ -165,23 +165,31 @@ pub fn plan(dir: &Path, t: &Target<'_>, a: PlanArgs<'_>) -> anyhow::Result<i32> 
     })
 }
 
+/// `odooops apply` flags.
+pub struct ApplyOptions {
+    pub auto_approve: bool,
+    pub allow_destroy_production: bool,
+    /// Environments applied at the same time.
+    pub parallelism: usize,
+}
+
 pub fn apply(
     dir: &Path,
     t: &Target<'_>,
     plan_id: Option<&str>,
-    auto_approve: bool,
-    allow_destroy_production: bool,
+    o: &ApplyOptions,
 ) -> anyhow::Result<i32> {
-    if plan_id.is_none() && !auto_approve {
+    if plan_id.is_none() && !o.auto_approve {
         eprintln!("error: pass a saved plan id (from `odooops plan`) or --auto-approve to plan and apply in one step");
         return Ok(EXIT_USAGE);
     }
     let ssot = load_ssot(dir)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let engine = engine(&ssot, t).await?;
+        let mut engine = engine(&ssot, t).await?;
+        engine.concurrency = o.parallelism;
         let ctx = Context {
-            allow_destroy_production,
+            allow_destroy_production: o.allow_destroy_production,
             ..Context::default()
         };
         let id = match plan_id {

@@ -2,6 +2,7 @@
 
 use super::EXIT_OK;
 use crate::controller::{self, Options};
+use crate::reconcile::engine::DEFAULT_CONCURRENCY;
 use std::path::Path;
 use std::time::Duration;
 
@@ -51,6 +52,9 @@ pub struct RunArgs {
     /// of thousands goes in batches, bounding the plan held in memory).
     #[arg(long, default_value_t = 500)]
     pub batch: usize,
+    /// Environments applied at the same time; each environment's actions stay in order.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = super::parse_parallelism)]
+    pub parallelism: usize,
 }
 
 /// `250ms`, `30s`, `5m`, `2h`, or plain seconds.
@@ -100,6 +104,7 @@ pub fn run(
     opts.grace = a.grace;
     opts.once = a.once;
     opts.batch = a.batch.max(1);
+    opts.parallelism = a.parallelism;
     if let Some(w) = a.worker_id {
         opts.worker_id = w;
     }

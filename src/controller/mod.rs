@@ -68,6 +68,8 @@ pub struct Options {
     /// Environments this controller has not yet reconciled that one cycle takes on; the rest
     /// follow in immediate further cycles. Bounds the plan (and memory) of a first rollout.
     pub batch: usize,
+    /// Environments applied at the same time (each environment's actions stay in order).
+    pub parallelism: usize,
 }
 
 impl Options {
@@ -95,6 +97,7 @@ impl Options {
             ),
             addons_paths: Vec::new(),
             batch: 500,
+            parallelism: crate::reconcile::engine::DEFAULT_CONCURRENCY,
         }
     }
 }
@@ -199,7 +202,10 @@ impl Controller {
                         self.opts.sim.as_deref(),
                         self.http.clone(),
                     ) {
-                        Ok(engine) => self.engine = engine,
+                        Ok(mut engine) => {
+                            engine.concurrency = self.opts.parallelism;
+                            self.engine = engine;
+                        }
                         Err(e) => {
                             self.event(
                                 Level::Error,
@@ -454,12 +460,13 @@ pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow:
     let http = Arc::new(HttpMetrics::default());
     let metrics = Arc::new(ControllerMetrics::default());
     metrics.ssot_valid.store(true, Ordering::Relaxed);
-    let engine = crate::cli::reconcile::engine_with(
+    let mut engine = crate::cli::reconcile::engine_with(
         &ssot,
         store.clone(),
         opts.sim.as_deref(),
         http.clone(),
     )?;
+    engine.concurrency = opts.parallelism;
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| {
