@@ -283,17 +283,19 @@ fn rss(n: usize) {
     for log in &logs {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        let transport = lines
+        let transport: Vec<&str> = lines
             .iter()
+            .copied()
             .filter(|l| l.contains("error sending request"))
-            .count();
+            .collect();
         println!(
-            "{}: {} log lines ({transport} with a transport error); last: {}",
+            "{}: {} log lines ({} with a transport error); last: {}",
             log.display(),
             lines.len(),
+            transport.len(),
             lines.last().unwrap_or(&"")
         );
-        if let Some(first) = lines.iter().find(|l| l.contains("error sending request")) {
+        if let Some(first) = transport.first() {
             println!("    first transport error: {first}");
         }
     }

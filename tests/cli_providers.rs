@@ -4,7 +4,8 @@
 use odooops::sim::{self, faults::FaultConfig};
 use odooops::store::Store;
 use serde_json::{json, Value};
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 fn canary(tag: &str) -> String {
     format!("test-secret-{}-{tag}", "canary42")
@@ -92,6 +93,18 @@ async fn secrets_sync_pushes_names_records_evidence_and_never_prints_values() {
     store.close().await;
 }
 
+/// `odooops ARGS` on `examples/quickstart` against `sim`, evidence in `db` and `data`.
+fn quickstart(sim: &sim::Running, db: &str, data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_odooops"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--ssot", "examples/quickstart", "--sim", &sim.url()])
+        .args(["--database-url", db, "--data-dir"])
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inventory_records_observed_objects() {
     let sim = sim::start("127.0.0.1:0", FaultConfig::default())
@@ -99,23 +112,7 @@ async fn inventory_records_observed_objects() {
         .expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite:{}", dir.path().join("ops.db").display());
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_odooops"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "--ssot",
-                "examples/quickstart",
-                "--sim",
-                &sim.url(),
-                "--database-url",
-                &db,
-                "--data-dir",
-            ])
-            .arg(dir.path())
-            .args(args)
-            .output()
-            .expect("run")
-    };
+    let run = |args: &[&str]| quickstart(&sim, &db, dir.path(), args);
     assert_eq!(run(&["apply", "--auto-approve"]).status.code(), Some(0));
     let out = run(&["inventory", "-o", "json"]);
     assert_eq!(
@@ -148,16 +145,7 @@ async fn apply_parallelism_is_validated_and_one_at_a_time_still_converges() {
         .expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite:{}", dir.path().join("ops.db").display());
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_odooops"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["--ssot", "examples/quickstart", "--sim", &sim.url()])
-            .args(["--database-url", &db, "--data-dir"])
-            .arg(dir.path())
-            .args(args)
-            .output()
-            .expect("run")
-    };
+    let run = |args: &[&str]| quickstart(&sim, &db, dir.path(), args);
     for bad in ["0", "65", "four"] {
         let out = run(&["apply", "--auto-approve", "--parallelism", bad]);
         let err = String::from_utf8_lossy(&out.stderr);

@@ -196,16 +196,8 @@ impl Controller {
                 self.metrics.ssot_valid.store(true, Ordering::Relaxed);
                 let changed = ssot.revision != self.ssot.revision;
                 if changed || git != self.git {
-                    match crate::cli::reconcile::engine_with(
-                        &ssot,
-                        self.store.clone(),
-                        self.opts.sim.as_deref(),
-                        self.http.clone(),
-                    ) {
-                        Ok(mut engine) => {
-                            engine.concurrency = self.opts.parallelism;
-                            self.engine = engine;
-                        }
+                    match engine_for(&self.opts, &ssot, self.store.clone(), self.http.clone()) {
+                        Ok(engine) => self.engine = engine,
                         Err(e) => {
                             self.event(
                                 Level::Error,
@@ -452,6 +444,19 @@ impl Controller {
 }
 
 /// Run the controller until `shutdown` turns true (or, with `once`, after one pass).
+/// The engine the controller reconciles `ssot` with: the CLI's, its provider requests
+/// counted in `http`, applying `opts.parallelism` environments at a time.
+fn engine_for(
+    opts: &Options,
+    ssot: &Ssot,
+    store: Store,
+    http: Arc<HttpMetrics>,
+) -> anyhow::Result<Engine> {
+    let mut engine = crate::cli::reconcile::engine_with(ssot, store, opts.sim.as_deref(), http)?;
+    engine.concurrency = opts.parallelism;
+    Ok(engine)
+}
+
 pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow::Result<()> {
     let ssot = load(&opts.ssot_dir).map_err(|e| anyhow::anyhow!(e))?;
     let store = Store::open(opts.database_url.as_deref(), &opts.data_dir)
@@ -460,13 +465,7 @@ pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow:
     let http = Arc::new(HttpMetrics::default());
     let metrics = Arc::new(ControllerMetrics::default());
     metrics.ssot_valid.store(true, Ordering::Relaxed);
-    let mut engine = crate::cli::reconcile::engine_with(
-        &ssot,
-        store.clone(),
-        opts.sim.as_deref(),
-        http.clone(),
-    )?;
-    engine.concurrency = opts.parallelism;
+    let engine = engine_for(&opts, &ssot, store.clone(), http.clone())?;
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| {

@@ -620,7 +620,6 @@ impl DigitalOcean {
         }
     }
 
-    /// Every record of a zone; a missing zone has none.
     /// The records of `zone` that `keep` selects, normalized page by page (a missing zone
     /// has none).
     pub async fn observe_records_where(
@@ -637,9 +636,8 @@ impl DigitalOcean {
         )
         .await
         {
-            Ok(items) => Ok(items),
             Err(e) if e.status == Some(404) => Ok(Vec::new()),
-            Err(e) => Err(e),
+            other => other,
         }
     }
 

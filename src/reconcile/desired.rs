@@ -42,8 +42,8 @@ pub struct EnvPlanInput {
     pub region: String,
 }
 
-/// The desired objects of one environment.
-pub fn environment(project: &Project, env: &Environment) -> (Vec<Desired>, EnvPlanInput) {
+/// The desired objects of one environment (what acting on it needs besides: [`plan_input`]).
+pub fn environment(project: &Project, env: &Environment) -> Vec<Desired> {
     let p = &project.metadata.name;
     let e = &env.metadata.name;
     let key = |kind, name: &str| ObjectKey {
@@ -111,7 +111,7 @@ pub fn environment(project: &Project, env: &Environment) -> (Vec<Desired>, EnvPl
         value: to_value(&fw),
     });
 
-    (out, plan_input(project, env))
+    out
 }
 
 /// What acting on an environment needs besides its desired objects.
@@ -194,31 +194,10 @@ pub fn user_data(ssot: &Ssot, input: &EnvPlanInput) -> Option<String> {
 }
 
 /// The desired objects of one environment, its secret-presence objects included.
-pub fn with_secrets(
-    ssot: &Ssot,
-    project: &Project,
-    env: &Environment,
-) -> (Vec<Desired>, EnvPlanInput) {
-    let (mut objects, input) = environment(project, env);
+pub fn with_secrets(ssot: &Ssot, project: &Project, env: &Environment) -> Vec<Desired> {
+    let mut objects = environment(project, env);
     objects.extend(super::secrets::desired(ssot, project, env));
-    (objects, input)
-}
-
-/// Desired objects of every environment (or one), with their plan inputs.
-pub fn all(ssot: &Ssot, only: Option<&str>) -> (Vec<Desired>, Vec<EnvPlanInput>) {
-    let mut objects = Vec::new();
-    let mut inputs = Vec::new();
-    for env in ssot
-        .environments()
-        .filter(|e| only.is_none_or(|o| e.metadata.name == o))
-    {
-        if let Some(project) = ssot.project(&env.spec.project) {
-            let (o, i) = with_secrets(ssot, project, env);
-            objects.extend(o);
-            inputs.push(i);
-        }
-    }
-    (objects, inputs)
+    objects
 }
 
 #[cfg(test)]
@@ -226,6 +205,19 @@ mod tests {
     use super::*;
     use crate::ssot::{self, Limits};
     use std::path::Path;
+
+    /// Desired objects and plan inputs of every environment.
+    fn all(ssot: &Ssot) -> (Vec<Desired>, Vec<EnvPlanInput>) {
+        let mut objects = Vec::new();
+        let mut inputs = Vec::new();
+        for env in ssot.environments() {
+            if let Some(project) = ssot.project(&env.spec.project) {
+                objects.extend(with_secrets(ssot, project, env));
+                inputs.push(plan_input(project, env));
+            }
+        }
+        (objects, inputs)
+    }
 
     fn sample() -> Ssot {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ssot");
@@ -237,7 +229,7 @@ mod tests {
     #[test]
     fn every_environment_gets_droplet_firewall_and_record() {
         let s = sample();
-        let (objects, inputs) = all(&s, None);
+        let (objects, inputs) = all(&s);
         assert_eq!(inputs.len(), 4);
         let staging: Vec<&Desired> = objects.iter().filter(|d| d.key.env == "staging").collect();
         let kinds: Vec<ObjectKind> = staging.iter().map(|d| d.key.kind).collect();

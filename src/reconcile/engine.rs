@@ -18,7 +18,7 @@ use crate::store::{
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -58,8 +58,15 @@ pub struct Context {
     pub only_env: Option<String>,
     /// Environments left out of this reconcile (the controller's per-environment backoff):
     /// neither their desired nor their live objects are planned.
-    pub skip_envs: std::collections::BTreeSet<String>,
+    pub skip_envs: BTreeSet<String>,
     pub allow_destroy_production: bool,
+}
+
+impl Context {
+    /// Whether this reconcile covers `env`: the one asked for (if any), not held back.
+    pub fn in_scope(&self, env: &str) -> bool {
+        self.only_env.as_deref().is_none_or(|o| o == env) && !self.skip_envs.contains(env)
+    }
 }
 
 impl Default for Context {
@@ -225,9 +232,7 @@ impl Engine {
         ctx: &Context,
         detail: Detail,
     ) -> Result<Observation, EngineError> {
-        let in_scope = |env: &str| {
-            ctx.only_env.as_deref().is_none_or(|o| o == env) && !ctx.skip_envs.contains(env)
-        };
+        let in_scope = |env: &str| ctx.in_scope(env);
         // Secret objects exist only where the engine can reach their provider.
         let sp = &self.secret_providers;
         let reachable = |d: &Desired| match d.key.kind {
@@ -291,7 +296,7 @@ impl Engine {
         };
         for (project, env) in &envs {
             let name = env.metadata.name.as_str();
-            let (mut wanted, _) = desired::with_secrets(ssot, project, env);
+            let mut wanted = desired::with_secrets(ssot, project, env);
             wanted.retain(reachable);
             observe::resolve_refs(&mut wanted, &observed.droplet_ips);
             let mut live = observed.take_env(name, &wanted);
@@ -418,16 +423,13 @@ impl Engine {
             .await?;
         let text = row.rendered;
         // A resource of an environment this plan covered, with no action, is converged.
-        let pending: std::collections::BTreeSet<String> = plan
+        let pending: BTreeSet<String> = plan
             .actions
             .iter()
             .map(|a| a.diff.key.to_string())
             .collect();
         let settled = |env: &str, resource: &str| {
-            ctx.only_env.as_deref().is_none_or(|o| o == env)
-                && !ctx.skip_envs.contains(env)
-                && ssot.environment(env).is_some()
-                && !pending.contains(resource)
+            ctx.in_scope(env) && ssot.environment(env).is_some() && !pending.contains(resource)
         };
         let notified = self
             .notify_cycle(
@@ -482,7 +484,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         // Only resources with an open finding need a resolve (one read, not one write per
         // converged object).
-        let open: std::collections::BTreeSet<(String, String, String)> = self
+        let open: BTreeSet<(String, String, String)> = self
             .store
             .open_drift(only_env, i64::MAX)
             .await?
@@ -603,7 +605,7 @@ impl Engine {
             .actions
             .iter()
             .map(|a| a.diff.key.env.as_str())
-            .collect::<std::collections::BTreeSet<_>>()
+            .collect::<BTreeSet<_>>()
             .into_iter()
             .filter_map(|name| {
                 let env = ssot.environment(name)?;
@@ -645,7 +647,7 @@ impl Engine {
             failed: 0,
         };
         let mut failures = Vec::new();
-        let mut done = std::collections::BTreeSet::new();
+        let mut done = BTreeSet::new();
         let mut first_error = None;
         for r in results {
             match r {

@@ -19,7 +19,7 @@ use crate::provider::slack::Slack;
 use crate::provider::{Provider, ProviderError, SecretValue};
 use crate::ssot::{Environment, NotifierSpec, NotifyEvent, Ssot, Stage};
 use crate::store::{
-    ActionStatus, ActionUpdate, DriftFinding, LedgerInsert, Level, NewAction, StoreError,
+    Action, ActionStatus, ActionUpdate, DriftFinding, LedgerInsert, Level, NewAction, StoreError,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -97,16 +97,39 @@ enum Outcome {
     Failed,
 }
 
-/// How a finding's follow-up is sent.
+/// How a finding's follow-up is sent (on the channel of the announcement it follows).
 struct FollowUp {
-    /// `slack` or `plane`: the channel of the announcement it follows.
-    channel: &'static str,
-    /// Ledger operation of the follow-up.
-    op: &'static str,
-    /// What the message says happened (`drift resolved`).
+    /// Ledger operation of the follow-up of a Slack post, and of a Plane work item.
+    slack_op: &'static str,
+    plane_op: &'static str,
+    /// What the message says happened.
     text: &'static str,
     /// The Slack notifier must still subscribe to this event to be told.
     event: NotifyEvent,
+}
+
+const DRIFT_RESOLVED: FollowUp = FollowUp {
+    slack_op: OP_SLACK_RESOLVED,
+    plane_op: OP_PLANE_RESOLVED,
+    text: "drift resolved",
+    event: NotifyEvent::DriftResolved,
+};
+
+const APPLY_RECOVERED: FollowUp = FollowUp {
+    slack_op: OP_APPLY_RECOVERED,
+    plane_op: OP_APPLY_RECOVERED,
+    text: "apply recovered",
+    // Told of the failure, told of the recovery.
+    event: NotifyEvent::ApplyFailed,
+};
+
+/// A string field of a notification row's request summary (empty when absent).
+fn request_field<'a>(row: &'a Action, name: &str) -> &'a str {
+    row.request_summary
+        .as_ref()
+        .and_then(|r| r.get(name))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 fn html_escape(s: &str) -> String {
@@ -491,28 +514,16 @@ impl Engine {
 
         // 2. Resolved findings: the follow-up of every announced finding no longer open.
         for row in awaiting_slack.iter().chain(awaiting_plane.iter()) {
-            let req = row.request_summary.clone().unwrap_or(Value::Null);
-            let env_name = req["env"].as_str().unwrap_or_default();
-            let finding = req["finding"].as_str().unwrap_or_default();
-            if only_env.is_some_and(|o| o != env_name) || open_ids.contains(finding) {
+            let env_name = request_field(row, "env");
+            if only_env.is_some_and(|o| o != env_name)
+                || open_ids.contains(request_field(row, "finding"))
+            {
                 continue;
             }
-            let channel = if row.operation == OP_SLACK {
-                "slack"
-            } else {
-                "plane"
-            };
-            let how = FollowUp {
-                channel,
-                op: if channel == "slack" {
-                    OP_SLACK_RESOLVED
-                } else {
-                    OP_PLANE_RESOLVED
-                },
-                text: "drift resolved",
-                event: NotifyEvent::DriftResolved,
-            };
-            count(self.follow_up(ssot, &who, row, &how, run_id, corr).await?);
+            count(
+                self.follow_up(ssot, &who, row, &DRIFT_RESOLVED, run_id, corr)
+                    .await?,
+            );
         }
 
         // 3. Apply failures: once per failed action (its ledger dedupe key).
@@ -588,24 +599,16 @@ impl Engine {
         // 4. Recovered apply failures: the follow-up of every announced failure whose
         //    resource this cycle saw converged.
         for row in &awaiting_apply {
-            let req = row.request_summary.clone().unwrap_or(Value::Null);
-            let env_name = req["env"].as_str().unwrap_or_default();
-            let resource = req["subject"].as_str().unwrap_or_default();
-            if only_env.is_some_and(|o| o != env_name) || !(cycle.settled)(env_name, resource) {
+            let env_name = request_field(row, "env");
+            if only_env.is_some_and(|o| o != env_name)
+                || !(cycle.settled)(env_name, request_field(row, "subject"))
+            {
                 continue;
             }
-            let how = FollowUp {
-                channel: if req["channel"] == "plane" {
-                    "plane"
-                } else {
-                    "slack"
-                },
-                op: OP_APPLY_RECOVERED,
-                text: "apply recovered",
-                // Told of the failure, told of the recovery.
-                event: NotifyEvent::ApplyFailed,
-            };
-            count(self.follow_up(ssot, &who, row, &how, run_id, corr).await?);
+            count(
+                self.follow_up(ssot, &who, row, &APPLY_RECOVERED, run_id, corr)
+                    .await?,
+            );
         }
         Ok(())
     }
@@ -617,17 +620,18 @@ impl Engine {
         &self,
         ssot: &Ssot,
         who: &BTreeMap<String, EnvNotifiers<'_>>,
-        row: &crate::store::Action,
+        row: &Action,
         how: &FollowUp,
         run_id: Uuid,
         corr: &str,
     ) -> Result<Outcome, StoreError> {
-        let req = row.request_summary.clone().unwrap_or(Value::Null);
-        let env_name = req["env"].as_str().unwrap_or_default().to_string();
-        let notifier = req["notifier"].as_str().unwrap_or_default();
-        let subject = req["subject"].as_str().unwrap_or_default().to_string();
+        let env_name = request_field(row, "env");
+        let notifier = request_field(row, "notifier");
+        let subject = request_field(row, "subject");
+        // Every announcement records its channel (`slack` or `plane`) in its request.
+        let slack = request_field(row, "channel") == "slack";
         let spec = who
-            .get(&env_name)
+            .get(env_name)
             .and_then(|(env, list)| {
                 list.iter()
                     .find(|(n, _)| n == notifier)
@@ -636,67 +640,50 @@ impl Engine {
             .or_else(|| {
                 // The environment no longer lists it (or is gone): still close the loop with
                 // the notifier's current settings when it exists.
-                let env = ssot.environment(&env_name)?;
+                let env = ssot.environment(env_name)?;
                 let spec = ssot.notifiers().find(|n| n.metadata.name == notifier)?;
                 Some((env, &spec.spec))
             });
         let key = format!("{}:resolved", row.dedupe_key);
         let text = format!("[odooops] {}: {subject}", how.text);
-        if how.channel == "slack" {
-            self.deliver(
-                run_id,
-                corr,
-                &env_name,
-                key,
-                how.op,
-                &subject,
-                req.clone(),
-                || async {
-                    let Some((env, spec)) = spec else {
-                        return Ok(json!({"skipped": "the notifier is no longer in the SSOT"}));
-                    };
-                    let wants = spec
-                        .slack
-                        .as_ref()
-                        .is_some_and(|s| s.events.contains(&how.event));
-                    if !wants {
-                        return Ok(json!({"skipped": format!(
-                            "{} is not among the notifier's events",
-                            serde_json::to_value(how.event).unwrap_or(Value::Null)
-                        )}));
-                    }
-                    self.slack_post(ssot, env, spec, &text).await
-                },
-            )
+        let item = row
+            .response_summary
+            .as_ref()
+            .and_then(|r| r["work_item_id"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let send = || async {
+            let gone = json!({"skipped": "the notifier is no longer in the SSOT"});
+            if slack {
+                let Some((env, spec)) = spec else {
+                    return Ok(gone);
+                };
+                let wants = spec
+                    .slack
+                    .as_ref()
+                    .is_some_and(|s| s.events.contains(&how.event));
+                if !wants {
+                    return Ok(json!({"skipped": format!(
+                        "{} is not among the notifier's events",
+                        serde_json::to_value(how.event).unwrap_or(Value::Null)
+                    )}));
+                }
+                self.slack_post(ssot, env, spec, &text).await
+            } else {
+                let Some((env, spec)) = spec.filter(|(_, s)| s.plane.is_some()) else {
+                    return Ok(gone);
+                };
+                let plane = self.plane_for(ssot, env, spec)?;
+                let done = plane
+                    .set_state(&item, "Done")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(json!({"work_item_id": done.id, "state": done.state}))
+            }
+        };
+        let op = if slack { how.slack_op } else { how.plane_op };
+        let request = row.request_summary.clone().unwrap_or(Value::Null);
+        self.deliver(run_id, corr, env_name, key, op, subject, request, send)
             .await
-        } else {
-            let item = row
-                .response_summary
-                .as_ref()
-                .and_then(|r| r["work_item_id"].as_str())
-                .unwrap_or_default()
-                .to_string();
-            self.deliver(
-                run_id,
-                corr,
-                &env_name,
-                key,
-                how.op,
-                &subject,
-                req.clone(),
-                || async {
-                    let Some((env, spec)) = spec.filter(|(_, s)| s.plane.is_some()) else {
-                        return Ok(json!({"skipped": "the notifier is no longer in the SSOT"}));
-                    };
-                    let plane = self.plane_for(ssot, env, spec)?;
-                    let done = plane
-                        .set_state(&item, "Done")
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    Ok(json!({"work_item_id": done.id, "state": done.state}))
-                },
-            )
-            .await
-        }
     }
 }

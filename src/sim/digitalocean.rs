@@ -338,6 +338,15 @@ fn page(
     Ok(json!({ key: chunk, "links": {"pages": pages}, "meta": {"total": total} }))
 }
 
+/// The answer to a list request: its page (made under the state lock, which [`answer`]
+/// takes again), or the error [`page`] made of the query.
+fn listed(s: &Shared, paged: Result<Value, Response>) -> Response {
+    match paged {
+        Ok(b) => answer(s, StatusCode::OK, Some(b)),
+        Err(r) => r,
+    }
+}
+
 fn has_tag(v: &Value, tag: &str) -> bool {
     v.get("tags")
         .and_then(Value::as_array)
@@ -366,10 +375,7 @@ async fn list_droplets(State(s): State<Shared>, Query(q): Q) -> Response {
             .collect();
         page(&s, "/v2/droplets", &q, "droplets", items)
     };
-    match paged {
-        Ok(b) => answer(&s, StatusCode::OK, Some(b)),
-        Err(r) => r,
-    }
+    listed(&s, paged)
 }
 
 async fn create_droplet(State(s): State<Shared>, body: Option<Json<Value>>) -> Response {
@@ -614,20 +620,16 @@ fn firewall_from(b: &Value, id: &str, created_at: &str) -> Result<Value, Respons
 }
 
 async fn list_firewalls(State(s): State<Shared>, Query(q): Q) -> Response {
-    let paged = {
-        let st = lock(&s.digitalocean);
-        page(
-            &s,
-            "/v2/firewalls",
-            &q,
-            "firewalls",
-            st.firewalls.values().collect(),
-        )
-    };
-    match paged {
-        Ok(b) => answer(&s, StatusCode::OK, Some(b)),
-        Err(r) => r,
-    }
+    let st = lock(&s.digitalocean);
+    let paged = page(
+        &s,
+        "/v2/firewalls",
+        &q,
+        "firewalls",
+        st.firewalls.values().collect(),
+    );
+    drop(st);
+    listed(&s, paged)
 }
 
 async fn create_firewall(State(s): State<Shared>, body: Option<Json<Value>>) -> Response {
@@ -724,20 +726,16 @@ async fn firewall_remove_droplets(
 }
 
 async fn list_domains(State(s): State<Shared>, Query(q): Q) -> Response {
-    let paged = {
-        let st = lock(&s.digitalocean);
-        page(
-            &s,
-            "/v2/domains",
-            &q,
-            "domains",
-            st.domains.values().collect(),
-        )
-    };
-    match paged {
-        Ok(b) => answer(&s, StatusCode::OK, Some(b)),
-        Err(r) => r,
-    }
+    let st = lock(&s.digitalocean);
+    let paged = page(
+        &s,
+        "/v2/domains",
+        &q,
+        "domains",
+        st.domains.values().collect(),
+    );
+    drop(st);
+    listed(&s, paged)
 }
 
 async fn create_domain(State(s): State<Shared>, body: Option<Json<Value>>) -> Response {
@@ -800,10 +798,7 @@ async fn list_records(State(s): State<Shared>, Path(name): Path<String>, Query(q
             .collect();
         page(&s, &path, &q, "domain_records", items)
     };
-    match paged {
-        Ok(b) => answer(&s, StatusCode::OK, Some(b)),
-        Err(r) => r,
-    }
+    listed(&s, paged)
 }
 
 fn record_from(b: &Value, id: u64) -> Result<Value, Response> {
@@ -1093,10 +1088,7 @@ async fn list_tags(State(s): State<Shared>, Query(q): Q) -> Response {
         let st = lock(&s.digitalocean);
         st.tags.keys().map(|t| tag_object(&st, t)).collect()
     };
-    match page(&s, "/v2/tags", &q, "tags", items.iter().collect()) {
-        Ok(b) => answer(&s, StatusCode::OK, Some(b)),
-        Err(r) => r,
-    }
+    listed(&s, page(&s, "/v2/tags", &q, "tags", items.iter().collect()))
 }
 
 fn tag_object(st: &DoState, name: &str) -> Value {

@@ -236,7 +236,12 @@ fn lower(node: Spanned<Raw>) -> (Value, PosTree) {
                 let (value, tree) = lower(v);
                 // Two keys spelling the same string (`1` and "1"): the later one wins, at
                 // the earlier one's place, as in the value.
-                match out.keys().position(|existing| *existing == key) {
+                // (The linear search runs only for such a duplicate.)
+                let earlier = out
+                    .contains_key(&key)
+                    .then(|| out.keys().position(|existing| *existing == key))
+                    .flatten();
+                match earlier {
                     Some(i) => trees[i] = (key_pos, tree),
                     None => trees.push((key_pos, tree)),
                 }

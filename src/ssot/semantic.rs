@@ -80,22 +80,20 @@ pub fn check(loaded: &Loaded, entries: &[Entry], broken: &Broken, diags: &mut Ve
     registry_keys(&mut cx, entries);
 }
 
-/// Scan every string of every document (valid or not) for secret-shaped values.
+/// Scan every string of a document (valid or not) for secret-shaped values.
 pub fn secret_values(file: &str, d: &LocatedDoc, diags: &mut Vec<Diagnostic>) {
-    {
-        scan(&d.value, "", "", &mut |pointer, what| {
-            let pos = d.value_pos(pointer);
-            let key = secrets::suggest_key_name(pointer);
-            diags.push(
-                Diagnostic::error("secret-value", file, format!("this looks like {what}; the SSOT never holds secret values"))
-                    .at(pos.line, pos.column)
-                    .path(pointer)
-                    .hint(format!(
-                        "store the value outside the repo (e.g. the controller's environment), list the key `{key}` in the SecretRegistry, and reference `{key}` here; then rotate the leaked credential"
-                    )),
-            );
-        });
-    }
+    scan(&d.value, "", "", &mut |pointer, what| {
+        let pos = d.value_pos(pointer);
+        let key = secrets::suggest_key_name(pointer);
+        diags.push(
+            Diagnostic::error("secret-value", file, format!("this looks like {what}; the SSOT never holds secret values"))
+                .at(pos.line, pos.column)
+                .path(pointer)
+                .hint(format!(
+                    "store the value outside the repo (e.g. the controller's environment), list the key `{key}` in the SecretRegistry, and reference `{key}` here; then rotate the leaked credential"
+                )),
+        );
+    });
 }
 
 fn scan(v: &Value, pointer: &str, field: &str, found: &mut dyn FnMut(&str, &'static str)) {
