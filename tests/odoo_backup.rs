@@ -9,7 +9,7 @@ use chrono::{Duration, Utc};
 use odooops::odoo::backup::{
     self, BackupError, BackupKind, BackupRequest, CloneRequest, PruneRequest, RestoreRequest,
 };
-use odooops::odoo::neutralize;
+use odooops::odoo::neutralize::{self, RulesChoice};
 use odooops::ssot::{Limits, Resource, Retention, Ssot};
 use odooops::store::{BackupDetails, EventFilter, NewBackup, Store, Trigger};
 use sha2::{Digest, Sha256};
@@ -568,6 +568,8 @@ async fn clone_neutralizes_the_copy_and_the_post_check_passes() {
         req.db_from = Some(prod.url.clone());
         req.db_to = Some(staging.url.clone());
         req.addons_paths = example_addons();
+        // A fixture database, not a real Odoo one: the built-in rules stand in for its scripts.
+        req.rules = RulesChoice::Builtin;
         let fs_from = tempfile::tempdir().expect("tmp");
         std::fs::write(fs_from.path().join("prod-attachment"), b"prod file").expect("write");
         let fs_to = tempfile::tempdir().expect("tmp");
@@ -642,11 +644,17 @@ async fn clone_neutralizes_the_copy_and_the_post_check_passes() {
         assert_eq!(meta.run_id, Some(o.run_id));
         let report: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
         assert_eq!(report["report"]["committed"], true);
-        assert_eq!(report["post_check"], serde_json::json!([]));
+        assert_eq!(report["report"]["rules"]["kind"], "builtin");
+        assert_eq!(report["post_check"]["violations"], serde_json::json!([]));
         let msgs = messages(&b.store, o.run_id).await;
         assert!(
-            msgs.iter().any(|m| m.starts_with("neutralized: ")),
+            msgs.iter()
+                .any(|m| m.starts_with("neutralized with the built-in rules")),
             "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.starts_with("--builtin-rules")),
+            "the fallback is said loudly: {msgs:?}"
         );
 
         // Never into production.
@@ -702,6 +710,7 @@ async fn a_broken_neutralization_fails_the_clone_and_nothing_is_swapped() {
     req.db_to = Some(staging.url.clone());
     req.addons_paths = vec![addons.path().to_path_buf()];
     req.addons_paths.extend(example_addons());
+    req.rules = RulesChoice::Builtin;
     let err = backup::clone(&b.store, &ssot, &req)
         .await
         .expect_err("broken neutralization");
@@ -734,6 +743,73 @@ async fn a_broken_neutralization_fails_the_clone_and_nothing_is_swapped() {
     assert!(arts
         .iter()
         .any(|a| a.media_type == "application/vnd.odooops.neutralize-report+json"));
+    prod.drop_db().await;
+    staging.drop_db().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn a_clone_without_a_known_odoo_source_is_refused_before_anything() {
+    let Some(_) = support::odoo_fixture::test_database_url("clone_refused") else {
+        return;
+    };
+    let ssot = ssot();
+    let b = common::sqlite().await;
+    let prod = OdooFixture::create("clone_refused_prod")
+        .await
+        .expect("prod");
+    let staging = OdooFixture::create("clone_refused_staging")
+        .await
+        .expect("staging");
+    let (prod_before, staging_before) = (prod.snapshot().await, staging.snapshot().await);
+    let mut req = CloneRequest::new("production", "staging");
+    req.db_from = Some(prod.url.clone());
+    req.db_to = Some(staging.url.clone());
+    req.addons_paths = example_addons();
+    assert_eq!(req.rules, RulesChoice::Unknown, "nothing named by default");
+    let err = backup::clone(&b.store, &ssot, &req)
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, BackupError::Refused(_)), "{err}");
+    assert!(err.to_string().contains("no Odoo source is known"), "{err}");
+
+    // A source that lacks installed modules: refused too, listing them.
+    let src = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(src.path().join("odoo/addons/base")).expect("mkdir");
+    std::fs::write(src.path().join("odoo/addons/base/__manifest__.py"), "{}").expect("w");
+    std::fs::write(
+        src.path().join("odoo/release.py"),
+        "version_info = (17, 0, 0, FINAL, 0, '')\n",
+    )
+    .expect("w");
+    req.rules = RulesChoice::OdooSrc {
+        dir: src.path().to_path_buf(),
+        origin: "--odoo-src".into(),
+    };
+    let err = backup::clone(&b.store, &ssot, &req)
+        .await
+        .expect_err("refused");
+    let msg = err.to_string();
+    assert!(matches!(err, BackupError::Refused(_)), "{msg}");
+    assert!(
+        msg.contains("shipping a neutralize script: delivery, iap, mail, payment, web, website;"),
+        "{msg}"
+    );
+    assert!(msg.contains("stock"), "{msg}");
+
+    assert!(
+        b.store.backups(None, 10).await.expect("backups").is_empty(),
+        "no backup taken"
+    );
+    assert!(
+        b.store.recent_runs(10).await.expect("runs").is_empty(),
+        "no run started"
+    );
+    assert_eq!(prod.snapshot().await, prod_before);
+    assert_eq!(staging.snapshot().await, staging_before);
+    assert!(databases_like(&format!("{}_", staging.name))
+        .await
+        .is_empty());
     prod.drop_db().await;
     staging.drop_db().await;
     b.finish().await;

@@ -1,9 +1,12 @@
-//! Neutralization against a real PostgreSQL holding an Odoo-shaped fixture database.
+//! Neutralization against a real PostgreSQL holding an Odoo-shaped fixture database: the
+//! built-in rules (`--builtin-rules`), refusals, the post-check, rollback, the command line.
+//! The comparison with Odoo's own `odoo-bin neutralize` on a real Odoo 17 database is in
+//! `odoo_neutralize_real.rs`.
 //! Needs ODOOOPS_TEST_DATABASE_URL (skips with a note otherwise; fails when CI=true).
 
 mod support;
 
-use odooops::odoo::neutralize::{self, Options, Source};
+use odooops::odoo::neutralize::{self, NeutralizeError, OdooSource, Options, Rules, Source};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::odoo_fixture::OdooFixture;
@@ -12,12 +15,37 @@ fn example_addons() -> Vec<PathBuf> {
     vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/addons")]
 }
 
+/// The built-in rules with these addons paths.
 fn opts(paths: Vec<PathBuf>, dry_run: bool) -> Options {
     Options {
+        rules: Some(Rules::Builtin),
         addons_paths: paths,
         dry_run,
-        no_builtin: false,
     }
+}
+
+/// A fake Odoo 17.0 source holding these modules (none with a script but those given).
+fn fake_source(root: &Path, modules: &[&str], scripts: &[(&str, &str)]) -> OdooSource {
+    std::fs::create_dir_all(root.join("odoo")).expect("mkdir");
+    std::fs::write(
+        root.join("odoo/release.py"),
+        "version_info = (17, 0, 0, FINAL, 0, '')\n",
+    )
+    .expect("release.py");
+    for m in modules.iter().chain(["base"].iter()) {
+        let dir = if *m == "base" {
+            "odoo/addons"
+        } else {
+            "addons"
+        };
+        let d = root.join(dir).join(m);
+        std::fs::create_dir_all(d.join("data")).expect("mkdir");
+        std::fs::write(d.join("__manifest__.py"), "{}").expect("manifest");
+        if let Some((_, sql)) = scripts.iter().find(|(n, _)| n == m) {
+            std::fs::write(d.join("data/neutralize.sql"), sql).expect("script");
+        }
+    }
+    OdooSource::open(root, "test").expect("fake source")
 }
 
 #[tokio::test]
@@ -46,7 +74,30 @@ async fn neutralize_applies_odoo_semantics_and_verify_passes() {
     };
     assert!(matches!(step("acme_base").source, Source::File { .. }));
     assert_eq!(step("base").source, Source::Builtin);
-    assert_eq!(step("acme_sale").source, Source::None);
+    assert_eq!(step("acme_sale").source, Source::NoScript);
+    // Said loudly: the built-in rules ran, and which modules nobody neutralized.
+    assert!(report.warnings[0].starts_with("--builtin-rules"));
+    assert_eq!(step("stock").source, Source::NotFound);
+    assert!(
+        report.warnings.iter().any(|w| w.contains("stock")),
+        "{:?}",
+        report.warnings
+    );
+    // Every check is reported with its outcome.
+    let outcome = |c: &str| {
+        report
+            .checks
+            .iter()
+            .find(|k| k.check == c)
+            .map(|k| k.outcome)
+            .expect("check")
+    };
+    assert_eq!(outcome("payment_provider"), neutralize::Outcome::Pass);
+    assert_eq!(outcome("incoming_mail_server"), neutralize::Outcome::Pass);
+    assert_eq!(
+        outcome("calendar_token"),
+        neutralize::Outcome::NotApplicable
+    );
 
     // base: mail servers, dummy server, crons, flag, webhooks.
     assert_eq!(
@@ -92,7 +143,7 @@ async fn neutralize_applies_odoo_semantics_and_verify_passes() {
             "SELECT string_agg(code || '=' || state, ',' ORDER BY code) FROM payment_provider"
         )
         .await,
-        Some("adyen=test,demo=test,paypal=disabled,stripe=test".into())
+        Some("adyen=disabled,demo=test,paypal=disabled,stripe=disabled".into())
     );
     assert_eq!(
         db.scalar_text("SELECT string_agg(delivery_type || '=' || prod_environment || '/' || active, ',' ORDER BY id) FROM delivery_carrier").await,
@@ -219,27 +270,135 @@ async fn a_custom_script_that_reactivates_a_mail_server_is_caught() {
 }
 
 #[tokio::test]
-async fn skipping_the_base_rules_is_caught() {
-    let Some(db) = OdooFixture::create("skipping_the_base_rules_is_caught").await else {
+async fn what_the_scripts_leave_behind_is_caught_by_the_post_check() {
+    let Some(db) = OdooFixture::create("what_the_scripts_leave_behind_is_caught").await else {
         return;
     };
-    let mut o = opts(example_addons(), true);
-    o.no_builtin = true;
+    // An Odoo source whose modules ship no script at all, except a partial mail one.
+    let src = tempfile::tempdir().expect("tmp");
+    let modules = [
+        "web",
+        "mail",
+        "fetchmail",
+        "payment",
+        "delivery",
+        "website",
+        "iap",
+        "sale_management",
+        "stock",
+        "acme_base",
+        "acme_sale",
+        "web_responsive",
+    ];
+    let source = fake_source(
+        src.path(),
+        &modules,
+        &[("mail", "UPDATE mail_template SET mail_server_id = NULL;")],
+    );
+    let o = Options {
+        rules: Some(Rules::Odoo(source)),
+        addons_paths: Vec::new(),
+        dry_run: true,
+    };
     let report = neutralize::run_with(&db.pool, &o).await.expect("run");
+    assert!(matches!(report.modules[0].source, Source::NoScript));
     let kinds: Vec<&str> = report.violations.iter().map(|v| v.kind.as_str()).collect();
     assert_eq!(
         kinds,
         vec![
             "mail_server",
             "mail_server",
+            "incoming_mail_server",
+            "incoming_mail_server",
             "cron",
             "cron",
             "cron",
             "payment_provider",
             "payment_provider",
+            "iap_account",
+            "iap_account",
             "flag"
         ]
     );
+    let stripe = &report.violations[7];
+    assert_eq!(stripe.name, "Stripe", "names read in English");
+    assert!(stripe.detail.contains("still enabled"), "{}", stripe.detail);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn without_rules_or_with_modules_found_nowhere_nothing_runs() {
+    let Some(db) = OdooFixture::create("without_rules_nothing_runs").await else {
+        return;
+    };
+    let before = db.snapshot().await;
+    let none = Options {
+        rules: None,
+        addons_paths: example_addons(),
+        dry_run: false,
+    };
+    let err = neutralize::run_with(&db.pool, &none)
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, NeutralizeError::NoOdooSource), "{err}");
+    assert!(err.is_refusal());
+
+    // A source lacking `payment` (which ships a script in 17.0) and the project's addons.
+    let src = tempfile::tempdir().expect("tmp");
+    let source = fake_source(
+        src.path(),
+        &[
+            "web",
+            "mail",
+            "fetchmail",
+            "delivery",
+            "website",
+            "iap",
+            "sale_management",
+            "stock",
+        ],
+        &[("web", "UPDATE website SET domain = NULL;")],
+    );
+    let o = Options {
+        rules: Some(Rules::Odoo(source.clone())),
+        addons_paths: Vec::new(),
+        dry_run: false,
+    };
+    let err = neutralize::run_with(&db.pool, &o)
+        .await
+        .expect_err("refused");
+    match &err {
+        NeutralizeError::ModulesNotFound { missing, count, .. } => {
+            assert_eq!(missing.with_script, vec!["payment"]);
+            assert_eq!(
+                missing.unknown,
+                vec!["acme_base", "acme_sale", "web_responsive"]
+            );
+            assert_eq!(*count, 4);
+        }
+        other => panic!("expected ModulesNotFound, got {other}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("refused, nothing was changed"), "{msg}");
+    assert!(msg.contains("--addons-path"), "{msg}");
+
+    // Another series than the database's.
+    let old = tempfile::tempdir().expect("tmp");
+    let mut other = fake_source(old.path(), &[], &[]);
+    other.series = "16.0".into();
+    let o = Options {
+        rules: Some(Rules::Odoo(other)),
+        addons_paths: example_addons(),
+        dry_run: false,
+    };
+    let err = neutralize::run_with(&db.pool, &o)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(err, NeutralizeError::SeriesMismatch { .. }),
+        "{err}"
+    );
+    assert_eq!(db.snapshot().await, before, "nothing changed");
     db.drop_db().await;
 }
 
@@ -322,6 +481,7 @@ async fn cli_neutralize_dry_run_json_then_real_run_text() {
             &db.url,
             "--addons-path",
             "examples/addons",
+            "--builtin-rules",
             "--dry-run",
             "-o",
             "json",
@@ -351,6 +511,7 @@ async fn cli_neutralize_dry_run_json_then_real_run_text() {
             &db.url,
             "--addons-path",
             "examples/addons",
+            "--builtin-rules",
         ])
         .output()
         .expect("run");
@@ -375,15 +536,46 @@ async fn cli_neutralize_dry_run_json_then_real_run_text() {
         1
     );
 
+    assert!(
+        String::from_utf8_lossy(&real.stderr).contains("warning: --builtin-rules"),
+        "the built-in rules are announced"
+    );
+
     let bad = Command::new(bin)
         .args([
             "neutralize",
             "--odoo-database-url",
             "postgres://postgres@127.0.0.1:1/none",
+            "--builtin-rules",
         ])
         .output()
         .expect("run");
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot connect"));
+
+    // No Odoo source known and no --builtin-rules: refused before connecting.
+    let refused = Command::new(bin)
+        .env_remove("ODOOOPS_ODOO_SRC")
+        .args(["neutralize", "--odoo-database-url", &db.url])
+        .output()
+        .expect("run");
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("no Odoo source is known"), "{err}");
+    let src_missing = Command::new(bin)
+        .args([
+            "neutralize",
+            "--odoo-database-url",
+            &db.url,
+            "--odoo-src",
+            "/nonexistent/odoo",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(src_missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&src_missing.stderr).contains("/nonexistent/odoo"),
+        "the bad source is named"
+    );
     db.drop_db().await;
 }

@@ -1,6 +1,7 @@
 //! `odooops backup run|list|download|prune|restore`, `odooops clone` and `odooops jobs`.
 //! Every backup, restore and clone runs as a bounded job; Ctrl-C cancels it cleanly.
 
+use super::neutralize::RulesArgs;
 use super::{Output, EXIT_OK, EXIT_USAGE};
 use crate::jobs::{self, CancelToken, JobKind, JobsConfig};
 use crate::odoo::backup::{
@@ -63,9 +64,12 @@ pub enum BackupCommand {
         to: String,
         #[arg(long, hide_env_values = true)]
         db: Option<String>,
-        /// Addons paths for neutralization scripts (non-production targets): DIR[,DIR…].
+        /// The project's addons paths for neutralization scripts (non-production targets),
+        /// searched after the Odoo source's own folders: DIR[,DIR…].
         #[arg(long)]
         addons_path: Option<String>,
+        #[command(flatten)]
+        rules: RulesArgs,
         /// The environment's filestore directory, replaced by the backup's.
         #[arg(long)]
         filestore: Option<PathBuf>,
@@ -84,9 +88,12 @@ pub struct CloneArgs {
     pub db_from: Option<String>,
     #[arg(long, hide_env_values = true)]
     pub db_to: Option<String>,
-    /// Addons paths searched for `<module>/data/neutralize.sql`: DIR[,DIR…].
+    /// The project's addons paths, searched for `<module>/data/neutralize.sql` after the Odoo
+    /// source's own folders: DIR[,DIR…].
     #[arg(long)]
     pub addons_path: Option<String>,
+    #[command(flatten)]
+    pub rules: RulesArgs,
     /// The source's filestore directory (archived with the fresh backup).
     #[arg(long)]
     pub filestore_from: Option<PathBuf>,
@@ -290,6 +297,7 @@ async fn run_in(ssot_dir: &Path, store: &Store, cmd: BackupCommand) -> anyhow::R
             to,
             db,
             addons_path,
+            rules,
             filestore,
             output,
         } => {
@@ -299,6 +307,7 @@ async fn run_in(ssot_dir: &Path, store: &Store, cmd: BackupCommand) -> anyhow::R
             req.db_url = db;
             req.filestore = filestore;
             req.addons_paths = addons_path.as_deref().map(split_paths).unwrap_or_default();
+            req.rules = rules.choice();
             req.trigger = Trigger::Cli;
             req.actor = actor();
             let cancel = CancelToken::on_ctrl_c();
@@ -323,7 +332,11 @@ async fn run_in(ssot_dir: &Path, store: &Store, cmd: BackupCommand) -> anyhow::R
                     o.database,
                     o.verification.actual_objects,
                     o.verification.actual_modules,
-                    if o.neutralized { ", neutralized" } else { "" },
+                    match (&o.neutralized_with, &o.neutralization_sha256) {
+                        (Some(with), Some(sha)) =>
+                            format!(", neutralized with {with} (report {sha})"),
+                        _ => String::new(),
+                    },
                     o.old_database
                         .as_deref()
                         .map(|d| format!("; previous database kept as {d}"))
@@ -356,6 +369,7 @@ pub fn clone(
             .as_deref()
             .map(split_paths)
             .unwrap_or_default();
+        req.rules = args.rules.choice();
         req.use_latest_backup = args.latest;
         req.filestore_from = args.filestore_from;
         req.filestore_to = args.filestore_to;
@@ -381,7 +395,7 @@ pub fn clone(
         match args.output {
             Output::Json => print_json(&o)?,
             Output::Text => println!(
-                "cloned {} → {} from backup {}{}: verified, neutralized (report {}){}; run {}",
+                "cloned {} → {} from backup {}{}: verified, neutralized with {} (report {}){}; run {}",
                 o.from,
                 o.to,
                 o.backup_id,
@@ -390,6 +404,7 @@ pub fn clone(
                 } else {
                     " (latest)"
                 },
+                o.neutralized_with,
                 o.neutralization_sha256,
                 o.old_database
                     .as_deref()

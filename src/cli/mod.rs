@@ -5,7 +5,7 @@ mod backup;
 mod demo;
 mod gates;
 mod modules;
-mod neutralize;
+pub(crate) mod neutralize;
 mod providers;
 pub(crate) mod reconcile;
 mod render;
@@ -111,14 +111,17 @@ pub enum Command {
         /// is the global --database-url).
         #[arg(long, env = "ODOOOPS_ODOO_DATABASE_URL", hide_env_values = true)]
         odoo_database_url: String,
-        /// Addons paths searched for `<module>/data/neutralize.sql`: DIR[,DIR…].
+        /// The project's addons paths, searched for `<module>/data/neutralize.sql` after the
+        /// Odoo source's own folders: DIR[,DIR…].
         #[arg(long)]
         addons_path: Option<String>,
+        #[command(flatten)]
+        rules: neutralize::RulesArgs,
         /// Run in a transaction that is rolled back; report what would change.
         #[arg(long)]
         dry_run: bool,
         /// Change nothing: only check that the database is neutralized.
-        #[arg(long, conflicts_with_all = ["dry_run", "addons_path"])]
+        #[arg(long, conflicts_with_all = ["dry_run", "addons_path", "odoo_src", "builtin_rules"])]
         verify_only: bool,
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
@@ -334,6 +337,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Neutralize {
             odoo_database_url,
             addons_path,
+            rules,
             dry_run,
             verify_only,
             output,
@@ -341,7 +345,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             if verify_only {
                 neutralize::verify_only(&odoo_database_url, output)
             } else {
-                neutralize::run(&odoo_database_url, addons_path.as_deref(), dry_run, output)
+                neutralize::run(
+                    &odoo_database_url,
+                    addons_path.as_deref(),
+                    &rules,
+                    dry_run,
+                    output,
+                )
             }
         }
         Command::Sim {

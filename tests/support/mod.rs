@@ -1,4 +1,7 @@
 //! Helpers shared by integration tests.
 #![allow(dead_code)]
 
+pub mod db_compare;
 pub mod odoo_fixture;
+pub mod prod_like;
+pub mod real_odoo;

@@ -3,10 +3,12 @@
 //! post-checked, then swapped in. Never into a production environment.
 
 use super::dump::{run_backup, BackupRequest};
+use super::neutral;
 use super::pg::PgTarget;
 use super::restore::{finish, restore_into, Verification};
 use super::{environment, event, resolve_db_url, BackupError, BackupKind};
 use crate::jobs::CancelToken;
+use crate::odoo::neutralize::RulesChoice;
 use crate::ssot::{Ssot, Stage};
 use crate::store::{Level, NewRun, RunKind, Store, Trigger};
 use serde::Serialize;
@@ -20,7 +22,12 @@ pub struct CloneRequest {
     pub to: String,
     pub db_from: Option<String>,
     pub db_to: Option<String>,
+    /// The project's addons paths, searched for neutralization scripts after the Odoo
+    /// source's own folders.
     pub addons_paths: Vec<PathBuf>,
+    /// The rules that neutralize the copy: the Odoo source the database belongs to, or the
+    /// built-in rules; unknown is refused before anything changes.
+    pub rules: RulesChoice,
     /// The source's filestore (archived by the fresh backup) and the target's (replaced).
     pub filestore_from: Option<PathBuf>,
     pub filestore_to: Option<PathBuf>,
@@ -39,6 +46,7 @@ impl CloneRequest {
             db_from: None,
             db_to: None,
             addons_paths: Vec::new(),
+            rules: RulesChoice::Unknown,
             filestore_from: None,
             filestore_to: None,
             use_latest_backup: false,
@@ -60,6 +68,8 @@ pub struct CloneOutcome {
     pub old_database: Option<String>,
     pub verification: Verification,
     pub neutralization_sha256: String,
+    /// What neutralized it: the Odoo source (path, revision) or the built-in rules.
+    pub neutralized_with: String,
     pub filestore_restored: bool,
     pub old_filestore: Option<String>,
     pub duration_ms: u64,
@@ -100,6 +110,12 @@ pub async fn clone(
                 target.shown()
             )));
         }
+    }
+    // Neutralization is mandatory: settle its rules and check them against the source's
+    // installed modules before taking a backup (a recorded backup is checked by the restore).
+    let neutralization = neutral::prepare(ssot, &req.to, &req.rules, &req.addons_paths)?;
+    if let Some(u) = &from_url {
+        neutral::precheck_live(&neutralization, &PgTarget::parse(u)?).await?;
     }
     let run = store
         .begin_run(&NewRun {
@@ -165,7 +181,7 @@ pub async fn clone(
             &backup,
             &req.to,
             &target,
-            Some(&req.addons_paths),
+            Some(&neutralization),
             req.filestore_to.as_deref(),
             &req.cancel,
         )
@@ -185,6 +201,7 @@ pub async fn clone(
         old_database: s.old_database,
         verification: s.verification,
         neutralization_sha256: s.neutralization_sha256.unwrap_or_default(),
+        neutralized_with: neutralization.describe(),
         filestore_restored: s.filestore_restored,
         old_filestore: s.old_filestore.map(|p| p.display().to_string()),
         duration_ms: s.duration_ms,

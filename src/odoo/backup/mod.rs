@@ -7,7 +7,8 @@
 //! - [`restore()`]: into a NEW database, verified against the manifest, then swapped in
 //!   (old → `<db>_old_<ts>`); a failed verification leaves the old database untouched.
 //! - [`clone()`]: backup of the source, restore into the target's new database, mandatory
-//!   neutralization and its post-check, then swap. Never into production.
+//!   neutralization (the Odoo source's own scripts, refused when unknown) and its post-check,
+//!   then swap. Never into production.
 //! - [`prune()`]: GFS retention ([`crate::odoo::retention`]) over the recorded backups.
 //! - [`run_queued`]: the controller's entry point for queued jobs, through the bounded runner.
 //! - [`due_backups`]: which environments' schedules fired since their last backup (pure).
@@ -15,6 +16,7 @@
 mod clone;
 mod dump;
 mod filestore;
+mod neutral;
 pub mod pg;
 mod progress;
 mod prune;
@@ -90,6 +92,10 @@ pub enum BackupError {
     Verification(String),
     #[error("neutralization failed, nothing was swapped: {0}")]
     Neutralization(String),
+    /// Neutralization cannot be done faithfully (no Odoo source, a module found nowhere, a
+    /// series mismatch): refused before anything changed.
+    #[error("{0}")]
+    Refused(String),
     #[error("manual backup quota reached for {environment}: {limit} per UTC day (retention.manualPerDay)")]
     ManualQuota { environment: String, limit: u32 },
     #[error("cancelled")]

@@ -6,6 +6,7 @@ use super::{
     CloneRequest, RestoreRequest,
 };
 use crate::jobs::{run_bounded, timeout_for, CancelToken, JobError, JobKind, JobSpec, JobsConfig};
+use crate::odoo::neutralize::RulesChoice;
 use crate::ssot::Ssot;
 use crate::store::{Store, Trigger};
 use anyhow::{anyhow, Context};
@@ -32,7 +33,9 @@ fn text<'a>(payload: &'a Value, field: &str) -> anyhow::Result<&'a str> {
 /// Run one queued job: `{"action":"backup","environment":E}` (optional `"kind":"manual"`),
 /// `{"action":"restore","backup_id":ID,"environment":TO}`,
 /// `{"action":"clone","from":F,"environment":TO}`. Database URLs come from the environments'
-/// `database.urlSecret` keys. Returns the outcome as JSON.
+/// `database.urlSecret` keys; the Odoo source that neutralizes a non-production copy from
+/// `ODOOOPS_ODOO_SRC` in the controller's environment (without it, such a job is refused).
+/// Returns the outcome as JSON.
 pub async fn run_queued(store: &Store, ssot: &Ssot, payload: &Value) -> anyhow::Result<Value> {
     run_queued_with(
         store,
@@ -87,6 +90,7 @@ pub async fn run_queued_with(
         "restore" => {
             let id = parse_backup_id(text(payload, "backup_id")?)?;
             let mut req = RestoreRequest::new(id, env);
+            req.rules = RulesChoice::from_env();
             req.trigger = Trigger::Console;
             req.actor = "controller".into();
             let o = bounded(store, ssot, cfg, JobKind::Restore, env, cancel, |ctx| {
@@ -105,6 +109,7 @@ pub async fn run_queued_with(
         "clone" => {
             let from = text(payload, "from")?;
             let mut req = CloneRequest::new(from, env);
+            req.rules = RulesChoice::from_env();
             req.trigger = Trigger::Console;
             req.actor = "controller".into();
             let o = bounded(store, ssot, cfg, JobKind::Clone, env, cancel, |ctx| {

@@ -1,10 +1,11 @@
 //! `odooops backup restore`: restore into a NEW database, verify it against the manifest,
 //! neutralize it when the target is not production, and only then swap it in.
 
+use super::neutral::{self, Neutralization};
 use super::pg::{facts, Admin, ModuleVersion, PgTarget, Stderr};
 use super::{environment, event, resolve_db_url, BackupError};
 use crate::jobs::CancelToken;
-use crate::odoo::neutralize;
+use crate::odoo::neutralize::RulesChoice;
 use crate::ssot::{Ssot, Stage};
 use crate::store::{Backup, Level, NewRun, RunKind, RunStatus, Store, Trigger};
 use serde::Serialize;
@@ -23,8 +24,12 @@ pub struct RestoreRequest {
     pub environment: String,
     /// Its database URL; default: the environment's `database.urlSecret`.
     pub db_url: Option<String>,
-    /// Addons paths for neutralization scripts (non-production targets).
+    /// The project's addons paths for neutralization scripts (non-production targets),
+    /// searched after the Odoo source's own folders.
     pub addons_paths: Vec<PathBuf>,
+    /// The rules that neutralize a non-production target: the Odoo source the database
+    /// belongs to, or the built-in rules; unknown is refused before anything changes.
+    pub rules: RulesChoice,
     /// The environment's filestore directory, replaced by the backup's (kept as
     /// `<dir>.old_<ts>`); untouched when None or when the backup has no filestore.
     pub filestore: Option<PathBuf>,
@@ -40,6 +45,7 @@ impl RestoreRequest {
             environment: environment.to_string(),
             db_url: None,
             addons_paths: Vec::new(),
+            rules: RulesChoice::Unknown,
             filestore: None,
             trigger: Trigger::Cli,
             actor: "odooops".to_string(),
@@ -72,6 +78,8 @@ pub struct RestoreOutcome {
     pub verification: Verification,
     pub neutralized: bool,
     pub neutralization_sha256: Option<String>,
+    /// What neutralized it: the Odoo source (path, revision) or the built-in rules.
+    pub neutralized_with: Option<String>,
     /// Whether the filestore was restored, and where the previous one was kept.
     pub filestore_restored: bool,
     pub old_filestore: Option<String>,
@@ -91,6 +99,15 @@ pub async fn restore(
         .ok_or_else(|| BackupError::NotFound(req.backup_id.to_string()))?;
     let url = resolve_db_url(ssot, &req.environment, req.db_url.as_deref())?;
     let target = PgTarget::parse(&url)?;
+    // A non-production target is neutralized: settle the rules and check them against the
+    // backup's modules before anything changes.
+    let neutralization = if env.spec.stage != Stage::Production {
+        let n = neutral::prepare(ssot, &req.environment, &req.rules, &req.addons_paths)?;
+        neutral::precheck_backup(&n, &backup)?;
+        Some(n)
+    } else {
+        None
+    };
     let run = store
         .begin_run(&NewRun {
             kind: RunKind::Restore,
@@ -101,14 +118,13 @@ pub async fn restore(
             correlation_id: None,
         })
         .await?;
-    let neutralize_with = (env.spec.stage != Stage::Production).then_some(&req.addons_paths[..]);
     let r = restore_into(
         store,
         run.id,
         &backup,
         &req.environment,
         &target,
-        neutralize_with,
+        neutralization.as_ref(),
         req.filestore.as_deref(),
         &req.cancel,
     )
@@ -123,6 +139,7 @@ pub async fn restore(
         verification: s.verification,
         neutralized: s.neutralization_sha256.is_some(),
         neutralization_sha256: s.neutralization_sha256,
+        neutralized_with: neutralization.as_ref().map(Neutralization::describe),
         filestore_restored: s.filestore_restored,
         old_filestore: s.old_filestore.map(|p| p.display().to_string()),
         duration_ms: s.duration_ms,
@@ -250,12 +267,16 @@ pub(crate) async fn restore_into(
     backup: &Backup,
     env: &str,
     target: &PgTarget,
-    neutralize_with: Option<&[PathBuf]>,
+    neutralization: Option<&Neutralization>,
     filestore_to: Option<&Path>,
     cancel: &CancelToken,
 ) -> Result<Swapped, BackupError> {
     let t0 = Instant::now();
     let (exp_objects, exp_modules) = expected(backup)?;
+    if let Some(n) = neutralization {
+        // Refuse before creating anything when the rules cannot cover the backup's modules.
+        neutral::precheck_backup(n, backup)?;
+    }
     let db = target.database();
     let short: String = backup
         .id
@@ -313,8 +334,8 @@ pub(crate) async fn restore_into(
         if !v.ok {
             return Err(BackupError::Verification(v.differences.join("; ")));
         }
-        let neutral = match neutralize_with {
-            Some(paths) => Some(neutralize_fresh(store, run_id, env, &fresh, paths).await?),
+        let neutral = match neutralization {
+            Some(n) => Some(neutral::neutralize_fresh(store, run_id, env, &fresh, n).await?),
             None => None,
         };
         let staged = match (filestore_to, &backup.filestore_sha256) {
@@ -524,70 +545,6 @@ async fn pg_restore(
         });
     }
     Ok(())
-}
-
-/// Neutralize the new database (one transaction) and post-check it on a fresh connection;
-/// the report is stored as an artifact either way.
-async fn neutralize_fresh(
-    store: &Store,
-    run_id: Uuid,
-    env: &str,
-    fresh: &PgTarget,
-    addons_paths: &[PathBuf],
-) -> Result<String, BackupError> {
-    let mut conn = fresh.connect().await?;
-    let opts = neutralize::Options {
-        addons_paths: addons_paths.to_vec(),
-        dry_run: false,
-        no_builtin: false,
-    };
-    let report = neutralize::run_on(&mut conn, &opts).await;
-    let _ = conn.close().await;
-    let report = report.map_err(|e| BackupError::Neutralization(e.to_string()))?;
-    let mut post = fresh.connect().await?;
-    let post_check = neutralize::verify_in(&mut post).await;
-    let _ = post.close().await;
-    let post_check = post_check.map_err(|e| BackupError::Neutralization(e.to_string()))?;
-    let doc = json!({"report": report, "post_check": post_check});
-    let bytes = serde_json::to_vec_pretty(&doc)
-        .map_err(|e| BackupError::Invalid(format!("serializing the neutralization report: {e}")))?;
-    let art = store
-        .put_artifact(
-            &bytes,
-            "application/vnd.odooops.neutralize-report+json",
-            Some(run_id),
-        )
-        .await?;
-    // The in-transaction check and the post-check usually agree; each finding once.
-    let mut violations: Vec<String> = Vec::new();
-    for v in report.violations.iter().chain(post_check.iter()) {
-        let s = format!("{} {}: {}", v.kind, v.name, v.detail);
-        if !violations.contains(&s) {
-            violations.push(s);
-        }
-    }
-    event(
-        store,
-        if violations.is_empty() { Level::Info } else { Level::Error },
-        "neutralize",
-        env,
-        Some(run_id),
-        if violations.is_empty() {
-            format!("neutralized: {} row(s) changed, post-check clean", report.rows_changed)
-        } else {
-            format!("neutralization left {} violation(s)", violations.len())
-        },
-        json!({"report_sha256": art.sha256, "rows_changed": report.rows_changed, "violations": violations}),
-    )
-    .await;
-    if !violations.is_empty() {
-        return Err(BackupError::Neutralization(format!(
-            "{} (report artifact {})",
-            violations.join("; "),
-            art.sha256
-        )));
-    }
-    Ok(art.sha256)
 }
 
 #[cfg(test)]
