@@ -7,6 +7,7 @@
 mod support;
 
 use odooops::odoo::neutralize::{self, NeutralizeError, OdooSource, Options, Rules, Source};
+use sqlx::Connection;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::odoo_fixture::OdooFixture;
@@ -552,6 +553,31 @@ async fn cli_neutralize_dry_run_json_then_real_run_text() {
         .expect("run");
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot connect"));
+
+    // A database no check applies to is never "verified".
+    let empty = format!("odooops_empty_{}", uuid::Uuid::new_v4().simple());
+    let admin = std::env::var("ODOOOPS_TEST_DATABASE_URL").expect("set");
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("admin");
+    sqlx::raw_sql(&format!("CREATE DATABASE \"{empty}\""))
+        .execute(&mut conn)
+        .await
+        .expect("create");
+    let o = Command::new(bin)
+        .args([
+            "neutralize",
+            "--odoo-database-url",
+            &support::odoo_fixture::with_database(&admin, &empty),
+            "--verify-only",
+        ])
+        .output()
+        .expect("run");
+    sqlx::raw_sql(&format!("DROP DATABASE \"{empty}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .expect("drop");
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("NOT verified: no check applies"), "{text}");
 
     // No Odoo source known and no --builtin-rules: refused before connecting.
     let refused = Command::new(bin)

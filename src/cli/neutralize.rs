@@ -65,7 +65,11 @@ pub fn run(
         Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
         Output::Text => write_text(&mut out, &report)?,
     }
-    Ok(if report.ok() { EXIT_OK } else { EXIT_ERROR })
+    Ok(if report.post_check().verified() {
+        EXIT_OK
+    } else {
+        EXIT_ERROR
+    })
 }
 
 /// `--verify-only`: check a database without changing it.
@@ -80,7 +84,7 @@ pub fn verify_only(database_url: &str, output: Output) -> anyhow::Result<i32> {
         Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&post.violations)?)?,
         Output::Text => write_checks(&mut out, &post)?,
     }
-    Ok(if post.ok() { EXIT_OK } else { EXIT_ERROR })
+    Ok(if post.verified() { EXIT_OK } else { EXIT_ERROR })
 }
 
 fn write_checks(out: &mut impl Write, post: &PostCheck) -> std::io::Result<()> {
@@ -96,13 +100,18 @@ fn write_checks(out: &mut impl Write, post: &PostCheck) -> std::io::Result<()> {
         let id = v.id.map(|i| format!(" #{i}")).unwrap_or_default();
         writeln!(out, "violation: {}{id} {}: {}", v.kind, v.name, v.detail)?;
     }
-    if post.ok() {
+    if post.verified() {
         let run = post
             .checks
             .iter()
             .filter(|c| c.outcome == Outcome::Pass)
             .count();
         writeln!(out, "verified: no violation ({run} check(s) passed)")
+    } else if post.ok() {
+        writeln!(
+            out,
+            "NOT verified: no check applies to this database (is it an Odoo database?)"
+        )
     } else {
         writeln!(
             out,
@@ -159,11 +168,5 @@ fn write_text(out: &mut impl Write, r: &NeutralizeReport) -> std::io::Result<()>
         "rolled back (dry run)"
     };
     writeln!(out, "{} row(s) changed, {verb}", r.rows_changed)?;
-    write_checks(
-        out,
-        &PostCheck {
-            checks: r.checks.clone(),
-            violations: r.violations.clone(),
-        },
-    )
+    write_checks(out, &r.post_check())
 }

@@ -149,6 +149,13 @@ impl NeutralizeReport {
     pub fn ok(&self) -> bool {
         self.violations.is_empty()
     }
+    /// The post-check part of the report.
+    pub fn post_check(&self) -> PostCheck {
+        PostCheck {
+            checks: self.checks.clone(),
+            violations: self.violations.clone(),
+        }
+    }
 }
 
 /// How to neutralize.

@@ -52,6 +52,11 @@ impl PostCheck {
     pub fn ok(&self) -> bool {
         self.violations.is_empty()
     }
+    /// No violation, and at least one check applied (a database none applies to is not
+    /// verified: it is probably not an Odoo database).
+    pub fn verified(&self) -> bool {
+        self.ok() && self.checks.iter().any(|c| c.outcome == Outcome::Pass)
+    }
     pub(super) fn record(
         &mut self,
         check: &str,
