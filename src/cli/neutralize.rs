@@ -145,8 +145,8 @@ fn write_text(out: &mut impl Write, r: &NeutralizeReport) -> std::io::Result<()>
         let src = match &m.source {
             Source::File { path, sha256 } => format!("script {path} (sha256 {sha256})"),
             Source::Builtin => "built-in rules".to_string(),
-            Source::NoScript => continue,
-            Source::NotFound => "NOT FOUND: not neutralized".to_string(),
+            // Counted below (and listed in the warnings).
+            Source::NoScript | Source::NotFound => continue,
         };
         writeln!(out, "  {} [{}]: {}", m.module, m.state, src)?;
         for s in &m.statements {
@@ -156,12 +156,18 @@ fn write_text(out: &mut impl Write, r: &NeutralizeReport) -> std::io::Result<()>
             }
         }
     }
-    let quiet = r
-        .modules
-        .iter()
-        .filter(|m| m.source == Source::NoScript)
-        .count();
-    writeln!(out, "  ({quiet} other module(s) ship no script)")?;
+    let count = |s: Source| r.modules.iter().filter(|m| m.source == s).count();
+    let quiet = count(Source::NoScript);
+    if quiet > 0 {
+        writeln!(out, "  ({quiet} other module(s) ship no script)")?;
+    }
+    let lost = count(Source::NotFound);
+    if lost > 0 {
+        writeln!(
+            out,
+            "  ({lost} module(s) NOT neutralized: no built-in rule, not found in the addons paths)"
+        )?;
+    }
     let verb = if r.committed {
         "committed"
     } else {

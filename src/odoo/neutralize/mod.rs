@@ -137,7 +137,8 @@ pub struct NeutralizeReport {
     pub search_path: Vec<String>,
     pub modules: Vec<ModuleStep>,
     pub rows_changed: u64,
-    /// Said loudly: the built-in rules in use, modules found nowhere, a series mismatch.
+    /// Said loudly by every caller (the command line on stderr, clone and restore as
+    /// events): the built-in rules in use, modules they left alone, a series mismatch.
     pub warnings: Vec<String>,
     /// Every post-check with its outcome (inside the same transaction).
     pub checks: Vec<CheckResult>,
@@ -294,9 +295,6 @@ pub async fn run_on(
                 lost.len(),
                 lost.join(", ")
             ));
-        }
-        for w in &warnings {
-            tracing::warn!(database = %database, "{w}");
         }
     }
 
