@@ -64,6 +64,86 @@ fn json_output_is_a_list_of_diagnostics() {
 }
 
 #[test]
+fn a_file_that_is_not_utf8_is_located_at_its_first_invalid_byte() {
+    let o = odooops(&["validate", "--ssot", "examples/invalid/non-utf8"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let s = stdout(&o);
+    assert!(
+        s.contains("examples/invalid/non-utf8/backup.yaml:8:43: error[not-utf8]: not UTF-8 text: byte 0xE9 (byte offset 290) is not valid UTF-8\n"),
+        "{s}"
+    );
+    // The line up to the byte, the byte shown as U+FFFD, and the caret under it.
+    assert!(
+        s.contains("8 |     description: \"sauvegarde de nuit (donn\u{FFFD}es clients)\"\n"),
+        "{s}"
+    );
+    assert!(s.contains(&format!("  | {}^\n", " ".repeat(42))), "{s}");
+    assert!(
+        s.contains("= help: re-save the file as UTF-8; byte 0xE9 is `é` in Latin-1"),
+        "{s}"
+    );
+
+    let o = odooops(&[
+        "validate",
+        "-o",
+        "json",
+        "--ssot",
+        "examples/invalid/non-utf8",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let list = v.as_array().expect("array");
+    assert_eq!(list.len(), 1, "{v}");
+    let d = &list[0];
+    assert_eq!(d["level"], "error");
+    assert_eq!(d["code"], "not-utf8");
+    assert_eq!(d["file"], "examples/invalid/non-utf8/backup.yaml");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(8), Some(43))
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_does_not_hide_the_errors_of_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/invalid/non-utf8");
+    for name in ["base.yaml", "env.yaml", "backup.yaml"] {
+        std::fs::copy(src.join(name), dir.path().join(name)).expect("copy");
+    }
+    let env = std::fs::read_to_string(dir.path().join("env.yaml")).expect("read");
+    let env = env.replace("  maturity: beta\n", "  maturity: beta\n  wrokers: 2\n");
+    std::fs::write(dir.path().join("env.yaml"), env).expect("write");
+    let root = dir.path().to_str().expect("utf8 path");
+    let o = odooops(&["validate", "-o", "json", "--ssot", root]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let found: Vec<(String, String)> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|d| {
+            let file = d["file"].as_str().unwrap_or_default();
+            let name = Path::new(file).file_name().expect("file name");
+            (
+                name.to_string_lossy().into_owned(),
+                d["code"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("backup.yaml".to_string(), "not-utf8".to_string()),
+            ("env.yaml".to_string(), "unknown-field".to_string()),
+        ]
+    );
+    let text = stdout(&odooops(&["validate", "--ssot", root]));
+    // The Project and SecretRegistry of base.yaml load; the broken Environment does not.
+    assert!(text.contains(": 2 resources in 2 files"), "{text}");
+}
+
+#[test]
 fn usage_errors_exit_64() {
     assert_eq!(odooops(&["validate", "--bogus"]).status.code(), Some(64));
     assert_eq!(odooops(&["no-such-verb"]).status.code(), Some(64));
