@@ -144,6 +144,22 @@ fn a_file_that_is_not_utf8_does_not_hide_the_errors_of_the_others() {
 }
 
 #[test]
+fn a_refused_schedule_is_located_at_the_value_with_a_help_line() {
+    let o = odooops(&["validate", "--ssot", "examples/invalid/cron"]);
+    assert_eq!(o.status.code(), Some(1));
+    let s = stdout(&o);
+    assert!(
+        s.contains("examples/invalid/cron/backup.yaml:8:14: error[cron]: BackupPolicy/nightly: /spec/schedule: 4 fields: a cron expression has 5 (minute hour day-of-month month day-of-week)\n"),
+        "{s}"
+    );
+    assert!(
+        s.contains("8 |   schedule: \"0 25 * *\"\n  |              ^\n"),
+        "{s}"
+    );
+    assert!(s.contains("= help: five fields, UTC: `0 3 * * *`"), "{s}");
+}
+
+#[test]
 fn usage_errors_exit_64() {
     assert_eq!(odooops(&["validate", "--bogus"]).status.code(), Some(64));
     assert_eq!(odooops(&["no-such-verb"]).status.code(), Some(64));

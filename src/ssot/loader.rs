@@ -108,6 +108,19 @@ impl Loaded {
             .unwrap_or_default()
     }
 
+    /// Position of the value (not the key) at a JSON pointer in document `doc` (see
+    /// [`LocatedDoc::value_pos`]).
+    pub fn value_pos(&self, doc: usize, pointer: &str) -> Pos {
+        self.with_located(doc, |d| d.value_pos(pointer))
+            .unwrap_or_default()
+    }
+
+    /// Source text of document `doc`'s file.
+    pub fn text(&self, doc: usize) -> Option<&str> {
+        let d = self.documents.get(doc)?;
+        self.files.get(d.file).map(|f| f.text.as_str())
+    }
+
     /// Line where document `doc` starts.
     pub fn start_line(&self, doc: usize) -> u64 {
         self.with_located(doc, |d| d.start.line).unwrap_or(0)

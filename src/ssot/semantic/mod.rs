@@ -16,6 +16,7 @@ pub use secret_refs::secret_values;
 use super::diag::Diagnostic;
 use super::loader::Loaded;
 use super::model::*;
+use super::node::Pos;
 use super::structural::{Broken, Entry};
 use std::collections::{BTreeSet, HashMap};
 
@@ -36,8 +37,20 @@ impl Ctx<'_> {
         msg: impl Into<String>,
         hint: impl Into<String>,
     ) {
-        let d = &self.loaded.documents[e.doc];
         let pos = self.loaded.pos(e.doc, pointer);
+        self.err_at(e, pointer, pos, code, msg, hint);
+    }
+    /// [`Ctx::err`] at a given position instead of the field's key.
+    fn err_at(
+        &mut self,
+        e: &Entry,
+        pointer: &str,
+        pos: Pos,
+        code: &'static str,
+        msg: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let d = &self.loaded.documents[e.doc];
         let file = &self.loaded.files[d.file].display;
         let hint: String = hint.into();
         let mut diag = Diagnostic::error(code, file, msg)
