@@ -1,5 +1,6 @@
 //! `odooops validate` and `odooops schema` as a user runs them.
 
+use serde_json::json;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -55,11 +56,136 @@ fn json_output_is_a_list_of_diagnostics() {
             assert!(d.get(field).is_some(), "missing {field} in {d}");
         }
     }
-    let ok = odooops(&["validate", "-o", "json", "--ssot", "ssot"]);
+    let ok = odooops(&["validate", "-o", "json", "--ssot", "examples/quickstart"]);
     assert_eq!(ok.status.code(), Some(0));
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&ok.stdout).expect("json"),
         serde_json::json!([])
+    );
+}
+
+/// `ssot/` sets each field of the unused-field table once or twice.
+const UNUSED: [(&str, u64, u64, &str, &str); 4] = [
+    (
+        "ssot/backups.yaml",
+        18,
+        3,
+        "BackupPolicy/production-daily",
+        "/spec/restoreDrill",
+    ),
+    (
+        "ssot/environments/dev-invoicing.yaml",
+        35,
+        5,
+        "Environment/dev-invoicing",
+        "/spec/limits/ttlDays",
+    ),
+    (
+        "ssot/environments/dev-portal.yaml",
+        35,
+        5,
+        "Environment/dev-portal",
+        "/spec/limits/ttlDays",
+    ),
+    (
+        "ssot/environments/production.yaml",
+        49,
+        5,
+        "Environment/production",
+        "/spec/modules/install",
+    ),
+];
+
+#[test]
+fn fields_accepted_but_not_acted_on_are_located_warnings_and_exit_0() {
+    let o = odooops(&["validate", "--ssot", "ssot"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let s = stdout(&o);
+    for (file, line, column, resource, pointer) in UNUSED {
+        let field = pointer.rsplit('/').next().expect("field");
+        let head = format!(
+            "{file}:{line}:{column}: warning[unused-field]: {resource}: {pointer}: `{field}` is accepted but not acted on: "
+        );
+        assert!(s.contains(&head), "no `{head}` in\n{s}");
+    }
+    assert!(
+        s.contains("= help: it is validated and kept; remove it to silence this warning"),
+        "{s}"
+    );
+    assert!(s.contains("4 warning(s) — valid"), "{s}");
+
+    let o = odooops(&["validate", "-o", "json", "--ssot", "ssot"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let found: Vec<(String, u64, u64, String, String)> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|d| {
+            assert_eq!(
+                (&d["level"], &d["code"]),
+                (&json!("warning"), &json!("unused-field"))
+            );
+            (
+                d["file"].as_str().unwrap_or_default().to_string(),
+                d["line"].as_u64().unwrap_or_default(),
+                d["column"].as_u64().unwrap_or_default(),
+                d["resource"].as_str().unwrap_or_default().to_string(),
+                d["path"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64, u64, String, String)> = UNUSED
+        .iter()
+        .map(|(f, l, c, r, p)| (f.to_string(), *l, *c, r.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn warnings_are_listed_beside_errors_and_only_errors_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/invalid/cron");
+    for name in ["base.yaml", "env.yaml", "backup.yaml"] {
+        std::fs::copy(src.join(name), dir.path().join(name)).expect("copy");
+    }
+    let backup = std::fs::read_to_string(dir.path().join("backup.yaml")).expect("read");
+    std::fs::write(
+        dir.path().join("backup.yaml"),
+        backup + "  restoreDrill:\n    schedule: \"0 5 * * SUN\"\n",
+    )
+    .expect("write");
+    let root = dir.path().to_str().expect("utf8 path");
+    let o = odooops(&["validate", "-o", "json", "--ssot", root]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let found: Vec<(&str, &str, u64)> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|d| {
+            (
+                d["level"].as_str().unwrap_or_default(),
+                d["code"].as_str().unwrap_or_default(),
+                d["line"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![("error", "cron", 8), ("warning", "unused-field", 9)]
+    );
+    // The same tree with a good schedule: the warning alone, exit 0.
+    let fixed = std::fs::read_to_string(dir.path().join("backup.yaml"))
+        .expect("read")
+        .replace("\"0 25 * *\"", "\"0 3 * * *\"");
+    std::fs::write(dir.path().join("backup.yaml"), fixed).expect("write");
+    let o = odooops(&["validate", "--ssot", root]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("1 warning(s) — valid"),
+        "{}",
+        stdout(&o)
     );
 }
 

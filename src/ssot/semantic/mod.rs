@@ -10,8 +10,10 @@ mod module_set;
 mod notifier;
 mod project;
 mod secret_refs;
+mod unused;
 
 pub use secret_refs::secret_values;
+pub use unused::{UnusedField, UNUSED_FIELDS};
 
 use super::diag::Diagnostic;
 use super::loader::Loaded;
@@ -98,6 +100,7 @@ pub fn check(loaded: &Loaded, entries: &[Entry], broken: &Broken, diags: &mut Ve
             Resource::Notifier(n) => notifier::notifier(&mut cx, e, n),
         }
         secret_refs::secret_refs(&mut cx, e, &idx);
+        unused::unused_fields(&mut cx, e);
     }
     secret_refs::registry_keys(&mut cx, entries);
 }
