@@ -139,31 +139,36 @@ impl Cron {
     /// Parse a schedule; the error locates the offending token.
     pub fn parse(expr: &str) -> Result<Cron, CronError> {
         let fields = split_fields(expr);
-        let whole = match (fields.first(), fields.last()) {
-            (Some(first), Some(last)) => first.start..last.end,
-            _ => 0..expr.len(),
+        let Some((first, after_first)) = fields.split_first() else {
+            return Err(CronError::new(
+                0..expr.len(),
+                "the schedule is empty",
+                EXAMPLE,
+            ));
         };
-        if fields.is_empty() {
-            return Err(CronError::new(whole, "the schedule is empty", EXAMPLE));
-        }
-        if expr[whole.clone()].starts_with('@') {
-            return macro_expr(expr, &fields, whole);
+        let whole = first.start..fields.last().map_or(first.end, |last| last.end);
+        if expr[first.clone()].starts_with('@') {
+            return macro_expr(expr, first.clone(), after_first, whole);
         }
         check_field_count(expr, &fields, whole.clone())?;
         let texts: Vec<&str> = fields.iter().map(|r| &expr[r.clone()]).collect();
         for ((field, text), span) in Field::ALL.iter().zip(&texts).zip(&fields) {
             check_lexically(*field, text, span.start)?;
         }
-        for ((field, text), span) in Field::ALL.iter().zip(&texts).zip(&fields) {
-            check_with_croner(*field, text, span.start)?;
-        }
-        let inner = parser().parse(&texts.join(" ")).map_err(|e| {
-            CronError::new(
-                whole.clone(),
-                format!("not a cron expression: {e}"),
-                EXAMPLE,
-            )
-        })?;
+        let inner = match parser().parse(&texts.join(" ")) {
+            Ok(inner) => inner,
+            Err(e) => {
+                // Find the field, then the list item, that croner refuses.
+                for ((field, text), span) in Field::ALL.iter().zip(&texts).zip(&fields) {
+                    check_with_croner(*field, text, span.start)?;
+                }
+                return Err(CronError::new(
+                    whole,
+                    format!("not a cron expression: {}", croner_detail(&e)),
+                    EXAMPLE,
+                ));
+            }
+        };
         fires_at_all(inner, whole)
     }
 
@@ -202,9 +207,15 @@ fn split_fields(expr: &str) -> Vec<Range<usize>> {
     out
 }
 
-fn macro_expr(expr: &str, fields: &[Range<usize>], whole: Range<usize>) -> Result<Cron, CronError> {
-    let name_span = fields[0].clone();
-    let name = expr[name_span.clone()].to_ascii_lowercase();
+/// A macro (`name_span`), which must stand alone (`rest` empty).
+fn macro_expr(
+    expr: &str,
+    name_span: Range<usize>,
+    rest: &[Range<usize>],
+    whole: Range<usize>,
+) -> Result<Cron, CronError> {
+    let given = &expr[name_span.clone()];
+    let name = given.to_ascii_lowercase();
     let known = "`@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`, `@midnight`, `@hourly`";
     let expanded = match name.as_str() {
         "@yearly" | "@annually" => "0 0 1 1 *",
@@ -222,18 +233,15 @@ fn macro_expr(expr: &str, fields: &[Range<usize>], whole: Range<usize>) -> Resul
         _ => {
             return Err(CronError::new(
                 name_span,
-                format!("unknown macro `{}`", &expr[fields[0].clone()]),
+                format!("unknown macro `{given}`"),
                 format!("the macros are {known}; or write {EXAMPLE}"),
             ))
         }
     };
-    if fields.len() > 1 {
+    if let Some(next) = rest.first() {
         return Err(CronError::new(
-            fields[1].start..whole.end,
-            format!(
-                "`{}` stands alone; nothing may follow it",
-                &expr[fields[0].clone()]
-            ),
+            next.start..whole.end,
+            format!("`{given}` stands alone; nothing may follow it"),
             format!("write either the macro or {EXAMPLE}"),
         ));
     }
