@@ -240,3 +240,54 @@ fn a_missing_or_empty_directory_is_an_error_not_an_empty_ssot() {
     assert_eq!(errors(&report)[0].code, "ssot-empty");
     assert!(report.into_ssot().is_none());
 }
+
+#[test]
+fn a_refused_schedule_points_at_its_offending_token() {
+    let base = |f: &str| {
+        std::fs::read_to_string(repo(&format!("examples/invalid/cron/{f}"))).expect("read")
+    };
+    let backup = base("backup.yaml");
+    // (schedule as written, column, start of the message)
+    let cases = [
+        ("\"0 3 * * FOO\"", 22, "day-of-week `FOO`"),
+        ("'61 * * * *'", 14, "minute `61`: number out of bounds"),
+        ("\"@reboot\"", 14, "`@reboot` runs once at start-up"),
+        ("0 0 3 * * *", 13, "6 fields: the first would be seconds"),
+        ("\"0 0 30 FEB *\"", 14, "this schedule never fires"),
+    ];
+    for (schedule, column, message) in cases {
+        let text = backup.replace("\"0 25 * *\"", schedule);
+        let dir = write_tree(&[
+            ("base.yaml", base("base.yaml")),
+            ("env.yaml", base("env.yaml")),
+            ("backup.yaml", text),
+        ]);
+        let report = load(dir.path());
+        let errs = errors(&report);
+        assert_eq!(errs.len(), 1, "{schedule}: {errs:#?}");
+        let d = errs[0];
+        assert_eq!(
+            (d.code, d.line, d.column, d.path.as_str()),
+            ("cron", 8, column, "/spec/schedule"),
+            "{schedule}"
+        );
+        assert_eq!(d.resource.as_deref(), Some("BackupPolicy/nightly"));
+        assert!(d.message.starts_with(message), "{schedule}: {}", d.message);
+        assert!(d.hint.is_some(), "{schedule}");
+    }
+    // The restore drill's schedule is checked the same way.
+    let text = backup.replace("\"0 25 * *\"", "\"0 3 * * *\"")
+        + "  restoreDrill:\n    schedule: \"0 5 * * SUNDAY\"\n";
+    let dir = write_tree(&[
+        ("base.yaml", base("base.yaml")),
+        ("env.yaml", base("env.yaml")),
+        ("backup.yaml", text),
+    ]);
+    let report = load(dir.path());
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(
+        (errs[0].line, errs[0].column, errs[0].path.as_str()),
+        (10, 24, "/spec/restoreDrill/schedule")
+    );
+}

@@ -29,6 +29,10 @@ pub struct Diagnostic {
     /// What to do next.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The source line, for a file whose text is not kept (one that is not UTF-8); other
+    /// diagnostics show the line from the file's text.
+    #[serde(skip)]
+    pub snippet: Option<String>,
 }
 
 impl Diagnostic {
@@ -43,6 +47,7 @@ impl Diagnostic {
             resource: None,
             message: message.into(),
             hint: None,
+            snippet: None,
         }
     }
     pub fn warning(code: &'static str, file: &str, message: impl Into<String>) -> Diagnostic {
@@ -68,6 +73,10 @@ impl Diagnostic {
         self.hint = Some(hint.into());
         self
     }
+    pub fn snippet(mut self, line: impl Into<String>) -> Self {
+        self.snippet = Some(line.into());
+        self
+    }
 
     /// `file:line:col: error[code]: message`, the source line (secret-shaped parts masked),
     /// a caret, and the hint.
@@ -90,8 +99,9 @@ impl Diagnostic {
         }
         out.push_str(&self.message);
         out.push('\n');
-        if let Some(text) = source.filter(|_| self.line > 0) {
-            if let Some(line) = text.lines().nth((self.line - 1) as usize) {
+        if self.line > 0 {
+            let from_source = source.and_then(|text| text.lines().nth((self.line - 1) as usize));
+            if let Some(line) = from_source.or(self.snippet.as_deref()) {
                 let shown = secrets::redact_line(line);
                 let num = self.line.to_string();
                 let pad = " ".repeat(num.len());

@@ -108,6 +108,19 @@ impl Loaded {
             .unwrap_or_default()
     }
 
+    /// Position of the value (not the key) at a JSON pointer in document `doc` (see
+    /// [`LocatedDoc::value_pos`]).
+    pub fn value_pos(&self, doc: usize, pointer: &str) -> Pos {
+        self.with_located(doc, |d| d.value_pos(pointer))
+            .unwrap_or_default()
+    }
+
+    /// Source text of document `doc`'s file.
+    pub fn text(&self, doc: usize) -> Option<&str> {
+        let d = self.documents.get(doc)?;
+        self.files.get(d.file).map(|f| f.text.as_str())
+    }
+
     /// Line where document `doc` starts.
     pub fn start_line(&self, doc: usize) -> u64 {
         self.with_located(doc, |d| d.start.line).unwrap_or(0)
@@ -163,11 +176,14 @@ pub fn load_dir(
     let options = limits.yaml_options();
     for path in paths {
         let display = path.display().to_string();
-        match read_limited(&path, limits.max_file_bytes) {
+        match read_limited(&path, limits.max_file_bytes).map(String::from_utf8) {
             Err(msg) => loaded
                 .diagnostics
                 .push(Diagnostic::error("file", &display, msg)),
-            Ok(text) => {
+            Ok(Err(e)) => loaded
+                .diagnostics
+                .push(not_utf8(&display, e.as_bytes(), e.utf8_error())),
+            Ok(Ok(text)) => {
                 let file = loaded.files.len();
                 match parse_documents(&text, options.clone()) {
                     Ok(docs) => {
@@ -221,7 +237,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn read_limited(path: &Path, max: u64) -> Result<String, String> {
+fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > max {
         return Err(format!(
@@ -229,8 +245,45 @@ fn read_limited(path: &Path, max: u64) -> Result<String, String> {
             meta.len()
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
+    std::fs::read(path).map_err(|e| e.to_string())
+}
+
+/// A file that is not UTF-8, located at its first invalid byte: the line and column (in
+/// characters, 1-based) are counted over the valid text before it, and the diagnostic
+/// carries that line, decoded lossily, as its snippet.
+pub fn not_utf8(file: &str, bytes: &[u8], e: std::str::Utf8Error) -> Diagnostic {
+    let at = e.valid_up_to();
+    let (valid, rest) = bytes.split_at(at);
+    let prefix = std::str::from_utf8(valid).unwrap_or_default();
+    let line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
+    let line = prefix.matches('\n').count() as u64 + 1;
+    let column = prefix[line_start..].chars().count() as u64 + 1;
+    let line_end = rest
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(bytes.len(), |i| at + i);
+    let snippet = String::from_utf8_lossy(&bytes[line_start..line_end])
+        .trim_end_matches('\r')
+        .to_string();
+    let byte = rest.first().copied().unwrap_or_default();
+    let message = match e.error_len() {
+        Some(_) => format!("not UTF-8 text: byte 0x{byte:02X} (byte offset {at}) is not valid UTF-8"),
+        None => format!("not UTF-8 text: the file ends inside a character (byte 0x{byte:02X} at byte offset {at} starts an incomplete sequence)"),
+    };
+    let hint = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        "the file is UTF-16 (it starts with a byte-order mark); re-save it as UTF-8".to_string()
+    } else if byte >= 0xA0 {
+        format!(
+            "re-save the file as UTF-8; byte 0x{byte:02X} is `{}` in Latin-1 (`iconv -f LATIN1 -t UTF-8 FILE` converts from Latin-1)",
+            char::from(byte)
+        )
+    } else {
+        format!("re-save the file as UTF-8 (byte 0x{byte:02X} cannot appear here in UTF-8)")
+    };
+    Diagnostic::error("not-utf8", file, message)
+        .at(line, column)
+        .hint(hint)
+        .snippet(snippet)
 }
 
 /// A YAML syntax or budget error, located.
@@ -257,4 +310,54 @@ pub fn yaml_error(file: &str, e: &serde_saphyr::Error) -> Diagnostic {
     Diagnostic::error("yaml", file, first.to_string())
         .at(line, column)
         .hint("fix the YAML syntax; documents are separated by `---`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn located(bytes: &[u8]) -> Diagnostic {
+        let e = std::str::from_utf8(bytes).expect_err("not UTF-8");
+        not_utf8("f.yaml", bytes, e)
+    }
+
+    #[test]
+    fn a_bad_byte_is_located_by_line_and_column_in_characters() {
+        // Two lines before, and a multi-byte character before the bad byte on its line.
+        let d = located(b"a: 1\r\nb: 2\nc: \xc3\xa9t\xe9\n");
+        assert_eq!((d.code, d.line, d.column), ("not-utf8", 3, 6));
+        assert!(
+            d.message.contains("byte 0xE9 (byte offset 17)"),
+            "{}",
+            d.message
+        );
+        assert_eq!(d.snippet.as_deref(), Some("c: \u{e9}t\u{FFFD}"));
+        assert!(d
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("`\u{e9}` in Latin-1")));
+        let shown = d.render(None);
+        assert!(
+            shown.starts_with("f.yaml:3:6: error[not-utf8]: "),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("3 | c: \u{e9}t\u{FFFD}\n  |      ^\n"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_truncated_character_and_utf16_are_told_apart() {
+        let d = located(b"a: \xe2\x82");
+        assert_eq!((d.line, d.column), (1, 4));
+        assert!(
+            d.message.contains("ends inside a character"),
+            "{}",
+            d.message
+        );
+        let d = located(b"\xff\xfea\x00:\x00");
+        assert_eq!((d.line, d.column), (1, 1));
+        assert!(d.hint.as_deref().is_some_and(|h| h.contains("UTF-16")));
+    }
 }

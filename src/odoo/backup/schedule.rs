@@ -2,11 +2,11 @@
 
 use crate::ssot::cron::Cron;
 use crate::ssot::Ssot;
-use chrono::{DateTime, Datelike, Duration, DurationRound, Timelike, Utc};
+use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Beyond this gap a backup is due whatever the schedule (and the scan stays bounded).
-const MAX_SCAN_DAYS: i64 = 366;
+/// Beyond this gap a backup is due whatever the schedule.
+const MAX_GAP_DAYS: i64 = 366;
 
 /// Environments whose `BackupPolicy` schedule fired at a minute in (last backup, now]. An
 /// environment never backed up is due. `last` may list an environment several times (the
@@ -41,30 +41,15 @@ pub fn due_backups(
     due.into_iter().collect()
 }
 
-/// Whether `cron` matches a minute m with after < m <= now (minutes, UTC).
+/// Whether `cron` fires at a minute m with after < m <= now (minutes, UTC).
 pub fn fired_between(cron: &Cron, after: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     if now <= after {
         return false;
     }
-    if now - after > Duration::days(MAX_SCAN_DAYS) {
+    if now - after > Duration::days(MAX_GAP_DAYS) {
         return true;
     }
-    let Ok(mut m) = now.duration_trunc(Duration::minutes(1)) else {
-        return false;
-    };
-    while m > after {
-        if cron.matches(
-            m.minute(),
-            m.hour(),
-            m.day(),
-            m.month(),
-            m.weekday().num_days_from_sunday(),
-        ) {
-            return true;
-        }
-        m -= Duration::minutes(1);
-    }
-    false
+    cron.next_after(after).is_some_and(|next| next <= now)
 }
 
 #[cfg(test)]
@@ -131,5 +116,18 @@ mod tests {
         assert!(fired_between(&c, at, at + Duration::minutes(15)));
         assert!(fired_between(&c, at - Duration::seconds(1), at));
         assert!(fired_between(&c, at, at + Duration::days(400)));
+    }
+
+    #[test]
+    fn a_yearly_schedule_fires_across_the_year_boundary_only() {
+        let c = Cron::parse("0 0 1 JAN *").expect("cron");
+        let t = |s| DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc));
+        let (after, eve, new_year) = (
+            t("2026-01-01T00:00:30Z").expect("t"),
+            t("2026-12-31T23:59:59Z").expect("t"),
+            t("2027-01-01T00:00:00Z").expect("t"),
+        );
+        assert!(!fired_between(&c, after, eve));
+        assert!(fired_between(&c, after, new_year));
     }
 }
