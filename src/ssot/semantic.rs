@@ -72,7 +72,7 @@ pub fn check(loaded: &Loaded, entries: &[Entry], broken: &Broken, diags: &mut Ve
             Resource::BackupPolicy(b) => backup_policy(&mut cx, e, b, &idx),
             Resource::Gate(g) => gate(&mut cx, e, g, &idx),
             Resource::ModuleSet(m) => module_set(&mut cx, e, m, &idx),
-            Resource::SecretRegistry(_) => {}
+            Resource::SecretRegistry(_) | Resource::DatabaseCluster(_) => {}
             Resource::Notifier(n) => notifier(&mut cx, e, n),
         }
         secret_refs(&mut cx, e, &idx);
