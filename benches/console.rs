@@ -117,6 +117,7 @@ async fn seed(store: &Store, envs: &[String], total: usize) -> usize {
                 resource_name: env(i),
                 operation: "update".into(),
                 request_summary: Some(json!({"size": "s-2vcpu-4gb"})),
+                resource_key: None,
             })
             .await
             .expect("action");

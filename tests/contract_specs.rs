@@ -182,10 +182,15 @@ async fn digitalocean_matches_its_openapi_description() {
     );
 
     let body = cluster_body(
-        "acme-pg",
-        "fra1",
-        "db-s-1vcpu-1gb",
-        &["odooops:project:acme".into()],
+        &odooops::provider::digitalocean::ClusterSpec {
+            name: "acme-pg".into(),
+            engine: "pg".into(),
+            version: "16".into(),
+            region: "fra1".into(),
+            size: "db-s-1vcpu-1gb".into(),
+            nodes: 1,
+        },
+        &["odooops:managed".into()],
     );
     spec.req("/v2/databases", "post", &body);
     let (s, b) = call(&http, Request::post("/v2/databases", body)).await;

@@ -1,7 +1,7 @@
 //! The DigitalOcean adapter against the simulator, over real loopback HTTP.
 
 use odooops::provider::digitalocean::{
-    DigitalOcean, Droplet, DropletCreate, Firewall, Record, Rule,
+    ClusterSpec, DigitalOcean, Droplet, DropletCreate, Firewall, Poll, Record, Rule,
 };
 use odooops::provider::http::{Auth, ClientConfig, HttpClient, Metrics, RecordingSleeper, Request};
 use odooops::provider::{Provider, SecretValue};
@@ -26,7 +26,11 @@ async fn setup(faults: &str) -> (sim::Running, DigitalOcean, Arc<RecordingSleepe
     let sleeper = Arc::new(RecordingSleeper::default());
     let http = HttpClient::with_sleeper(cc, Arc::new(Metrics::default()), sleeper.clone())
         .expect("client");
-    (running, DigitalOcean::new(http), sleeper)
+    (
+        running,
+        DigitalOcean::new(http).with_poll(Poll::quick()),
+        sleeper,
+    )
 }
 
 fn droplet(name: &str, env: &str) -> DropletCreate {
@@ -55,18 +59,23 @@ fn droplet(name: &str, env: &str) -> DropletCreate {
 async fn droplets_round_trip_and_creates_are_idempotent() {
     let (sim, d, _) = setup("").await;
     let c = droplet("acme-staging", "staging");
-    let created = d
-        .create_droplet(&c, "odooops:env:staging")
+    let (created, adopted) = d
+        .create_droplet(&c, "odooops:env:staging", false, None)
         .await
         .expect("create");
+    assert!(!adopted);
     assert_eq!(
         created.droplet, c.droplet,
         "what we read back normalizes to what we asked for"
     );
-    let again = d
-        .create_droplet(&c, "odooops:env:staging")
+    // The create returned only once the droplet was up, with its address.
+    assert_eq!(created.status, "active");
+    assert!(created.ipv4.is_some(), "{created:?}");
+    let (again, adopted) = d
+        .create_droplet(&c, "odooops:env:staging", true, None)
         .await
         .expect("adopt");
+    assert!(adopted);
     assert_eq!(
         again.id, created.id,
         "a second create adopts, never duplicates"
@@ -80,15 +89,13 @@ async fn droplets_round_trip_and_creates_are_idempotent() {
     d.resize_droplet(created.id, "s-4vcpu-8gb")
         .await
         .expect("resize");
+    let after = d.droplet(created.id).await.expect("get").expect("exists");
     assert_eq!(
-        d.observe_droplets("odooops:env:staging")
-            .await
-            .expect("observe")[0]
-            .droplet
-            .size,
-        "s-4vcpu-8gb"
+        (after.droplet.size.as_str(), after.status.as_str()),
+        ("s-4vcpu-8gb", "active"),
+        "resized, and powered on again"
     );
-    d.delete_droplet(created.id).await.expect("delete");
+    d.delete_droplet_and_wait(created.id).await.expect("delete");
     d.delete_droplet(created.id)
         .await
         .expect("deleting twice is fine");
@@ -98,6 +105,75 @@ async fn droplets_round_trip_and_creates_are_idempotent() {
         .expect("observe")
         .is_empty());
     assert!(sim.state.request_count("POST /digitalocean/v2/droplets") >= 1);
+}
+
+#[tokio::test]
+async fn a_resize_powers_off_resizes_and_powers_on_each_step_awaited() {
+    let (sim, d, _) = setup("").await;
+    let (created, _) = d
+        .create_droplet(&droplet("acme-dev", "dev"), "odooops:env:dev", false, None)
+        .await
+        .expect("create");
+    // A running droplet cannot be resized directly (the real API answers 422).
+    let direct = d
+        .http()
+        .json(Request::post(
+            format!("/v2/droplets/{}/actions", created.id),
+            json!({"type": "resize", "size": "s-4vcpu-8gb"}),
+        ))
+        .await
+        .expect_err("refused while running");
+    assert_eq!(direct.status, Some(422), "{direct}");
+    d.resize_droplet(created.id, "s-4vcpu-8gb")
+        .await
+        .expect("resize");
+    let kinds: Vec<String> = sim::lock(&sim.state.digitalocean)
+        .actions
+        .values()
+        .filter(|a| a["resource_id"] == created.id)
+        .map(|a| {
+            format!(
+                "{}:{}",
+                a["type"].as_str().unwrap_or(""),
+                a["status"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "create:completed",
+            "power_off:completed",
+            "resize:completed",
+            "power_on:completed"
+        ]
+    );
+    // While an action runs the droplet is locked: a second action waits its turn.
+    let first = d
+        .http()
+        .json(Request::post(
+            format!("/v2/droplets/{}/actions", created.id),
+            json!({"type": "enable_backups"}),
+        ))
+        .await
+        .expect("started");
+    assert_eq!(first["action"]["status"], "in-progress");
+    let refused = d
+        .http()
+        .json(Request::post(
+            format!("/v2/droplets/{}/actions", created.id),
+            json!({"type": "enable_ipv6"}),
+        ))
+        .await
+        .expect_err("locked");
+    assert_eq!(refused.status, Some(422));
+    assert!(refused.error.contains("pending event"), "{refused}");
+    // The adapter retries a locked droplet until the earlier action completes.
+    d.enable_ipv6(created.id)
+        .await
+        .expect("retried until unlocked");
+    let now = d.droplet(created.id).await.expect("get").expect("exists");
+    assert!(now.droplet.backups && now.droplet.ipv6);
 }
 
 #[tokio::test]
@@ -278,8 +354,11 @@ async fn firewalls_records_and_databases() {
         data: "203.0.113.7".into(),
         ttl: 1800,
     };
-    let live_rec = d.create_record("acme.example", &rec).await.expect("record");
-    assert_eq!(live_rec.record, rec);
+    let (live_rec, adopted) = d
+        .create_record("acme.example", &rec, false)
+        .await
+        .expect("record");
+    assert_eq!((&live_rec.record, adopted), (&rec, false));
     // Creating it again adopts it, found with the API's type + fully-qualified name filter
     // (one request, not a listing of the zone).
     let lists = |s: &sim::Running| {
@@ -287,8 +366,11 @@ async fn firewalls_records_and_databases() {
             .request_count("GET /digitalocean/v2/domains/acme.example/records")
     };
     let before = lists(&s);
-    let again = d.create_record("acme.example", &rec).await.expect("adopt");
-    assert_eq!(again.id, live_rec.id);
+    let (again, adopted) = d
+        .create_record("acme.example", &rec, true)
+        .await
+        .expect("adopt");
+    assert_eq!((again.id, adopted), (live_rec.id, true));
     assert_eq!(lists(&s) - before, 1);
     let other = Record {
         name: "other".into(),
@@ -310,28 +392,51 @@ async fn firewalls_records_and_databases() {
         moved
     );
 
-    let cluster = d
-        .create_cluster(
-            "acme-pg",
-            "fra1",
-            "db-s-1vcpu-1gb",
-            &["odooops:project:acme".into()],
-        )
+    let spec = ClusterSpec {
+        name: "acme-pg".into(),
+        engine: "pg".into(),
+        version: "16".into(),
+        region: "fra1".into(),
+        size: "db-s-1vcpu-1gb".into(),
+        nodes: 1,
+    };
+    let (cluster, adopted) = d
+        .create_cluster(&spec, &["odooops:managed".into()], false)
         .await
         .expect("cluster");
-    d.ensure_database(&cluster.id, "acme_staging")
+    assert!(!adopted);
+    assert_eq!(
+        (cluster.status.as_str(), &cluster.spec),
+        ("online", &spec),
+        "the create returns once the cluster is online"
+    );
+    assert!(!d
+        .create_database(&cluster.id, "acme_staging", false)
         .await
-        .expect("db");
-    d.ensure_database(&cluster.id, "acme_staging")
+        .expect("db"));
+    // A database that exists is someone else's unless we are retrying our own create.
+    let err = d
+        .create_database(&cluster.id, "acme_staging", false)
         .await
-        .expect("db twice");
-    d.ensure_user(&cluster.id, "odoo").await.expect("user");
+        .expect_err("not ours");
+    assert_eq!(err.status, Some(422));
+    assert!(d
+        .create_database(&cluster.id, "acme_staging", true)
+        .await
+        .expect("adopted on a retry"));
+    d.create_user(&cluster.id, "odoo", false)
+        .await
+        .expect("user");
     let seen = d
-        .observe_clusters(Some("odooops:project:acme"))
+        .observe_clusters(Some("odooops:managed"))
         .await
         .expect("observe");
     assert_eq!(seen[0].databases, vec!["acme_staging"]);
     assert_eq!(seen[0].users, vec!["odoo"]);
     let inv = d.inventory().await.expect("inventory");
     assert_eq!(inv["databases"].as_array().map(Vec::len), Some(1));
+    assert!(
+        inv["databases"][0].get("connection").is_none(),
+        "no connection details (they carry the admin password) in the inventory"
+    );
 }

@@ -58,7 +58,12 @@ async fn empty_cloud_converges_and_the_second_plan_is_empty() {
         let ssot = tree("examples/quickstart");
         let ctx = Context::default();
         let first = engine.plan(&ssot, &ctx).await.expect("plan");
-        assert_eq!(first.plan.summary.create, 10, "{}", first.text);
+        // The database cluster is planned like everything else: nothing billable is created that
+        // the plan did not show.
+        assert_eq!(first.plan.summary.create, 11, "{}", first.text);
+        assert!(first
+            .text
+            .contains("+ @quickstart-pg/database_cluster/quickstart-pg"));
         // Order: databases before droplets, droplets before records and firewalls.
         let order: Vec<&str> = first
             .plan
@@ -68,7 +73,9 @@ async fn empty_cloud_converges_and_the_second_plan_is_empty() {
             .collect();
         let pos = |k: &str| order.iter().position(|x| *x == k).unwrap_or(usize::MAX);
         assert!(
-            pos("database") < pos("droplet") && pos("droplet") < pos("dns_record"),
+            pos("database_cluster") < pos("database")
+                && pos("database") < pos("droplet")
+                && pos("droplet") < pos("dns_record"),
             "{order:?}"
         );
         let applied = engine
@@ -77,7 +84,7 @@ async fn empty_cloud_converges_and_the_second_plan_is_empty() {
             .expect("apply");
         assert_eq!(
             (applied.succeeded + applied.adopted, applied.failed),
-            (10, 0)
+            (11, 0)
         );
         let second = engine.plan(&ssot, &ctx).await.expect("plan");
         assert!(
@@ -86,7 +93,7 @@ async fn empty_cloud_converges_and_the_second_plan_is_empty() {
             b.name,
             second.text
         );
-        assert_eq!(second.plan.summary.no_op, 10);
+        assert_eq!(second.plan.summary.no_op, 11);
         assert_eq!(droplets(&sim).len(), 2);
         // The record points at the droplet's address.
         {
@@ -132,7 +139,7 @@ async fn empty_cloud_converges_and_the_second_plan_is_empty() {
                 .await
                 .expect("actions")
                 .len(),
-            10
+            11
         );
         b.finish().await;
     }
@@ -222,6 +229,27 @@ async fn detect_only_environments_record_drift_without_correcting_it() {
     b.finish().await;
 }
 
+/// The id of the droplet named `name`.
+fn droplet_id(sim: &sim::Running, name: &str) -> u64 {
+    droplets(sim)
+        .iter()
+        .find(|d| d["name"] == name)
+        .and_then(|d| d["id"].as_u64())
+        .expect("droplet")
+}
+
+fn resize_out_of_band(sim: &sim::Running, name: &str, size: &str) {
+    let id = droplet_id(sim, name);
+    sim::lock(&sim.state.digitalocean)
+        .mutate(
+            "droplet",
+            &id.to_string(),
+            &json!({"size_slug": size}),
+            false,
+        )
+        .expect("mutate");
+}
+
 #[tokio::test]
 async fn a_stale_plan_is_refused() {
     let b = common::sqlite().await;
@@ -233,16 +261,11 @@ async fn a_stale_plan_is_refused() {
     let ctx = Context::default();
     let p = engine.plan(&ssot, &ctx).await.expect("plan");
     engine.apply(&ssot, p.plan_id, &ctx).await.expect("apply");
+    resize_out_of_band(&sim, "quickstart-staging", "s-4vcpu-8gb");
     let next = engine.plan(&ssot, &ctx).await.expect("plan");
-    let id = droplets(&sim)[0]["id"].as_u64().expect("id");
-    sim::lock(&sim.state.digitalocean)
-        .mutate(
-            "droplet",
-            &id.to_string(),
-            &json!({"size_slug": "s-4vcpu-8gb"}),
-            false,
-        )
-        .expect("mutate");
+    assert_eq!(next.plan.actions.len(), 1);
+    // The only environment it acts on changes again before the apply.
+    resize_out_of_band(&sim, "quickstart-staging", "s-8vcpu-16gb");
     let err = engine
         .apply(&ssot, next.plan_id, &ctx)
         .await
@@ -255,6 +278,62 @@ async fn a_stale_plan_is_refused() {
         .expect("plan")
         .expect("row");
     assert_eq!(row.status, "stale");
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn a_stale_environment_holds_only_itself() {
+    let b = common::sqlite().await;
+    let sim = sim::start("127.0.0.1:0", FaultConfig::default())
+        .await
+        .expect("sim");
+    let engine = Engine::new(b.store.clone(), adapter(&sim, Duration::from_secs(10)));
+    let ssot = tree("examples/quickstart");
+    let ctx = Context::default();
+    let p = engine.plan(&ssot, &ctx).await.expect("plan");
+    engine.apply(&ssot, p.plan_id, &ctx).await.expect("apply");
+    resize_out_of_band(&sim, "quickstart-staging", "s-4vcpu-8gb");
+    resize_out_of_band(&sim, "quickstart-production", "s-4vcpu-8gb");
+    let next = engine.plan(&ssot, &ctx).await.expect("plan");
+    assert_eq!(next.plan.actions.len(), 2);
+    // Production changes again out of band: only production is stale.
+    resize_out_of_band(&sim, "quickstart-production", "s-8vcpu-16gb");
+    let applied = engine
+        .apply(&ssot, next.plan_id, &ctx)
+        .await
+        .expect("staging applies");
+    assert_eq!(applied.stale, vec!["production"]);
+    assert_eq!(applied.succeeded, 1);
+    let size = |name: &str| {
+        droplets(&sim)
+            .iter()
+            .find(|d| d["name"] == name)
+            .map(|d| d["size_slug"].clone())
+    };
+    assert_eq!(
+        size("quickstart-staging"),
+        Some(json!("s-1vcpu-2gb")),
+        "healed"
+    );
+    assert_eq!(
+        size("quickstart-production"),
+        Some(json!("s-8vcpu-16gb")),
+        "left for a re-plan"
+    );
+    let row = b
+        .store
+        .plan(next.plan_id)
+        .await
+        .expect("plan")
+        .expect("row");
+    assert_eq!(row.status, "partial");
+    // The re-plan heals production.
+    let again = engine.plan(&ssot, &ctx).await.expect("plan");
+    engine
+        .apply(&ssot, again.plan_id, &ctx)
+        .await
+        .expect("apply");
+    assert_eq!(size("quickstart-production"), Some(json!("s-2vcpu-4gb")));
     b.finish().await;
 }
 

@@ -96,6 +96,7 @@ async fn runs_plans_diffs_and_ledger() {
             resource_name: "staging".into(),
             operation: "create".into(),
             request_summary: Some(json!({"size": "s-2vcpu-4gb"})),
+            resource_key: None,
         };
         let first = s.ledger_insert(&action).await.expect("ledger insert");
         assert!(first.is_inserted());

@@ -121,6 +121,7 @@ async fn ledger_same_dedupe_key_has_exactly_one_winner() {
                         resource_name: "prod".into(),
                         operation: "create".into(),
                         request_summary: Some(json!({"writer": i})),
+                        resource_key: None,
                     })
                     .await
                 }));

@@ -35,6 +35,7 @@ fn crash_child() {
                 resource_name: "prod".into(),
                 operation: "create".into(),
                 request_summary: None,
+                resource_key: None,
             })
             .await
             .expect("ledger insert");

@@ -199,6 +199,42 @@ metadata:
   name: smtp-policy
 spec:
   type: smtp_policy
+---
+apiVersion: odooops.dev/v1alpha1
+kind: DatabaseCluster
+metadata:
+  name: agency-pg-0
+spec:
+  region: ams3
+  size: db-s-2vcpu-4gb
+  version: "16"
+---
+apiVersion: odooops.dev/v1alpha1
+kind: DatabaseCluster
+metadata:
+  name: agency-pg-1
+spec:
+  region: fra1
+  size: db-s-2vcpu-4gb
+  version: "16"
+---
+apiVersion: odooops.dev/v1alpha1
+kind: DatabaseCluster
+metadata:
+  name: agency-pg-2
+spec:
+  region: nyc3
+  size: db-s-2vcpu-4gb
+  version: "16"
+---
+apiVersion: odooops.dev/v1alpha1
+kind: DatabaseCluster
+metadata:
+  name: agency-pg-3
+spec:
+  region: sfo3
+  size: db-s-2vcpu-4gb
+  version: "16"
 """
 
 

@@ -6,7 +6,7 @@ use super::EXIT_OK;
 use crate::provider::http::Metrics;
 use crate::reconcile::engine::{Context, Engine};
 use crate::reconcile::render;
-use crate::sim::{self, faults::FaultConfig};
+use crate::sim;
 use crate::store::{EventFilter, Store};
 use anyhow::{bail, Context as _};
 use serde_json::json;
@@ -22,7 +22,8 @@ pub fn run(
     let ssot = super::reconcile::load_ssot(tree)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let running = sim::start("127.0.0.1:0", FaultConfig::default()).await?;
+        // The simulator at the real APIs' pace: creates and actions complete after 1.5 s.
+        let running = sim::start_with("127.0.0.1:0", sim::SimOptions::default()).await?;
         println!("== provider simulator on {}", running.url());
         let demo_dir = data_dir.join("demo");
         if database_url.is_none() && demo_dir.exists() {
@@ -34,9 +35,7 @@ pub fn run(
             .context("opening the evidence store")?;
         println!("== evidence store: {}", store.location());
         let metrics = Arc::new(Metrics::default());
-        let digitalocean =
-            super::reconcile::digitalocean(&ssot, Some(&running.url()), metrics.clone())?;
-        let engine = Engine::new(store, digitalocean);
+        let engine = Engine::connect(&ssot, store, Some(&running.url()), metrics.clone())?;
         let ctx = Context {
             actor: "demo".into(),
             ..Context::default()

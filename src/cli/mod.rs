@@ -264,6 +264,15 @@ pub enum SimCommand {
         /// raise it to converge thousands of environments in one go.
         #[arg(long)]
         do_hourly_limit: Option<u64>,
+        /// Accept this token (repeatable): each token is its own account that sees only its
+        /// own objects, and any other token gets the provider's real authentication error.
+        /// Without it every token is accepted and all share one account.
+        #[arg(long = "token", value_name = "TOKEN")]
+        tokens: Vec<String>,
+        /// How long asynchronous operations take to complete (droplet creates and actions,
+        /// deletes, database clusters), in milliseconds.
+        #[arg(long, default_value_t = 1500)]
+        delay_ms: u64,
     },
 }
 
@@ -360,8 +369,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     listen,
                     faults,
                     do_hourly_limit,
+                    tokens,
+                    delay_ms,
                 },
-        } => sim::serve(&listen, faults.as_deref(), do_hourly_limit),
+        } => sim::serve(sim::ServeArgs {
+            listen: &listen,
+            faults: faults.as_deref(),
+            do_hourly_limit,
+            tokens,
+            delay_ms,
+        }),
         Command::Backup { command } => {
             backup::run(&ssot, database_url.as_deref(), &data_dir, command)
         }

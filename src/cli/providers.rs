@@ -213,8 +213,25 @@ pub fn inventory(t: &Target<'_>, dir: &std::path::Path, output: Output) -> anyho
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let metrics = Arc::new(Metrics::default());
-        let dig = super::reconcile::digitalocean(&ssot, t.sim, metrics)?;
-        let inv = dig.inventory().await?;
+        let secrets = EnvSecrets;
+        let accounts = crate::reconcile::accounts::digitalocean(
+            &ssot,
+            &crate::reconcile::accounts::Connect {
+                sim: t.sim,
+                metrics,
+                secrets: &secrets,
+            },
+        )?;
+        // Every account's objects, one inventory.
+        let mut inv = json!({"droplets": [], "firewalls": [], "domains": [], "databases": []});
+        for (_, dig) in accounts.all() {
+            let part = dig.inventory().await?;
+            for kind in ["droplets", "firewalls", "domains", "databases"] {
+                if let (Some(all), Some(more)) = (inv[kind].as_array_mut(), part[kind].as_array()) {
+                    all.extend(more.iter().cloned());
+                }
+            }
+        }
         let mut objects = Vec::new();
         for (kind, id_field) in [
             ("droplets", "id"),

@@ -1,12 +1,10 @@
 //! `odooops plan | apply | diff | drift | demo`: the reconcile engine from the command line.
 
 use super::{Output, EXIT_ERROR, EXIT_OK, EXIT_USAGE};
-use crate::provider::digitalocean::DigitalOcean;
-use crate::provider::http::{Auth, ClientConfig, HttpClient, Metrics};
-use crate::provider::{EnvSecrets, Provider, SecretSource, SecretValue};
+use crate::provider::http::Metrics;
 use crate::reconcile::engine::{Context, Detail, Engine};
 use crate::reconcile::render;
-use crate::ssot::{self, Limits, Ssot};
+use crate::ssot::{self, Ssot};
 use crate::store::Store;
 use anyhow::{anyhow, Context as _};
 use std::io::IsTerminal;
@@ -21,113 +19,22 @@ pub struct Target<'a> {
 }
 
 pub fn load_ssot(dir: &Path) -> anyhow::Result<Ssot> {
-    load_checked(dir).map_err(|(diagnostics, summary)| {
+    ssot::load_checked(dir).map_err(|(diagnostics, summary)| {
         eprint!("{diagnostics}");
         anyhow!("{summary}")
     })
-}
-
-/// Load and validate the tree: the SSOT, or its rendered diagnostics and a one-line summary.
-pub fn load_checked(dir: &Path) -> Result<Ssot, (String, String)> {
-    let report = ssot::load(dir, &Limits::default());
-    if !report.is_valid() {
-        let diagnostics: String = report
-            .diagnostics
-            .iter()
-            .map(|d| d.render(report.source(&d.file)))
-            .collect();
-        let summary = format!(
-            "{} is invalid ({} errors): run `odooops validate --ssot {}`",
-            dir.display(),
-            report.error_count(),
-            dir.display()
-        );
-        return Err((diagnostics, summary));
-    }
-    report
-        .into_ssot()
-        .ok_or_else(|| (String::new(), "invalid SSOT".to_string()))
-}
-
-/// The DigitalOcean adapter for this SSOT (one account for every project).
-pub fn digitalocean(
-    ssot: &Ssot,
-    sim: Option<&str>,
-    metrics: Arc<Metrics>,
-) -> anyhow::Result<DigitalOcean> {
-    let cfg = match sim {
-        Some(url) => {
-            let mut cfg = ClientConfig::new(
-                Provider::Digitalocean,
-                &format!("{}/digitalocean", url.trim_end_matches('/')),
-                Auth::Bearer(SecretValue::new("sim-token")),
-            );
-            // DigitalOcean's documented limits (250/min, 5,000/h) belong to the real API; the
-            // simulator signals its own pressure with 429 + Retry-After, which the client
-            // still honours.
-            cfg.rates = Vec::new();
-            cfg
-        }
-        None => {
-            let mut accounts = ssot
-                .projects()
-                .filter_map(|p| p.spec.providers.digitalocean.as_ref().map(|a| (p, a)));
-            let (project, account) = accounts.next().ok_or_else(|| {
-                anyhow!("no Project has providers.digitalocean: add one, or pass --sim URL")
-            })?;
-            let token = EnvSecrets.get(&account.token_secret).ok_or_else(|| {
-                anyhow!("secret `{}` (DigitalOcean token of project `{}`) is not set in the environment", account.token_secret, project.metadata.name)
-            })?;
-            let base = project
-                .spec
-                .providers
-                .base_url("digitalocean")
-                .unwrap_or_default();
-            ClientConfig::new(Provider::Digitalocean, &base, Auth::Bearer(token))
-        }
-    };
-    Ok(DigitalOcean::new(HttpClient::new(cfg, metrics)?))
 }
 
 pub async fn engine(ssot: &Ssot, t: &Target<'_>) -> anyhow::Result<Engine> {
     let store = Store::open(t.database_url, t.data_dir)
         .await
         .context("opening the evidence store")?;
-    engine_with(ssot, store, t.sim, Arc::new(Metrics::default()))
-}
-
-/// The engine over an open store, its provider requests counted in `metrics` (the
-/// controller exports them).
-pub fn engine_with(
-    ssot: &Ssot,
-    store: Store,
-    sim: Option<&str>,
-    metrics: Arc<Metrics>,
-) -> anyhow::Result<Engine> {
-    let mut engine = Engine::new(store, digitalocean(ssot, sim, metrics.clone())?);
-    match sim {
-        // Against the simulator, notifiers post to it; secret objects stay off (its Supabase
-        // and Vercel projects are not seeded).
-        Some(url) => {
-            let url = url.trim_end_matches('/');
-            engine.notify.slack_base = Some(format!("{url}/slack"));
-            engine.notify.plane_base = Some(format!("{url}/plane"));
-        }
-        // Secret presence is reconciled where the SSOT configures the provider and its
-        // token is set; otherwise it is left out (as `secrets sync` would report).
-        None => {
-            engine.secret_providers.supabase =
-                super::providers::client(ssot, None, Provider::Supabase, &metrics)
-                    .ok()
-                    .flatten()
-                    .map(crate::provider::supabase::Supabase::new);
-            engine.secret_providers.vercel =
-                super::providers::client(ssot, None, Provider::Vercel, &metrics)
-                    .ok()
-                    .flatten();
-        }
-    }
-    Ok(engine)
+    Ok(Engine::connect(
+        ssot,
+        store,
+        t.sim,
+        Arc::new(Metrics::default()),
+    )?)
 }
 
 fn color() -> bool {

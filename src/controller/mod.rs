@@ -145,10 +145,59 @@ pub(crate) struct Controller {
     continuing: bool,
     /// A cycle deferred environments: run the next one at once.
     more: bool,
+    /// Whether this controller still leads: re-checked in the background while it leads
+    /// ([`LeaderWatch`]), read by every apply before each action.
+    leading: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Re-checks leadership in the background every `interval`, even while a long reconcile
+/// runs: when the lock is lost, `flag` turns false and the apply in progress stops before
+/// its next side effect (its ledger writes are fenced as well).
+struct LeaderWatch {
+    release: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LeaderWatch {
+    fn start(
+        mut guard: crate::store::LeaderGuard,
+        flag: Arc<std::sync::atomic::AtomicBool>,
+        interval: Duration,
+    ) -> LeaderWatch {
+        flag.store(true, Ordering::SeqCst);
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut rx => break,
+                    _ = tokio::time::sleep(interval) => {
+                        if !guard.still_held().await {
+                            flag.store(false, Ordering::SeqCst);
+                            break;
+                        }
+                    }
+                }
+            }
+            flag.store(false, Ordering::SeqCst);
+            guard.release().await;
+        });
+        LeaderWatch {
+            release: Some(tx),
+            task,
+        }
+    }
+
+    /// Give leadership up now.
+    async fn release(mut self) {
+        if let Some(tx) = self.release.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
 }
 
 fn load(dir: &std::path::Path) -> Result<Ssot, String> {
-    crate::cli::reconcile::load_checked(dir)
+    crate::ssot::load_checked(dir)
         .map_err(|(diagnostics, summary)| format!("{summary}\n{diagnostics}"))
 }
 
@@ -312,6 +361,9 @@ impl Controller {
             only_env,
             skip_envs: skip.clone(),
             allow_destroy_production: false,
+            // Wait for an apply of another process (`odooops apply`) to finish.
+            lock_wait: std::time::Duration::from_secs(600),
+            leadership: Some(self.leading.clone()),
         };
         let in_scope: Vec<String> = scope.difference(&skip).cloned().collect();
         let outcome = self
@@ -452,7 +504,7 @@ fn engine_for(
     store: Store,
     http: Arc<HttpMetrics>,
 ) -> anyhow::Result<Engine> {
-    let mut engine = crate::cli::reconcile::engine_with(ssot, store, opts.sim.as_deref(), http)?;
+    let mut engine = Engine::connect(ssot, store, opts.sim.as_deref(), http)?;
     engine.concurrency = opts.parallelism;
     Ok(engine)
 }
@@ -494,6 +546,7 @@ pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow:
         settled: BTreeSet::new(),
         continuing: false,
         more: false,
+        leading: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         opts,
         store,
         http,
@@ -574,9 +627,10 @@ impl Controller {
     /// The leader's loop. Returns Ok(true) when leadership was lost, Ok(false) on shutdown.
     async fn lead(
         &mut self,
-        mut guard: crate::store::LeaderGuard,
+        guard: crate::store::LeaderGuard,
         shutdown: &mut signal::Receiver<bool>,
     ) -> anyhow::Result<bool> {
+        let guard = LeaderWatch::start(guard, self.leading.clone(), self.opts.leader_check);
         let mut ssot_watch = watch::SsotWatch::start(&self.opts.ssot_dir, self.opts.debounce)
             .with_context(|| format!("watching {}", self.opts.ssot_dir.display()))?;
         let grace = self.opts.grace;
@@ -659,8 +713,9 @@ impl Controller {
                     Some(())
                 }
                 _ = check.tick() => {
-                    if !guard.still_held().await {
+                    if !self.leading.load(Ordering::SeqCst) {
                         tracing::error!("leadership lost (the store connection holding the lock is gone)");
+                        guard.release().await;
                         return Ok(true);
                     }
                     let _ = self.store.release_expired_leases().await;

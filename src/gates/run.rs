@@ -248,6 +248,7 @@ async fn cron_gate(
                         resource_name: format!("{name}/{id}"),
                         operation: "disable".to_string(),
                         request_summary: Some(json!({"gate": gate.metadata.name, "cronId": id})),
+                        resource_key: None,
                     })
                     .await;
                 match action {

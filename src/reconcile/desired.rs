@@ -4,10 +4,99 @@
 
 use super::diff::{Desired, ObjectKey, ObjectKind};
 use crate::odoo::render;
-use crate::provider::digitalocean::{canonical_firewall, Droplet, Firewall, Record, Rule};
+use crate::provider::digitalocean::{
+    canonical_firewall, ClusterSpec, Droplet, Firewall, Record, Rule,
+};
 use crate::provider::owner_tags;
-use crate::ssot::{DatabaseProvider, Environment, Project, Ssot};
+use crate::ssot::{DatabaseCluster, DatabaseProvider, Environment, Project, Ssot};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// The scope of a shared object (a database cluster): `@<name>`, its own, beside the
+/// environments that use it.
+pub fn shared_scope(name: &str) -> String {
+    format!("@{name}")
+}
+
+/// Whether a scope is a shared object's (`@…`), not an environment's.
+pub fn is_shared_scope(scope: &str) -> bool {
+    scope.starts_with('@')
+}
+
+/// The project whose account holds a cluster: its `project`, else the project of the first
+/// environment (by name) that uses it.
+pub fn cluster_project<'a>(ssot: &'a Ssot, c: &'a DatabaseCluster) -> Option<&'a str> {
+    c.spec.project.as_deref().or_else(|| {
+        ssot.environments()
+            .filter(|e| e.spec.database.cluster.as_deref() == Some(c.metadata.name.as_str()))
+            .min_by(|a, b| a.metadata.name.cmp(&b.metadata.name))
+            .map(|e| e.spec.project.as_str())
+    })
+}
+
+/// The desired form of a `DatabaseCluster`: its spec, the region defaulting to its
+/// project's; `None` when no project holds it.
+pub fn cluster_spec(ssot: &Ssot, c: &DatabaseCluster) -> Option<ClusterSpec> {
+    let project = ssot.project(cluster_project(ssot, c)?)?;
+    Some(ClusterSpec {
+        name: c.metadata.name.clone(),
+        engine: "pg".into(),
+        version: c.spec.version.clone(),
+        region: c
+            .spec
+            .region
+            .clone()
+            .or_else(|| project.spec.default_region.clone())
+            .unwrap_or_default(),
+        size: c.spec.size.clone(),
+        nodes: c.spec.nodes,
+    })
+}
+
+/// The ownership tag of a cluster (managed; a cluster is shared, so no project or
+/// environment tag).
+pub fn cluster_tags() -> Vec<String> {
+    vec!["odooops:managed".to_string()]
+}
+
+/// The desired cluster objects the given environments use (each once), each in its own
+/// scope.
+pub fn clusters<'a>(ssot: &'a Ssot, envs: impl Iterator<Item = &'a Environment>) -> Vec<Desired> {
+    let mut out: BTreeMap<String, Desired> = BTreeMap::new();
+    for env in envs {
+        let db = &env.spec.database;
+        if db.provider != DatabaseProvider::Digitalocean {
+            continue;
+        }
+        let Some(c) = db.cluster.as_deref().and_then(|n| ssot.database_cluster(n)) else {
+            continue;
+        };
+        let Some(spec) = cluster_spec(ssot, c) else {
+            continue;
+        };
+        out.entry(spec.name.clone()).or_insert_with(|| Desired {
+            key: ObjectKey {
+                kind: ObjectKind::DatabaseCluster,
+                env: shared_scope(&spec.name),
+                name: spec.name.clone(),
+            },
+            value: to_value(&spec),
+        });
+    }
+    out.into_values().collect()
+}
+
+/// A digest of what an environment's desired state is made from: its spec, its project's
+/// spec and its desired objects (the per-scope stale-plan check).
+pub fn digest(parts: &[&Value]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(serde_json::to_vec(p).unwrap_or_default());
+        h.update([0]);
+    }
+    h.finalize().into()
+}
 
 /// Placeholder for a value only known once another object exists (the droplet's address).
 pub fn droplet_ip_ref(droplet: &str) -> String {

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
+    /// A managed database cluster (a `DatabaseCluster` resource; project-scoped).
+    DatabaseCluster,
     /// A managed database (cluster database, or Supabase project database).
     Database,
     /// A database role.
@@ -22,11 +24,30 @@ pub enum ObjectKind {
     VercelEnv,
 }
 
+/// How a field's change can be made.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldPolicy {
+    /// Changed in place (an update).
+    #[default]
+    InPlace,
+    /// Only by destroying and re-creating the object (a replace).
+    Replace,
+    /// Fixed when the object was created: a difference is recorded as drift and never
+    /// acted on (a droplet's region or image).
+    CreateOnly,
+    /// Never done by the engine: it would lose data (a database moved to another cluster,
+    /// a cluster's engine, version or region changed). Refused with a finding.
+    Refuse,
+}
+
 impl ObjectKind {
-    /// Apply order: databases before droplets, droplets before records and firewalls.
+    /// Apply order: clusters, then databases and secrets, droplets, then records and
+    /// firewalls.
     pub fn order(self) -> u8 {
         match self {
-            ObjectKind::Database => 0,
+            ObjectKind::DatabaseCluster => 0,
+            ObjectKind::Database => 1,
             ObjectKind::DatabaseUser => 1,
             ObjectKind::SupabaseSecret | ObjectKind::VercelEnv => 1,
             ObjectKind::Droplet => 2,
@@ -36,6 +57,7 @@ impl ObjectKind {
     }
     pub fn as_str(self) -> &'static str {
         match self {
+            ObjectKind::DatabaseCluster => "database_cluster",
             ObjectKind::Database => "database",
             ObjectKind::DatabaseUser => "database_user",
             ObjectKind::Droplet => "droplet",
@@ -45,24 +67,44 @@ impl ObjectKind {
             ObjectKind::VercelEnv => "vercel_env",
         }
     }
-    /// Whether a field change cannot be made in place. Droplets: region, image and the
-    /// monitoring agent are fixed at create (DigitalOcean has no action for them), and IPv6
-    /// can be enabled (`enable_ipv6`) but never disabled; tags, size and backups change in
-    /// place.
-    pub fn needs_replace(self, f: &FieldChange) -> bool {
-        if self == ObjectKind::Droplet && f.path == "/ipv6" {
-            return f.after == Value::Bool(false);
-        }
-        self.replace_fields().iter().any(|r| f.path.starts_with(r))
+    pub fn parse(s: &str) -> Option<ObjectKind> {
+        [
+            ObjectKind::DatabaseCluster,
+            ObjectKind::Database,
+            ObjectKind::DatabaseUser,
+            ObjectKind::Droplet,
+            ObjectKind::Firewall,
+            ObjectKind::DnsRecord,
+            ObjectKind::SupabaseSecret,
+            ObjectKind::VercelEnv,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 
-    /// Fields whose change cannot be made in place.
-    fn replace_fields(self) -> &'static [&'static str] {
+    /// How a change of the field at `f.path` can be made. Droplets: size (resize), tags,
+    /// backups and enabling IPv6 change in place; region and image are fixed at create;
+    /// the monitoring agent and disabling IPv6 need a replace (DigitalOcean has no action
+    /// for them). A record's type needs a replace. A database never moves between clusters
+    /// and a cluster's engine, version and region are never changed by the engine.
+    pub fn policy(self, f: &FieldChange) -> FieldPolicy {
+        let p = f.path.as_str();
+        let under = |prefix: &str| p == prefix || p.starts_with(&format!("{prefix}/"));
         match self {
-            ObjectKind::Droplet => &["/region", "/image", "/monitoring"],
-            ObjectKind::DnsRecord => &["/type"],
-            ObjectKind::Database => &["/cluster"],
-            _ => &[],
+            ObjectKind::Droplet if under("/region") || under("/image") => FieldPolicy::CreateOnly,
+            ObjectKind::Droplet if under("/monitoring") => FieldPolicy::Replace,
+            ObjectKind::Droplet if under("/ipv6") && f.after == Value::Bool(false) => {
+                FieldPolicy::Replace
+            }
+            ObjectKind::DnsRecord if under("/record/type") => FieldPolicy::Replace,
+            ObjectKind::Database if under("/cluster") => FieldPolicy::Refuse,
+            ObjectKind::DatabaseUser if under("/cluster") => FieldPolicy::Replace,
+            ObjectKind::DatabaseCluster
+                if under("/engine") || under("/version") || under("/region") =>
+            {
+                FieldPolicy::Refuse
+            }
+            _ => FieldPolicy::InPlace,
         }
     }
 }
@@ -104,6 +146,13 @@ pub struct FieldChange {
     pub path: String,
     pub before: Value,
     pub after: Value,
+    /// How this change can be made (see [`ObjectKind::policy`]).
+    #[serde(default, skip_serializing_if = "is_in_place")]
+    pub policy: FieldPolicy,
+}
+
+fn is_in_place(p: &FieldPolicy) -> bool {
+    *p == FieldPolicy::InPlace
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +163,13 @@ pub enum Change {
     Replace,
     Delete,
     NoOp,
+    /// Only create-only fields differ: drift to record, never to act on.
+    Held,
+    /// A change the engine never makes (it would lose data): refused with a finding.
+    Refused,
+    /// The desired object's name is taken by a live object that is not ours: never
+    /// adopted, never overwritten; a finding.
+    Conflict,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -154,15 +210,25 @@ pub fn diff(
                 text: unified(None, Some(&d.value)),
             }),
             Some(l) => {
-                let fields = field_changes(&l.value, &d.value, "", ign);
-                let change = if fields.is_empty() {
+                let mut fields = field_changes(&l.value, &d.value, "", ign);
+                for f in &mut fields {
+                    f.policy = d.key.kind.policy(f);
+                }
+                let has = |p: FieldPolicy| fields.iter().any(|f| f.policy == p);
+                let change = if !l.owned {
+                    Change::Conflict
+                } else if fields.is_empty() {
                     Change::NoOp
-                } else if fields.iter().any(|f| d.key.kind.needs_replace(f)) {
+                } else if has(FieldPolicy::Refuse) {
+                    Change::Refused
+                } else if has(FieldPolicy::Replace) {
                     Change::Replace
-                } else {
+                } else if has(FieldPolicy::InPlace) {
                     Change::Update
+                } else {
+                    Change::Held
                 };
-                let text = if fields.is_empty() {
+                let text = if fields.is_empty() && l.owned {
                     String::new()
                 } else {
                     unified(Some(&l.value), Some(&d.value))
@@ -249,6 +315,7 @@ pub fn field_changes(
             },
             before: b.clone(),
             after: a.clone(),
+            policy: FieldPolicy::InPlace,
         }],
     }
 }
@@ -381,7 +448,8 @@ mod tests {
             vec![FieldChange {
                 path: "/size".into(),
                 before: json!("s-2vcpu-4gb"),
-                after: json!("s-4vcpu-8gb")
+                after: json!("s-4vcpu-8gb"),
+                policy: FieldPolicy::InPlace,
             }]
         );
         assert!(
@@ -390,7 +458,8 @@ mod tests {
             "{}",
             by["web"].text
         );
-        assert_eq!(by["moved"].change, Change::Replace);
+        // A region is fixed at create: drift to record, never a replace.
+        assert_eq!(by["moved"].change, Change::Held);
         assert_eq!(by["fw"].change, Change::Create);
         assert_eq!(by["old"].change, Change::Delete);
     }

@@ -1,12 +1,13 @@
 //! Plan (pure): ordered actions from diffs, with dependencies and deterministic dedupe keys.
 //! Deletes happen only for owned objects of environments that opted into pruning, and never
-//! in production without an explicit flag.
+//! in production without an explicit flag. What cannot be done safely is refused with a
+//! reason and holds its own environment only: the others are planned as usual.
 
-use super::diff::{Change, ObjectKey, ObjectKind, ResourceDiff};
+use super::diff::{Change, FieldPolicy, ObjectKey, ObjectKind, ResourceDiff};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -17,6 +18,17 @@ pub enum Op {
     Delete,
 }
 
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Replace => "replace",
+            Op::Delete => "delete",
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Action {
     pub index: usize,
@@ -24,7 +36,9 @@ pub struct Action {
     pub diff: ResourceDiff,
     /// Indexes of actions that must succeed first.
     pub depends_on: Vec<usize>,
-    /// resource + operation + hash of the desired spec: the idempotency ledger's key.
+    /// The idempotency ledger's key: resource + operation + the resource's generation +
+    /// hash of the desired and observed values. A replay of the same plan finds its rows; a
+    /// new fault of a healed resource is a new generation, hence a new key.
     pub dedupe_key: String,
 }
 
@@ -35,24 +49,53 @@ pub struct Summary {
     pub replace: usize,
     pub delete: usize,
     pub no_op: usize,
-    /// Deletes held back by policy (no prune, not owned): drift to report, not act on.
+    /// Changes seen but not acted on: deletes held back by policy (no prune, not owned),
+    /// create-only fields that differ.
     pub held: usize,
+    /// Changes refused (conflicts, data-losing changes, production destroys without the
+    /// flag); each holds its environment.
+    #[serde(default)]
+    pub refused: usize,
+}
+
+/// Why a change is not planned, holding its environment.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Refusal {
+    /// The environment held (`@project` for a project-scoped object).
+    pub env: String,
+    /// `env/kind/name`.
+    pub resource: String,
+    /// `conflict`, `data_loss` or `production_destroy`.
+    pub kind: String,
+    pub reason: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Plan {
     pub revision: String,
-    /// Fingerprint of the live state the plan was made against (stale-plan check).
+    /// Fingerprint of the live state the plan was made against (every scope combined).
     pub live_fingerprint: String,
+    /// The same per scope (environment, or `@project`): desired inputs and live objects.
+    /// Apply re-checks each scope it acts on; a changed scope is stale alone.
+    #[serde(default)]
+    pub fingerprints: BTreeMap<String, String>,
     pub actions: Vec<Action>,
     pub summary: Summary,
-    /// Changes seen but not planned (detect-only environments, held deletes).
+    /// Changes seen but not planned (detect-only environments, held deletes, create-only
+    /// fields, the actions of held environments).
     pub detected_only: Vec<ResourceDiff>,
+    /// Refused changes; their environments are held.
+    #[serde(default)]
+    pub refused: Vec<Refusal>,
 }
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.actions.is_empty()
+    }
+    /// The environments held by a refusal.
+    pub fn held_envs(&self) -> BTreeSet<&str> {
+        self.refused.iter().map(|r| r.env.as_str()).collect()
     }
 }
 
@@ -68,15 +111,24 @@ pub struct EnvPolicy {
 pub enum PlanError {
     #[error("refusing to plan: the desired state is empty (an empty read is never \"delete everything\")")]
     EmptyDesired,
-    #[error("refusing to destroy production objects without --allow-destroy-production: {0}")]
-    ProductionDestroy(String),
 }
 
 /// The fingerprint of the live state a plan was made against (the stale-plan check),
-/// accumulated one live object at a time: each object's id and canonical JSON are hashed
-/// when it is added, and the digests are combined in key order at the end.
+/// accumulated one object at a time per scope: each live object's id and canonical JSON
+/// are hashed when added, a scope's desired inputs as one digest, and the digests are
+/// combined in key order at the end.
 #[derive(Debug, Default)]
-pub struct Fingerprint(Vec<(ObjectKey, [u8; 32])>);
+pub struct Fingerprint {
+    live: Vec<(ObjectKey, [u8; 32])>,
+    desired: BTreeMap<String, [u8; 32]>,
+}
+
+/// What a finished [`Fingerprint`] gives: the combined value and one per scope.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Fingerprints {
+    pub combined: String,
+    pub by_scope: BTreeMap<String, String>,
+}
 
 impl Fingerprint {
     pub fn add(&mut self, key: &ObjectKey, id: &str, value: &Value) {
@@ -84,68 +136,139 @@ impl Fingerprint {
         h.update(id.as_bytes());
         h.update([0]);
         h.update(serde_json::to_vec(value).unwrap_or_default());
-        self.0.push((key.clone(), h.finalize().into()));
+        self.live.push((key.clone(), h.finalize().into()));
     }
 
-    pub fn finish(mut self) -> String {
-        self.0.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut h = Sha256::new();
-        for (key, digest) in &self.0 {
+    /// The desired inputs of `scope` (its resources' specs and desired objects).
+    pub fn add_desired(&mut self, scope: &str, digest: [u8; 32]) {
+        self.desired.insert(scope.to_string(), digest);
+    }
+
+    pub fn finish(mut self) -> Fingerprints {
+        self.live.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut all = Sha256::new();
+        let mut scopes: BTreeMap<String, Sha256> = BTreeMap::new();
+        for (scope, d) in &self.desired {
+            let h = scopes.entry(scope.clone()).or_default();
+            h.update(b"desired\0");
+            h.update(d);
+        }
+        for (key, digest) in &self.live {
+            all.update(key.to_string().as_bytes());
+            all.update([0]);
+            all.update(digest);
+            let h = scopes.entry(key.env.clone()).or_default();
             h.update(key.to_string().as_bytes());
             h.update([0]);
             h.update(digest);
         }
-        format!("sha256:{}", hex::encode(h.finalize()))
+        Fingerprints {
+            combined: format!("sha256:{}", hex::encode(all.finalize())),
+            by_scope: scopes
+                .into_iter()
+                .map(|(s, h)| (s, format!("sha256:{}", hex::encode(h.finalize()))))
+                .collect(),
+        }
     }
 }
 
-fn dedupe_key(d: &ResourceDiff, op: Op) -> String {
+fn dedupe_key(d: &ResourceDiff, op: Op, generation: u32) -> String {
     let mut h = Sha256::new();
     h.update(
         serde_json::to_string(&d.after)
             .unwrap_or_default()
             .as_bytes(),
     );
+    h.update([0]);
     h.update(d.live_id.as_deref().unwrap_or("").as_bytes());
+    h.update([0]);
+    h.update(
+        serde_json::to_string(&d.before)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     let digest = hex::encode(h.finalize());
-    format!(
-        "{}:{}:{}",
-        d.key,
-        serde_json::to_value(op)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
-        &digest[..16]
-    )
+    format!("{}:{}:g{generation}:{}", d.key, op.as_str(), &digest[..16])
+}
+
+/// What the planner is given besides the diffs.
+#[derive(Debug)]
+pub struct PlanInput<'a> {
+    pub revision: &'a str,
+    pub policies: &'a BTreeMap<String, EnvPolicy>,
+    pub desired_count: usize,
+    pub fingerprints: Fingerprints,
+    pub allow_destroy_production: bool,
+    /// Each resource's generation (`env/kind/name` → successful actions so far).
+    pub generations: &'a BTreeMap<String, u32>,
+}
+
+fn refusal(d: &ResourceDiff) -> Option<(&'static str, String)> {
+    match d.change {
+        Change::Conflict => Some((
+            "conflict",
+            format!(
+                "conflict: {} `{}` exists (id {}) but is not ours — not adopted, not changed; rename ours in the SSOT or remove that one by hand",
+                d.key.kind.as_str(),
+                d.key.name,
+                d.live_id.as_deref().unwrap_or("?")
+            ),
+        )),
+        Change::Refused => {
+            let fields: Vec<&str> = d
+                .fields
+                .iter()
+                .filter(|f| f.policy == FieldPolicy::Refuse)
+                .map(|f| f.path.as_str())
+                .collect();
+            let why = match d.key.kind {
+                ObjectKind::Database => "a database is never replaced by an empty one: move its data with `odooops backup run` and `odooops backup restore`",
+                _ => "the engine never makes this change (it would lose data); do it by hand, or declare a new cluster",
+            };
+            Some(("data_loss", format!("refused: {} of {} — {why}", fields.join(", "), d.key)))
+        }
+        _ => None,
+    }
 }
 
 /// Turn diffs into an ordered plan.
-pub fn plan(
-    revision: &str,
-    diffs: Vec<ResourceDiff>,
-    policies: &BTreeMap<String, EnvPolicy>,
-    desired_count: usize,
-    live_fingerprint: String,
-    allow_destroy_production: bool,
-) -> Result<Plan, PlanError> {
-    if desired_count == 0 {
+pub fn plan(diffs: Vec<ResourceDiff>, input: PlanInput<'_>) -> Result<Plan, PlanError> {
+    if input.desired_count == 0 {
         return Err(PlanError::EmptyDesired);
     }
+    let policies = input.policies;
     let mut summary = Summary::default();
     let mut detected_only = Vec::new();
     let mut chosen: Vec<(Op, ResourceDiff)> = Vec::new();
-    let mut blocked = Vec::new();
+    let mut refused: Vec<Refusal> = Vec::new();
     for d in diffs {
         let policy = policies.get(&d.key.env);
+        if let Some((kind, reason)) = refusal(&d) {
+            summary.refused += 1;
+            refused.push(Refusal {
+                env: d.key.env.clone(),
+                resource: d.key.to_string(),
+                kind: kind.to_string(),
+                reason,
+            });
+            detected_only.push(d);
+            continue;
+        }
         let op = match d.change {
             Change::NoOp => {
                 summary.no_op += 1;
+                continue;
+            }
+            Change::Held => {
+                summary.held += 1;
+                detected_only.push(d);
                 continue;
             }
             Change::Create => Op::Create,
             Change::Update => Op::Update,
             Change::Replace => Op::Replace,
             Change::Delete => Op::Delete,
+            Change::Refused | Change::Conflict => continue,
         };
         if policy.is_some_and(|p| p.detect_only) {
             detected_only.push(d);
@@ -159,16 +282,31 @@ pub fn plan(
                 detected_only.push(d);
                 continue;
             }
-            if policy.is_some_and(|p| p.production) && !allow_destroy_production {
-                blocked.push(d.key.to_string());
+            if policy.is_some_and(|p| p.production) && !input.allow_destroy_production {
+                summary.refused += 1;
+                refused.push(Refusal {
+                    env: d.key.env.clone(),
+                    resource: d.key.to_string(),
+                    kind: "production_destroy".into(),
+                    reason: format!(
+                        "refusing to destroy production object {} ({}) without --allow-destroy-production",
+                        d.key,
+                        op.as_str()
+                    ),
+                });
+                detected_only.push(d);
                 continue;
             }
         }
         chosen.push((op, d));
     }
-    if !blocked.is_empty() {
-        return Err(PlanError::ProductionDestroy(blocked.join(", ")));
-    }
+    // A refusal holds its whole environment: its other changes wait with it.
+    let held: BTreeSet<String> = refused.iter().map(|r| r.env.clone()).collect();
+    let (kept, waiting): (Vec<_>, Vec<_>) = chosen
+        .into_iter()
+        .partition(|(_, d)| !held.contains(&d.key.env));
+    detected_only.extend(waiting.into_iter().map(|(_, d)| d));
+    let mut chosen = kept;
     // Deletes run after everything else and in reverse dependency order.
     chosen.sort_by(|(oa, a), (ob, b)| {
         let rank = |op: &Op, kind: ObjectKind| match op {
@@ -201,20 +339,28 @@ pub fn plan(
             earlier.push((index, order));
             deps
         };
+        let generation = input
+            .generations
+            .get(&d.key.to_string())
+            .copied()
+            .unwrap_or(0);
         actions.push(Action {
             index,
             op,
-            dedupe_key: dedupe_key(&d, op),
+            dedupe_key: dedupe_key(&d, op, generation),
             diff: d,
             depends_on,
         });
     }
+    refused.sort_by(|a, b| a.resource.cmp(&b.resource));
     Ok(Plan {
-        revision: revision.to_string(),
-        live_fingerprint,
+        revision: input.revision.to_string(),
+        live_fingerprint: input.fingerprints.combined,
+        fingerprints: input.fingerprints.by_scope,
         actions,
         summary,
         detected_only,
+        refused,
     })
 }
 
@@ -223,6 +369,26 @@ mod tests {
     use super::*;
     use crate::reconcile::diff::{diff, Desired, Live, ObjectKey};
     use serde_json::json;
+
+    fn run(
+        diffs: Vec<ResourceDiff>,
+        policies: &BTreeMap<String, EnvPolicy>,
+        desired_count: usize,
+        allow_destroy_production: bool,
+        generations: &BTreeMap<String, u32>,
+    ) -> Result<Plan, PlanError> {
+        plan(
+            diffs,
+            PlanInput {
+                revision: "rev",
+                policies,
+                desired_count,
+                fingerprints: Fingerprints::default(),
+                allow_destroy_production,
+                generations,
+            },
+        )
+    }
 
     fn key(kind: ObjectKind, env: &str, name: &str) -> ObjectKey {
         ObjectKey {
@@ -280,13 +446,12 @@ mod tests {
                 value: json!({}),
             },
         ];
-        let p = plan(
-            "rev",
+        let p = run(
             diff(&d, &[], &BTreeMap::new()),
             &policies(false, false),
             4,
-            String::new(),
             false,
+            &BTreeMap::new(),
         )
         .expect("plan");
         let kinds: Vec<ObjectKind> = p.actions.iter().map(|a| a.diff.key.kind).collect();
@@ -303,13 +468,12 @@ mod tests {
         assert_eq!(p.actions[2].depends_on, vec![0, 1]);
         assert_eq!(p.summary.create, 4);
         // Deterministic keys.
-        let again = plan(
-            "rev",
+        let again = run(
             diff(&d, &[], &BTreeMap::new()),
             &policies(false, false),
             4,
-            String::new(),
             false,
+            &BTreeMap::new(),
         )
         .expect("plan");
         assert_eq!(
@@ -356,13 +520,12 @@ mod tests {
         ];
         let diffs = diff(&desired, &live, &BTreeMap::new());
         // prod does not prune: its extra is held; staging prunes only what it owns.
-        let p = plan(
-            "rev",
+        let p = run(
             diffs.clone(),
             &policies(false, false),
             1,
-            String::new(),
             false,
+            &BTreeMap::new(),
         )
         .expect("plan");
         let deleted: Vec<&str> = p
@@ -373,19 +536,21 @@ mod tests {
             .collect();
         assert_eq!(deleted, vec!["owned-extra"]);
         assert_eq!(p.summary.held, 2);
-        // prod prunes: refused without the flag, allowed with it.
-        assert!(matches!(
-            plan(
-                "rev",
-                diffs.clone(),
-                &policies(true, false),
-                1,
-                String::new(),
-                false
-            ),
-            Err(PlanError::ProductionDestroy(_))
-        ));
-        let p = plan("rev", diffs, &policies(true, false), 1, String::new(), true).expect("plan");
+        // prod prunes: refused without the flag (production held, staging proceeds),
+        // allowed with it.
+        let p = run(
+            diffs.clone(),
+            &policies(true, false),
+            1,
+            false,
+            &BTreeMap::new(),
+        )
+        .expect("plan");
+        assert_eq!(p.refused.len(), 1);
+        assert_eq!(p.refused[0].kind, "production_destroy");
+        assert_eq!(p.held_envs().into_iter().collect::<Vec<_>>(), vec!["prod"]);
+        assert!(p.actions.iter().all(|a| a.diff.key.env == "stg"));
+        let p = run(diffs, &policies(true, false), 1, true, &BTreeMap::new()).expect("plan");
         assert_eq!(p.summary.delete, 2);
     }
 
@@ -398,13 +563,12 @@ mod tests {
             owned: true,
         }];
         assert_eq!(
-            plan(
-                "rev",
+            run(
                 diff(&[], &live, &BTreeMap::new()),
                 &policies(false, false),
                 0,
-                String::new(),
-                false
+                false,
+                &BTreeMap::new()
             ),
             Err(PlanError::EmptyDesired)
         );
@@ -422,17 +586,172 @@ mod tests {
             value: json!({"size": "a"}),
             owned: true,
         }];
-        let p = plan(
-            "rev",
+        let p = run(
             diff(&desired, &live, &BTreeMap::new()),
             &policies(false, true),
             1,
-            String::new(),
             false,
+            &BTreeMap::new(),
         )
         .expect("plan");
         assert!(!p.has_changes());
         assert_eq!(p.detected_only.len(), 1);
         assert_eq!(p.detected_only[0].fields[0].path, "/size");
+    }
+
+    #[test]
+    fn a_new_generation_is_a_new_key_the_same_generation_the_same_key() {
+        let desired = vec![Desired {
+            key: key(ObjectKind::Droplet, "stg", "web"),
+            value: json!({"size": "b"}),
+        }];
+        let diffs = || diff(&desired, &[], &BTreeMap::new());
+        let g0 = run(diffs(), &policies(false, false), 1, false, &BTreeMap::new()).expect("plan");
+        let again =
+            run(diffs(), &policies(false, false), 1, false, &BTreeMap::new()).expect("plan");
+        assert_eq!(
+            g0.actions[0].dedupe_key, again.actions[0].dedupe_key,
+            "a replay keeps its key"
+        );
+        let healed_once = BTreeMap::from([("stg/droplet/web".to_string(), 1)]);
+        let g1 = run(diffs(), &policies(false, false), 1, false, &healed_once).expect("plan");
+        assert_ne!(g0.actions[0].dedupe_key, g1.actions[0].dedupe_key);
+        assert!(
+            g1.actions[0].dedupe_key.contains(":create:g1:"),
+            "{}",
+            g1.actions[0].dedupe_key
+        );
+        // The same drift observed again after a correction is a new key too; a different
+        // observed value is a different key even at the same generation.
+        let live = |size: &str| {
+            vec![Live {
+                key: key(ObjectKind::Droplet, "stg", "web"),
+                id: "1".into(),
+                value: json!({"size": size}),
+                owned: true,
+            }]
+        };
+        let a = run(
+            diff(&desired, &live("a"), &BTreeMap::new()),
+            &policies(false, false),
+            1,
+            false,
+            &healed_once,
+        )
+        .expect("plan");
+        let c = run(
+            diff(&desired, &live("c"), &BTreeMap::new()),
+            &policies(false, false),
+            1,
+            false,
+            &healed_once,
+        )
+        .expect("plan");
+        assert_ne!(a.actions[0].dedupe_key, c.actions[0].dedupe_key);
+    }
+
+    #[test]
+    fn a_conflict_or_a_refusal_holds_only_its_own_environment() {
+        let desired = vec![
+            Desired {
+                key: key(ObjectKind::DnsRecord, "stg", "erp.example.com"),
+                value: json!({"zone": "example.com", "record": {"data": "203.0.113.7"}}),
+            },
+            Desired {
+                key: key(ObjectKind::Firewall, "stg", "fw"),
+                value: json!({"name": "fw"}),
+            },
+            Desired {
+                key: key(ObjectKind::Database, "dev", "db"),
+                value: json!({"cluster": "new-pg", "name": "db"}),
+            },
+            Desired {
+                key: key(ObjectKind::Droplet, "prod", "web"),
+                value: json!({"size": "b", "region": "ams3"}),
+            },
+        ];
+        let live = vec![
+            // A hand-made record with our name: not ours.
+            Live {
+                key: key(ObjectKind::DnsRecord, "stg", "erp.example.com"),
+                id: "9".into(),
+                value: json!({"zone": "example.com", "record": {"data": "198.51.100.1"}}),
+                owned: false,
+            },
+            // Our database, in another cluster than desired: never moved by the engine.
+            Live {
+                key: key(ObjectKind::Database, "dev", "db"),
+                id: "c1/db".into(),
+                value: json!({"cluster": "old-pg", "name": "db"}),
+                owned: true,
+            },
+            // A droplet in another region (create-only) with another size (in place).
+            Live {
+                key: key(ObjectKind::Droplet, "prod", "web"),
+                id: "3".into(),
+                value: json!({"size": "a", "region": "fra1"}),
+                owned: true,
+            },
+        ];
+        let p = run(
+            diff(&desired, &live, &BTreeMap::new()),
+            &policies(false, false),
+            4,
+            false,
+            &BTreeMap::new(),
+        )
+        .expect("plan");
+        let kinds: Vec<(&str, &str)> = p
+            .refused
+            .iter()
+            .map(|r| (r.env.as_str(), r.kind.as_str()))
+            .collect();
+        assert_eq!(kinds, vec![("dev", "data_loss"), ("stg", "conflict")]);
+        assert!(
+            p.refused[1]
+                .reason
+                .contains("exists (id 9) but is not ours"),
+            "{}",
+            p.refused[1].reason
+        );
+        // Staging's firewall waits with its environment; production proceeds: its size is
+        // updated, its region is drift only.
+        let acted: Vec<String> = p.actions.iter().map(|a| a.diff.key.to_string()).collect();
+        assert_eq!(acted, vec!["prod/droplet/web"]);
+        assert_eq!(p.actions[0].op, Op::Update);
+        assert!(p.detected_only.iter().any(|d| d.key.name == "fw"));
+        let region = p.actions[0]
+            .diff
+            .fields
+            .iter()
+            .find(|f| f.path == "/region")
+            .expect("region");
+        assert_eq!(region.policy, FieldPolicy::CreateOnly);
+    }
+
+    #[test]
+    fn a_create_only_difference_alone_is_drift_never_an_action() {
+        let desired = vec![Desired {
+            key: key(ObjectKind::Droplet, "stg", "web"),
+            value: json!({"image": "ubuntu-24-04-x64", "size": "b"}),
+        }];
+        // DigitalOcean dropped the image's slug: the live image reads as its numeric id.
+        let live = vec![Live {
+            key: key(ObjectKind::Droplet, "stg", "web"),
+            id: "1".into(),
+            value: json!({"image": "164000001", "size": "b"}),
+            owned: true,
+        }];
+        let p = run(
+            diff(&desired, &live, &BTreeMap::new()),
+            &policies(false, false),
+            1,
+            false,
+            &BTreeMap::new(),
+        )
+        .expect("plan");
+        assert!(!p.has_changes(), "never a replace loop");
+        assert_eq!(p.summary.held, 1);
+        assert_eq!(p.detected_only[0].change, Change::Held);
     }
 }

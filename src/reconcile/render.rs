@@ -12,8 +12,17 @@ const RESET: &str = "\x1b[0m";
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     // Held deletes are part of the detected-only list.
+    let refused = if plan.refused.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", {} refused (holding {})",
+            plan.refused.len(),
+            plan.held_envs().into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
     format!(
-        "{} to create, {} to update, {} to replace, {} to delete, {} unchanged, {} held (drift only)",
+        "{} to create, {} to update, {} to replace, {} to delete, {} unchanged, {} held (drift only){refused}",
         s.create, s.update, s.replace, s.delete, s.no_op, plan.detected_only.len()
     )
 }
@@ -37,6 +46,14 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
             s.to_string()
         }
     };
+    for r in &plan.refused {
+        let _ = writeln!(out, "{} {} — {}", paint(RED, "✗"), r.resource, r.reason);
+        let _ = writeln!(
+            out,
+            "    {} is held: none of its changes are applied until this is resolved",
+            r.env
+        );
+    }
     if plan.actions.is_empty() && plan.detected_only.is_empty() {
         let _ = writeln!(
             out,
@@ -70,11 +87,14 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
         }
         let _ = writeln!(out, "    ledger key {}", a.dedupe_key);
     }
+    let held = plan.held_envs();
     for d in &plan.detected_only {
-        let what = if d.change == Change::Delete {
-            "not in the SSOT (held: no prune)"
-        } else {
-            "drift (detect-only)"
+        let what = match d.change {
+            Change::Delete => "not in the SSOT (held: no prune)",
+            Change::Held => "drift of a create-only field (recorded, never acted on)",
+            Change::Conflict | Change::Refused => continue,
+            _ if held.contains(d.key.env.as_str()) => "held with its environment",
+            _ => "drift (detect-only)",
         };
         let _ = writeln!(out, "{} {} — {what}", paint(YELLOW, "!"), d.key);
         for f in &d.fields {

@@ -95,12 +95,34 @@ pub fn desired(ssot: &Ssot, project: &Project, env: &Environment) -> Vec<Desired
     out
 }
 
-/// Where the engine reaches Supabase and Vercel (none: secret objects are not observed).
+/// Where the engine reaches Supabase and Vercel: per project (its own account), else the
+/// client for every project (none: that provider's secret objects are not observed).
 #[derive(Clone, Debug, Default)]
 pub struct SecretProviders {
     pub supabase: Option<Supabase>,
     /// The Vercel API client; bound to a project (and the account's team) per destination.
     pub vercel: Option<HttpClient>,
+    pub supabase_by_project: BTreeMap<String, Supabase>,
+    pub vercel_by_project: BTreeMap<String, HttpClient>,
+}
+
+impl SecretProviders {
+    pub fn supabase_for(&self, project: &str) -> Option<&Supabase> {
+        self.supabase_by_project
+            .get(project)
+            .or(self.supabase.as_ref())
+    }
+    pub fn vercel_for(&self, project: &str) -> Option<&HttpClient> {
+        self.vercel_by_project.get(project).or(self.vercel.as_ref())
+    }
+    /// Whether objects of `kind` for `project` can be observed and acted on.
+    pub fn reaches(&self, kind: ObjectKind, project: &str) -> bool {
+        match kind {
+            ObjectKind::SupabaseSecret => self.supabase_for(project).is_some(),
+            ObjectKind::VercelEnv => self.vercel_for(project).is_some(),
+            _ => true,
+        }
+    }
 }
 
 /// One list per destination; live names mapped onto desired keys, extra owned names onto
@@ -130,9 +152,13 @@ pub async fn observe(
         }
         for (dest, names) in &wanted {
             let first_env = names.values().flatten().min().cloned().unwrap_or_default();
+            let project = ssot
+                .environment(&first_env)
+                .map(|e| e.spec.project.as_str())
+                .unwrap_or_default();
             let live: Vec<(String, String)> = match kind {
                 ObjectKind::SupabaseSecret => {
-                    let Some(sb) = &providers.supabase else {
+                    let Some(sb) = providers.supabase_for(project) else {
                         continue;
                     };
                     sb.list_secrets(dest)
@@ -142,7 +168,7 @@ pub async fn observe(
                         .collect()
                 }
                 _ => {
-                    let Some(http) = &providers.vercel else {
+                    let Some(http) = providers.vercel_for(project) else {
                         continue;
                     };
                     vercel_for(ssot, http, dest)

@@ -99,10 +99,40 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
+/// How the simulator behaves.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    pub faults: FaultConfig,
+    /// How long asynchronous operations (droplet creates and actions, deletes, clusters)
+    /// take to complete.
+    pub delay: Duration,
+    /// Accepted tokens, each its own account that sees only its own objects; any other
+    /// token gets the provider's real authentication error. Empty: every token is accepted
+    /// and all share one account (the demo).
+    pub tokens: Vec<String>,
+    /// DigitalOcean's hourly request budget per account (none: the real 5,000).
+    pub do_hourly_limit: Option<u64>,
+}
+
+impl Default for SimOptions {
+    /// What `odooops sim serve` starts with: the real APIs' pace (1.5 s per asynchronous
+    /// operation), open accounts.
+    fn default() -> Self {
+        SimOptions {
+            faults: FaultConfig::default(),
+            delay: Duration::from_millis(1500),
+            tokens: Vec::new(),
+            do_hourly_limit: None,
+        }
+    }
+}
+
 /// A running simulator on loopback.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The first account's state (the only one when every token is accepted).
     pub state: Shared,
+    accounts: Arc<Accounts>,
     handle: tokio::task::JoinHandle<()>,
 }
 
@@ -114,6 +144,10 @@ impl Running {
     pub fn provider_url(&self, p: Provider) -> String {
         format!("{}/{}", self.url(), p.as_str())
     }
+    /// The state of the account `token` names (`None`: not an account of this simulator).
+    pub fn account(&self, token: &str) -> Option<Shared> {
+        self.accounts.by_token.get(token).map(|(s, _)| s.clone())
+    }
 }
 
 impl Drop for Running {
@@ -122,21 +156,155 @@ impl Drop for Running {
     }
 }
 
-/// Start the simulator in-process on `listen` (use port 0 for any free port).
+/// Start the simulator in-process on `listen` (use port 0 for any free port), every token
+/// accepted, asynchronous operations completing after 200 ms: strict about order (nothing
+/// is ready at once), quick enough for tests.
 pub async fn start(listen: &str, faults: FaultConfig) -> std::io::Result<Running> {
+    start_with(
+        listen,
+        SimOptions {
+            faults,
+            delay: Duration::from_millis(200),
+            ..SimOptions::default()
+        },
+    )
+    .await
+}
+
+/// Start the simulator in-process with `options`.
+pub async fn start_with(listen: &str, options: SimOptions) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let state = SimState::new(faults);
-    *lock(&state.base_url) = format!("http://{addr}");
-    let app = router(state.clone());
+    let base = format!("http://{addr}");
+    let account = || {
+        let state = SimState::new(options.faults.clone());
+        *lock(&state.base_url) = base.clone();
+        {
+            let mut d = lock(&state.digitalocean);
+            d.delay = options.delay;
+            d.hourly_limit = options.do_hourly_limit;
+        }
+        let app = router(state.clone());
+        (state, app)
+    };
+    let open = options.tokens.is_empty().then(account);
+    let by_token: BTreeMap<String, (Shared, Router)> = options
+        .tokens
+        .iter()
+        .map(|t| (t.clone(), account()))
+        .collect();
+    let primary = match (&open, options.tokens.first()) {
+        (Some((s, _)), _) => s.clone(),
+        (None, Some(t)) => by_token[t].0.clone(),
+        (None, None) => unreachable!("open when there is no token"),
+    };
+    let accounts = Arc::new(Accounts { open, by_token });
+    let app = Router::new()
+        .fallback(dispatch)
+        .with_state(accounts.clone());
     let handle = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     Ok(Running {
         addr,
-        state,
+        state: primary,
+        accounts,
         handle,
     })
+}
+
+/// The simulator's accounts: one open account, or one per accepted token.
+struct Accounts {
+    open: Option<(Shared, Router)>,
+    by_token: BTreeMap<String, (Shared, Router)>,
+}
+
+/// The credential a request carries, as its provider reads it.
+fn credential(p: Provider, headers: &HeaderMap) -> Option<String> {
+    match p {
+        Provider::Plane => headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .filter(|k| !k.trim().is_empty())
+            .map(str::to_string),
+        _ => bearer(headers),
+    }
+}
+
+/// Each provider's answer to a token it does not know.
+fn unauthenticated(p: Provider) -> Response {
+    match p {
+        Provider::Digitalocean => error(
+            p,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unable to authenticate you",
+        ),
+        Provider::Supabase => error(p, StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+        Provider::Vercel => (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": {"code": "forbidden", "message": "Not authorized", "invalidToken": true}})),
+        )
+            .into_response(),
+        // The Web API answers HTTP 200 with `ok: false`.
+        Provider::Slack => Json(json!({"ok": false, "error": "invalid_auth"})).into_response(),
+        Provider::Plane => error(
+            p,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Given API token is not valid",
+        ),
+    }
+}
+
+/// Route a request to its account: the open one, or the one its token names. The control
+/// API (`/_sim/...`) takes `?token=T` to reach another account than the first.
+async fn dispatch(State(accounts): State<Arc<Accounts>>, req: Request) -> Response {
+    use tower::ServiceExt;
+    let first = || {
+        accounts
+            .open
+            .as_ref()
+            .or_else(|| accounts.by_token.values().next())
+    };
+    let target = if let Some(open) = &accounts.open {
+        Some(open)
+    } else if req.uri().path().starts_with("/_sim/") {
+        let token = req.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("token="))
+                .map(str::to_string)
+        });
+        match token {
+            Some(t) => accounts.by_token.get(&t),
+            None => first(),
+        }
+    } else {
+        match provider_of(req.uri().path()) {
+            // Slack's incoming webhooks carry no token: the URL is the secret.
+            Some(Provider::Slack) if req.uri().path().starts_with("/slack/services/") => first(),
+            Some(p) => match credential(p, req.headers()) {
+                // A missing credential gets the provider's own "not provided" answer.
+                None => first(),
+                Some(t) => match accounts.by_token.get(&t) {
+                    Some(acct) => Some(acct),
+                    None => return unauthenticated(p),
+                },
+            },
+            None => first(),
+        }
+    };
+    let Some((_, app)) = target else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"ok": false, "error": "no such simulator account"})),
+        )
+            .into_response();
+    };
+    match app.clone().oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
 }
 
 fn provider_of(path: &str) -> Option<Provider> {
@@ -308,6 +476,7 @@ async fn not_found(req: Request) -> Response {
 }
 
 async fn control_state(State(s): State<Shared>) -> Json<Value> {
+    lock(&s.digitalocean).tick();
     Json(json!({
         "digitalocean": lock(&s.digitalocean).snapshot(),
         "supabase": lock(&s.supabase).snapshot(),
@@ -338,7 +507,8 @@ async fn control_faults(State(s): State<Shared>, body: String) -> Response {
 }
 
 /// Out-of-band change, to create drift: `{"provider":"digitalocean","kind":"droplet","id":"…","set":{…}}`
-/// merges `set` into the object; `"delete": true` removes it.
+/// merges `set` into the object; `"delete": true` removes it; `"create": {…}` (DigitalOcean
+/// `record` or `db`) makes one by hand.
 async fn control_mutate(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
     let provider = body.get("provider").and_then(Value::as_str).unwrap_or("");
     let kind = body.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -352,6 +522,17 @@ async fn control_mutate(State(s): State<Shared>, Json(body): Json<Value>) -> Res
         .unwrap_or_default();
     let set = body.get("set").cloned().unwrap_or(Value::Null);
     let delete = body.get("delete").and_then(Value::as_bool).unwrap_or(false);
+    // `"create": {…}` makes an object by hand (a foreign one: not ours).
+    if let (Some(spec), "digitalocean") = (body.get("create"), provider) {
+        return match lock(&s.digitalocean).create_foreign(kind, spec) {
+            Ok(v) => Json(json!({"ok": true, "created": v})).into_response(),
+            Err(e) => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"ok": false, "error": e})),
+            )
+                .into_response(),
+        };
+    }
     let done = match provider {
         "digitalocean" => lock(&s.digitalocean).mutate(kind, &id, &set, delete),
         "supabase" => lock(&s.supabase).mutate(kind, &id, &set, delete),

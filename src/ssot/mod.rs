@@ -94,6 +94,28 @@ pub fn load(dir: &Path, limits: &Limits) -> Report {
     }
 }
 
+/// Load and validate the tree: the SSOT, or its rendered diagnostics and a one-line summary.
+pub fn load_checked(dir: &Path) -> Result<Ssot, (String, String)> {
+    let report = load(dir, &Limits::default());
+    if !report.is_valid() {
+        let diagnostics: String = report
+            .diagnostics
+            .iter()
+            .map(|d| d.render(report.source(&d.file)))
+            .collect();
+        let summary = format!(
+            "{} is invalid ({} errors): run `odooops validate --ssot {}`",
+            dir.display(),
+            report.error_count(),
+            dir.display()
+        );
+        return Err((diagnostics, summary));
+    }
+    report
+        .into_ssot()
+        .ok_or_else(|| (String::new(), "invalid SSOT".to_string()))
+}
+
 /// A valid, typed SSOT: the desired state's input.
 #[derive(Debug, Clone)]
 pub struct Ssot {
@@ -121,12 +143,16 @@ impl Ssot {
     accessor!(module_sets, ModuleSet);
     accessor!(secret_registries, SecretRegistry);
     accessor!(notifiers, Notifier);
+    accessor!(database_clusters, DatabaseCluster);
 
     pub fn project(&self, name: &str) -> Option<&Project> {
         self.projects().find(|p| p.metadata.name == name)
     }
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments().find(|e| e.metadata.name == name)
+    }
+    pub fn database_cluster(&self, name: &str) -> Option<&DatabaseCluster> {
+        self.database_clusters().find(|c| c.metadata.name == name)
     }
     pub fn module_set(&self, name: &str) -> Option<&ModuleSet> {
         self.module_sets().find(|m| m.metadata.name == name)

@@ -1,4 +1,4 @@
-//! Runs, plans, diffs, the idempotency ledger and the event stream.
+//! Runs, plans, diffs and the event stream (the idempotency ledger is in `ledger.rs`).
 
 use super::types::*;
 use super::{now, with_pool, Pool, Result, Store, StoreError};
@@ -197,100 +197,6 @@ impl Store {
     pub async fn diffs_for_run(&self, run_id: Uuid) -> Result<Vec<Diff>> {
         let sql = self.sql("SELECT * FROM ops.diffs WHERE run_id = $1 ORDER BY id");
         Ok(with_pool!(self, p => sqlx::query_as::<_, Diff>(&sql).bind(run_id).fetch_all(p).await?))
-    }
-
-    // ------------------------------------------------------------ ledger
-
-    /// Record an action before its side effect. Exactly one of several concurrent callers with
-    /// the same dedupe key gets `Inserted`; the others get `Existing` with the winner's row.
-    pub async fn ledger_insert(&self, a: &NewAction) -> Result<LedgerInsert> {
-        let t = now();
-        let ins = self.sql(
-            "INSERT INTO ops.actions (id, dedupe_key, plan_id, run_id, resource_kind, resource_name, operation, status, attempts, request_summary, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, $9)
-             ON CONFLICT (dedupe_key) DO NOTHING RETURNING *",
-        );
-        let inserted = with_pool!(self, p => sqlx::query_as::<_, Action>(&ins)
-            .bind(Uuid::now_v7())
-            .bind(&a.dedupe_key)
-            .bind(a.plan_id)
-            .bind(a.run_id)
-            .bind(&a.resource_kind)
-            .bind(&a.resource_name)
-            .bind(&a.operation)
-            .bind(&a.request_summary)
-            .bind(t)
-            .fetch_optional(p)
-            .await?);
-        if let Some(row) = inserted {
-            return Ok(LedgerInsert::Inserted(row));
-        }
-        match self.ledger_get(&a.dedupe_key).await? {
-            Some(row) => Ok(LedgerInsert::Existing(row)),
-            None => Err(StoreError::Invalid(format!(
-                "ledger row {:?} conflicted but is gone (deleted concurrently?); retry",
-                a.dedupe_key
-            ))),
-        }
-    }
-
-    pub async fn ledger_get(&self, dedupe_key: &str) -> Result<Option<Action>> {
-        let sql = self.sql("SELECT * FROM ops.actions WHERE dedupe_key = $1");
-        Ok(
-            with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(dedupe_key).fetch_optional(p).await?),
-        )
-    }
-
-    /// Update a ledger row; `None` fields keep their value.
-    pub async fn ledger_update(&self, id: Uuid, u: &ActionUpdate) -> Result<Action> {
-        let sql = self.sql(
-            "UPDATE ops.actions SET
-                status = COALESCE($2, status),
-                attempts = attempts + $3,
-                provider_request_id = COALESCE($4, provider_request_id),
-                response_summary = COALESCE($5, response_summary),
-                error = COALESCE($6, error),
-                updated_at = $7
-             WHERE id = $1 RETURNING *",
-        );
-        let row = with_pool!(self, p => sqlx::query_as::<_, Action>(&sql)
-            .bind(id)
-            .bind(u.status.map(|s| s.as_str()))
-            .bind(if u.bump_attempts { 1i32 } else { 0i32 })
-            .bind(&u.provider_request_id)
-            .bind(&u.response_summary)
-            .bind(&u.error)
-            .bind(now())
-            .fetch_optional(p)
-            .await?);
-        row.ok_or_else(|| StoreError::Invalid(format!("action {id} not found")))
-    }
-
-    /// Ledger rows that were left pending or in flight (e.g. by a crash): observe and adopt.
-    pub async fn unfinished_actions(&self) -> Result<Vec<Action>> {
-        let sql = self.sql("SELECT * FROM ops.actions WHERE status IN ('pending', 'in_flight') ORDER BY created_at");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).fetch_all(p).await?))
-    }
-
-    /// Succeeded ledger rows of `operation` whose `<dedupe_key>:resolved` sibling has not
-    /// succeeded yet: the notifications still waiting for their "resolved" follow-up.
-    pub async fn ledger_awaiting_resolution(&self, operation: &str) -> Result<Vec<Action>> {
-        let sql = self.sql(
-            "SELECT * FROM ops.actions a WHERE a.operation = $1 AND a.status = 'succeeded'
-               AND NOT EXISTS (SELECT 1 FROM ops.actions r
-                               WHERE r.dedupe_key = a.dedupe_key || ':resolved' AND r.status = 'succeeded')
-             ORDER BY a.created_at",
-        );
-        Ok(
-            with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(operation).fetch_all(p).await?),
-        )
-    }
-
-    pub async fn actions_for_plan(&self, plan_id: Uuid) -> Result<Vec<Action>> {
-        let sql = self.sql("SELECT * FROM ops.actions WHERE plan_id = $1 ORDER BY created_at");
-        Ok(
-            with_pool!(self, p => sqlx::query_as::<_, Action>(&sql).bind(plan_id).fetch_all(p).await?),
-        )
     }
 
     // ------------------------------------------------------------ events

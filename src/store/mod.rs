@@ -12,6 +12,8 @@ mod evidence;
 mod findings;
 mod jobs;
 mod leader;
+mod ledger;
+mod locks;
 mod queue;
 mod retention;
 mod types;
@@ -19,6 +21,8 @@ mod types;
 pub use artifacts::{validate_artifact_id, ArtifactStore, StoredBlob};
 pub use console::{FieldCount, StatusCount};
 pub use leader::{LeaderGuard, NotLeader, PG_LEADER_LOCK};
+pub use ledger::ManagedObject;
+pub use locks::{ApplyLock, PG_APPLY_LOCK};
 pub use retention::{PruneReport, RetentionCutoffs, RetentionPolicy};
 pub use types::*;
 
@@ -67,6 +71,10 @@ pub enum StoreError {
     InvalidArtifactUrl(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("fenced: the apply lock was taken over (token {0} is no longer current); this process stops acting")]
+    Fenced(i64),
+    #[error("another apply holds the store's apply lock ({holder}); wait for it, or retry with --lock-timeout")]
+    Locked { holder: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -141,6 +149,8 @@ pub const TABLES: &[&str] = &[
     "work_queue",
     "job_runs",
     "job_states",
+    "leases",
+    "managed_objects",
 ];
 
 impl Store {

@@ -51,7 +51,10 @@ text_enum!(
     Trigger { Cli => "cli", Watch => "watch", Resync => "resync", Webhook => "webhook", Schedule => "schedule", Console => "console" }
 );
 text_enum!(RunStatus { Running => "running", Succeeded => "succeeded", Failed => "failed", Cancelled => "cancelled" });
-text_enum!(PlanStatus { Planned => "planned", Applied => "applied", Superseded => "superseded", Stale => "stale" });
+text_enum!(
+    /// A plan's state: `partial` when some environments were applied and others were stale or failed.
+    PlanStatus { Planned => "planned", Applied => "applied", Partial => "partial", Superseded => "superseded", Stale => "stale" }
+);
 text_enum!(
     /// Status of an idempotency-ledger row.
     ActionStatus { Pending => "pending", InFlight => "in_flight", Succeeded => "succeeded", Failed => "failed", Adopted => "adopted" }
@@ -200,9 +203,16 @@ pub struct Action {
     pub error: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// `env/kind/name` of the resource a reconcile action acts on (none: notifications and
+    /// rows written before generations existed).
+    #[serde(default)]
+    pub resource_key: Option<String>,
+    /// The fencing token of the apply that claimed the row.
+    #[serde(default)]
+    pub fence: Option<i64>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct NewAction {
     pub dedupe_key: String,
     pub plan_id: Option<Uuid>,
@@ -212,6 +222,8 @@ pub struct NewAction {
     pub operation: String,
     /// Redacted: names and shapes, never secret values.
     pub request_summary: Option<Value>,
+    /// `env/kind/name` (reconcile actions).
+    pub resource_key: Option<String>,
 }
 
 /// Outcome of [`crate::store::Store::ledger_insert`].

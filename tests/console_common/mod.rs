@@ -112,6 +112,7 @@ pub async fn populate(store: &Store) -> Populated {
             resource_name: "quickstart-staging".into(),
             operation: "update".into(),
             request_summary: None,
+            resource_key: None,
         })
         .await
         .expect("action");

@@ -1,11 +1,13 @@
 //! The SSOT resource model: Kubernetes-shaped documents (`apiVersion`, `kind`, `metadata`,
 //! `spec`). These Rust types are the single source of the JSON Schemas in `crds/`.
 
+mod cluster;
 mod common;
 mod environment;
 mod ops;
 mod project;
 
+pub use cluster::*;
 pub use common::*;
 pub use environment::*;
 pub use ops::*;
@@ -118,4 +120,5 @@ kinds! {
     ModuleSet => ModuleSetSpec, "Allowed modules, in waves, and the policy for core addons.";
     SecretRegistry => SecretRegistrySpec, "The secret keys the SSOT may reference (names only, never values).";
     Notifier => NotifierSpec, "Where findings are sent: Slack and/or Plane.";
+    DatabaseCluster => DatabaseClusterSpec, "A managed PostgreSQL cluster environments keep their databases in.";
 }

@@ -4,6 +4,7 @@
 //! holds what they share (the diagnostic context and the index of names).
 
 mod backup;
+mod cluster;
 mod environment;
 mod gate;
 mod module_set;
@@ -92,11 +93,15 @@ pub fn check(loaded: &Loaded, entries: &[Entry], broken: &Broken, diags: &mut Ve
     for e in entries {
         match &e.resource {
             Resource::Project(p) => project::project(&mut cx, e, p, &idx),
-            Resource::Environment(env) => environment::environment(&mut cx, e, env, &idx),
+            Resource::Environment(env) => {
+                environment::environment(&mut cx, e, env, &idx);
+                cluster::environment_cluster(&mut cx, e, env, &idx);
+            }
             Resource::BackupPolicy(b) => backup::backup_policy(&mut cx, e, b, &idx),
             Resource::Gate(g) => gate::gate(&mut cx, e, g, &idx),
             Resource::ModuleSet(m) => module_set::module_set(&mut cx, e, m, &idx),
             Resource::SecretRegistry(_) => {}
+            Resource::DatabaseCluster(c) => cluster::database_cluster(&mut cx, e, c, &idx),
             Resource::Notifier(n) => notifier::notifier(&mut cx, e, n),
         }
         secret_refs::secret_refs(&mut cx, e, &idx);
@@ -110,6 +115,7 @@ struct Index<'a> {
     envs: HashMap<&'a str, &'a Environment>,
     module_sets: HashMap<&'a str, &'a ModuleSet>,
     notifiers: BTreeSet<&'a str>,
+    clusters: BTreeSet<&'a str>,
     secret_keys: BTreeSet<&'a str>,
     has_registry: bool,
     broken: &'a Broken,
@@ -122,6 +128,7 @@ impl<'a> Index<'a> {
             envs: HashMap::new(),
             module_sets: HashMap::new(),
             notifiers: BTreeSet::new(),
+            clusters: BTreeSet::new(),
             secret_keys: BTreeSet::new(),
             has_registry: false,
             broken,
@@ -139,6 +146,9 @@ impl<'a> Index<'a> {
                 }
                 Resource::Notifier(n) => {
                     idx.notifiers.insert(&n.metadata.name);
+                }
+                Resource::DatabaseCluster(c) => {
+                    idx.clusters.insert(&c.metadata.name);
                 }
                 Resource::SecretRegistry(r) => {
                     idx.has_registry = true;

@@ -12,14 +12,15 @@
 //! `failed`, a warning event) and retried on the next cycle; it never fails the reconcile.
 //! Detect-only environments notify too: that is their point.
 
-use super::engine::Engine;
+use super::evidence;
 use crate::provider::http::{Auth, ClientConfig, HttpClient, Metrics, Sleeper, TokioSleeper};
 use crate::provider::plane::{Finding, Plane};
 use crate::provider::slack::Slack;
-use crate::provider::{Provider, ProviderError, SecretValue};
+use crate::provider::{Provider, ProviderError, SecretSource, SecretValue};
 use crate::ssot::{Environment, NotifierSpec, NotifyEvent, Ssot, Stage};
 use crate::store::{
-    Action, ActionStatus, ActionUpdate, DriftFinding, LedgerInsert, Level, NewAction, StoreError,
+    Action, ActionStatus, ActionUpdate, DriftFinding, LedgerInsert, Level, NewAction, Store,
+    StoreError,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,9 +65,33 @@ impl Default for NotifyConfig {
     }
 }
 
+/// Who notifies: the ledger and events go to `store`, secrets (webhook URLs, tokens) are
+/// read from `secrets`, notifiers are reached as `config` says.
+pub struct Notifications<'a> {
+    pub store: &'a Store,
+    pub secrets: &'a dyn SecretSource,
+    pub config: &'a NotifyConfig,
+}
+
+impl Notifications<'_> {
+    async fn event(
+        &self,
+        run: Uuid,
+        corr: &str,
+        level: Level,
+        env: Option<&str>,
+        msg: String,
+        fields: Value,
+    ) {
+        evidence::event(self.store, run, corr, level, env, msg, fields).await
+    }
+}
+
 /// An apply action that failed, to be notified.
 #[derive(Clone, Debug)]
 pub struct ApplyFailure {
+    /// What happened, in the message: `apply failed`, `change refused`.
+    pub what: &'static str,
     pub env: String,
     /// `env/kind/name`.
     pub resource: String,
@@ -75,7 +100,7 @@ pub struct ApplyFailure {
 }
 
 /// What a reconcile cycle learned about its resources, for the apply-failure notices.
-pub(crate) struct CycleOutcome<'a> {
+pub struct CycleOutcome<'a> {
     /// Actions that failed in this cycle (an apply), to announce.
     pub failures: &'a [ApplyFailure],
     /// Whether the cycle saw a resource (`env`, `env/kind/name`) converged: the test that
@@ -122,6 +147,14 @@ const APPLY_RECOVERED: FollowUp = FollowUp {
     // Told of the failure, told of the recovery.
     event: NotifyEvent::ApplyFailed,
 };
+
+/// `apply failed` → `Apply failed`.
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
 
 /// A string field of a notification row's request summary (empty when absent).
 fn request_field<'a>(row: &'a Action, name: &str) -> &'a str {
@@ -178,7 +211,7 @@ fn targets<'a>(ssot: &'a Ssot, only: Option<&str>) -> BTreeMap<String, EnvNotifi
         .collect()
 }
 
-impl Engine {
+impl Notifications<'_> {
     fn secret(&self, key: &str, what: &str) -> Result<SecretValue, String> {
         self.secrets.get(key).ok_or_else(|| {
             format!("secret `{key}` ({what}) is not set in the controller's environment")
@@ -187,8 +220,8 @@ impl Engine {
 
     fn base_of(&self, ssot: &Ssot, env: &Environment, provider: &str) -> String {
         let configured = match provider {
-            "slack" => self.notify.slack_base.clone(),
-            _ => self.notify.plane_base.clone(),
+            "slack" => self.config.slack_base.clone(),
+            _ => self.config.plane_base.clone(),
         };
         configured
             .or_else(|| {
@@ -208,11 +241,11 @@ impl Engine {
 
     fn client(&self, provider: Provider, base: &str, auth: Auth) -> Result<HttpClient, String> {
         let mut cfg = ClientConfig::new(provider, base, auth);
-        cfg.timeout = self.notify.timeout;
+        cfg.timeout = self.config.timeout;
         HttpClient::with_sleeper(
             cfg,
-            self.notify.metrics.clone(),
-            self.notify.sleeper.clone(),
+            self.config.metrics.clone(),
+            self.config.sleeper.clone(),
         )
         .map_err(|e| e.to_string())
     }
@@ -258,8 +291,8 @@ impl Engine {
                 Auth::None,
             )?);
             let mut template = ClientConfig::new(Provider::Slack, "http://localhost", Auth::None);
-            template.timeout = self.notify.timeout;
-            let slack = slack.with_webhook_config(template, self.notify.sleeper.clone());
+            template.timeout = self.config.timeout;
+            let slack = slack.with_webhook_config(template, self.config.sleeper.clone());
             slack.post_webhook(&url, text, None).await.map_err(err)?;
             return Ok(json!({"channel": s.channel, "via": "webhook"}));
         }
@@ -303,6 +336,7 @@ impl Engine {
                 resource_name: subject.to_string(),
                 operation: op.to_string(),
                 request_summary: Some(request),
+                resource_key: None,
             })
             .await?;
         let row = match ins {
@@ -372,7 +406,7 @@ impl Engine {
     /// Notify newly opened findings, resolved findings, apply failures and recovered apply
     /// failures of the environments in scope. Never fails: problems are evidence, retried
     /// next cycle.
-    pub(crate) async fn notify_cycle(
+    pub async fn notify_cycle(
         &self,
         ssot: &Ssot,
         only_env: Option<&str>,
@@ -531,7 +565,7 @@ impl Engine {
             let Some((env, notifiers)) = who.get(&fail.env) else {
                 continue;
             };
-            let text = format!("[odooops] apply failed: {}: {}", fail.resource, fail.error);
+            let text = format!("[odooops] {}: {}: {}", fail.what, fail.resource, fail.error);
             for (name, spec) in notifiers {
                 let request = |channel: &str| {
                     json!({"env": fail.env, "notifier": name, "channel": channel,
@@ -563,7 +597,7 @@ impl Engine {
                 {
                     let finding = Finding {
                         external_id: format!("odooops-apply-{}", fail.dedupe_key),
-                        name: format!("Apply failed: {}", fail.resource),
+                        name: format!("{}: {}", capitalized(fail.what), fail.resource),
                         description_html: format!("<p>{}</p>", html_escape(&fail.error)),
                         priority: if env.spec.stage == Stage::Production {
                             "urgent".into()
