@@ -21,7 +21,7 @@ fn a_valid_tree_exits_0_with_counts_per_kind() {
     let o = odooops(&["validate", "--ssot", "ssot"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let s = stdout(&o);
-    assert!(s.contains("14 resources in 10 files"), "{s}");
+    assert!(s.contains("15 resources in 11 files"), "{s}");
     assert!(
         s.contains("4 Environment") && s.contains("5 Gate") && s.contains("valid"),
         "{s}"
@@ -304,7 +304,8 @@ fn schema_out_writes_one_file_per_kind_plus_the_document_schema() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 8, "{names:?}");
+    assert_eq!(names.len(), 9, "{names:?}");
+    assert!(names.contains(&"database-cluster.schema.json".to_string()));
     assert!(names.contains(&"document.schema.json".to_string()));
     assert!(names.contains(&"backup-policy.schema.json".to_string()));
     for n in names {

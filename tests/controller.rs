@@ -277,6 +277,8 @@ async fn controller_on_sqlite_watches_runs_jobs_and_refuses_a_second_loop() {
             .expect("diffs")
             .into_iter()
             .filter_map(|d| d.environment)
+            // A shared database cluster is planned with the first environment using it.
+            .filter(|e| !e.starts_with('@'))
             .collect();
         assert_eq!(envs.len(), 1, "one environment per batch: {envs:?}");
     }

@@ -741,15 +741,33 @@ async fn droplet_tags_and_backups_change_in_place_and_monitoring_is_a_replace() 
         lock(&sim.state.digitalocean)
             .mutate("droplet", &id.to_string(), &json!({"features": f}), false)
             .expect("mutate");
+        // The droplet is replaced, and its DNS record follows the new address.
         let replace = engine.plan(&ssot, &ctx).await.expect("plan");
-        assert_eq!(replace.plan.actions.len(), 1);
-        assert_eq!(replace.plan.actions[0].op, Op::Replace);
+        let ops: Vec<(Op, &str)> = replace
+            .plan
+            .actions
+            .iter()
+            .map(|a| (a.op, a.diff.key.kind.as_str()))
+            .collect();
+        assert_eq!(
+            ops,
+            vec![(Op::Replace, "droplet"), (Op::Update, "dns_record")]
+        );
         let prod = droplet_id(&sim, "quickstart-production");
         lock(&sim.state.digitalocean)
             .mutate("droplet", &prod.to_string(), &json!({"features": f}), false)
             .expect("mutate");
-        let err = engine.plan(&ssot, &ctx).await.expect_err("guarded");
-        assert!(err.to_string().contains("production"), "{err}");
+        // Production's replace is refused and holds production alone; staging's is planned.
+        let guarded = engine.plan(&ssot, &ctx).await.expect("plan");
+        assert_eq!(guarded.plan.refused.len(), 1, "{}", guarded.text);
+        assert_eq!(guarded.plan.refused[0].env, "production");
+        assert_eq!(guarded.plan.refused[0].kind, "production_destroy");
+        assert!(!guarded.plan.actions.is_empty());
+        assert!(guarded
+            .plan
+            .actions
+            .iter()
+            .all(|a| a.diff.key.env == "staging"));
         b.finish().await;
     }
 }

@@ -233,10 +233,18 @@ impl Observed {
                         live.push(self.record_live(d.key.clone(), zone, r));
                     }
                 }
-                // Managed databases and users: present in their cluster or not.
+                // Managed databases and users: where the inventory recorded ours (so one
+                // that the SSOT moves to another cluster is seen where it is), else in the
+                // cluster the desired state names.
                 ObjectKind::Database | ObjectKind::DatabaseUser => {
-                    let cluster_name = d.value["cluster"].as_str().unwrap_or("");
-                    let Some(c) = self.clusters_by_name.get(cluster_name) else {
+                    let recorded = self
+                        .ownership
+                        .inventory
+                        .get(&d.key.to_string())
+                        .and_then(|o| o.provider_id.split_once('/'))
+                        .and_then(|(cid, _)| self.clusters_by_name.values().find(|c| c.id == cid));
+                    let named = d.value["cluster"].as_str().unwrap_or("");
+                    let Some(c) = recorded.or_else(|| self.clusters_by_name.get(named)) else {
                         continue;
                     };
                     let present = match d.key.kind {
@@ -245,11 +253,13 @@ impl Observed {
                     };
                     if present {
                         let id = format!("{}/{}", c.id, d.key.name);
+                        let mut value = d.value.clone();
+                        value["cluster"] = json!(c.spec.name);
                         live.push(Live {
                             owned: self.ownership.owns(&d.key, &id),
                             key: d.key.clone(),
                             id,
-                            value: d.value.clone(),
+                            value,
                         });
                     }
                 }

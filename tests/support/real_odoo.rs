@@ -314,6 +314,9 @@ impl RealOdoo {
     pub fn template_name(&self, spec: &TemplateSpec<'_>) -> String {
         let mut h = Sha256::new();
         for part in [
+            // The filestore lives in this data directory: a template built for another one
+            // (another checkout) has none here.
+            self.data_dir.display().to_string(),
             self.source.path.display().to_string(),
             self.source.series.clone(),
             self.source.revision.clone().unwrap_or_default(),

@@ -374,6 +374,10 @@ impl Engine {
             };
             match actuate::execute(&cx, action).await {
                 Ok(done) => {
+                    // The inventory first: a crash before the ledger row is finished leaves
+                    // the row in flight (our pending mark) and the object recorded, so it is
+                    // ours either way.
+                    self.record_inventory(action, &done, row.id).await?;
                     self.store
                         .ledger_finish(
                             row.id,
@@ -385,7 +389,6 @@ impl Engine {
                             },
                         )
                         .await?;
-                    self.record_inventory(action, &done, row.id).await?;
                     if done.status == ActionStatus::Adopted {
                         out.adopted += 1;
                     } else {

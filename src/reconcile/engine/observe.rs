@@ -183,8 +183,36 @@ impl Engine {
             let name = env.metadata.name.as_str();
             let mut wanted = desired::with_secrets(ssot, project, env);
             wanted.retain(|d| sp.reaches(d.key.kind, &project.metadata.name));
-            observe::resolve_refs(&mut wanted, &all.droplet_ips);
             let mut live = all.take_env(name, &wanted);
+            // A droplet about to be replaced gets a new address: what references it is
+            // planned with the reference unresolved, so apply updates it after the replace.
+            let droplets = |d: &Desired| d.key.kind == ObjectKind::Droplet;
+            let replaced: Vec<String> = diff::diff(
+                &wanted
+                    .iter()
+                    .filter(|d| droplets(d))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                &live
+                    .iter()
+                    .filter(|l| l.key.kind == ObjectKind::Droplet)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                &ignores,
+            )
+            .into_iter()
+            .filter(|d| d.change == Change::Replace)
+            .map(|d| d.key.name)
+            .collect();
+            if replaced.is_empty() {
+                observe::resolve_refs(&mut wanted, &all.droplet_ips);
+            } else {
+                let mut ips = all.droplet_ips.clone();
+                for name in &replaced {
+                    ips.remove(name);
+                }
+                observe::resolve_refs(&mut wanted, &ips);
+            }
             live.extend(secret_live_by_env.remove(name).unwrap_or_default());
             desired_count += wanted.len();
             let values: Vec<&Value> = wanted.iter().map(|d| &d.value).collect();
