@@ -172,6 +172,10 @@ pub enum Command {
         /// in plan order.
         #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = parse_parallelism)]
         parallelism: usize,
+        /// How long to wait for the store's apply lock when another apply (or the
+        /// controller) holds it; 0s fails at once, naming the holder.
+        #[arg(long, default_value = "0s", value_parser = run::parse_duration)]
+        lock_timeout: std::time::Duration,
     },
     /// Show unified diffs of live state against the SSOT (read-only).
     Diff {
@@ -411,6 +415,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             auto_approve,
             allow_destroy_production,
             parallelism,
+            lock_timeout,
         } => {
             let t = target();
             reconcile::apply(
@@ -421,6 +426,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     auto_approve,
                     allow_destroy_production,
                     parallelism,
+                    lock_timeout,
                 },
             )
         }

@@ -78,6 +78,8 @@ pub struct ApplyOptions {
     pub allow_destroy_production: bool,
     /// Environments applied at the same time.
     pub parallelism: usize,
+    /// How long to wait for the store's apply lock.
+    pub lock_timeout: std::time::Duration,
 }
 
 pub fn apply(
@@ -97,6 +99,7 @@ pub fn apply(
         engine.concurrency = o.parallelism;
         let ctx = Context {
             allow_destroy_production: o.allow_destroy_production,
+            lock_wait: o.lock_timeout,
             ..Context::default()
         };
         let id = match plan_id {
@@ -114,6 +117,13 @@ pub fn apply(
             "Apply complete: {} succeeded, {} adopted, {} already done, {} failed (run {}).",
             applied.succeeded, applied.adopted, applied.skipped, applied.failed, applied.run_id
         );
+        if !applied.stale.is_empty() {
+            eprintln!(
+                "error: not applied, stale since the plan was made: {}; re-plan them (`odooops plan`)",
+                applied.stale.join(", ")
+            );
+            return Ok(EXIT_ERROR);
+        }
         Ok(EXIT_OK)
     })
 }
