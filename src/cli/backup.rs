@@ -9,7 +9,6 @@ use crate::odoo::backup::{
 };
 use crate::odoo::graph::split_paths;
 use crate::store::{Store, Trigger};
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -146,9 +145,8 @@ pub fn run(
 ) -> anyhow::Result<i32> {
     let rt = runtime()?;
     rt.block_on(async {
-        let store = Store::open(database_url, data_dir)
-            .await
-            .context("opening the evidence store")?;
+        let store =
+            super::open_store(super::SsotRef::Dir(ssot_dir), database_url, data_dir).await?;
         let r = run_in(ssot_dir, &store, cmd).await;
         store.close().await;
         r
@@ -237,7 +235,8 @@ async fn run_in(ssot_dir: &Path, store: &Store, cmd: BackupCommand) -> anyhow::R
         }
         BackupCommand::Download { backup: id, out } => {
             let id = parse_backup_id(&id)?;
-            let (sha, n) = backup::download(store, id, &out).await?;
+            let ssot = super::reconcile::load_ssot(ssot_dir)?;
+            let (sha, n) = backup::download(store, &ssot, id, &out).await?;
             println!("{}: {n} bytes, sha256 {sha} verified", out.display());
             Ok(EXIT_OK)
         }
@@ -358,9 +357,8 @@ pub fn clone(
     let ssot = super::reconcile::load_ssot(ssot_dir)?;
     let rt = runtime()?;
     rt.block_on(async {
-        let store = Store::open(database_url, data_dir)
-            .await
-            .context("opening the evidence store")?;
+        let store =
+            super::open_store(super::SsotRef::Loaded(&ssot), database_url, data_dir).await?;
         let mut req = CloneRequest::new(&args.from, &args.to);
         req.db_from = args.db_from;
         req.db_to = args.db_to;
@@ -418,15 +416,15 @@ pub fn clone(
 }
 
 pub fn jobs_cmd(
+    ssot_dir: &Path,
     database_url: Option<&str>,
     data_dir: &Path,
     cmd: JobsCommand,
 ) -> anyhow::Result<i32> {
     let rt = runtime()?;
     rt.block_on(async {
-        let store = Store::open(database_url, data_dir)
-            .await
-            .context("opening the evidence store")?;
+        let store =
+            super::open_store(super::SsotRef::Dir(ssot_dir), database_url, data_dir).await?;
         let r = async {
             match cmd {
                 JobsCommand::Enable { kind, env } => {

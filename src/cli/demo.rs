@@ -7,7 +7,7 @@ use crate::provider::http::Metrics;
 use crate::reconcile::engine::{Context, Engine};
 use crate::reconcile::render;
 use crate::sim;
-use crate::store::{EventFilter, Store};
+use crate::store::EventFilter;
 use anyhow::{bail, Context as _};
 use serde_json::json;
 use std::path::Path;
@@ -30,9 +30,8 @@ pub fn run(
             std::fs::remove_dir_all(&demo_dir)
                 .with_context(|| format!("clearing {}", demo_dir.display()))?;
         }
-        let store = Store::open(database_url, &demo_dir)
-            .await
-            .context("opening the evidence store")?;
+        let store =
+            super::open_store(super::SsotRef::Loaded(&ssot), database_url, &demo_dir).await?;
         println!("== evidence store: {}", store.location());
         let metrics = Arc::new(Metrics::default());
         let engine = Engine::connect(&ssot, store, Some(&running.url()), metrics.clone())?;

@@ -4,7 +4,7 @@
 use super::{Output, EXIT_ERROR, EXIT_OK, EXIT_USAGE};
 use crate::gates::{self, GateReport, Outcome, RunOptions};
 use crate::jobs::CancelToken;
-use crate::store::{Store, Trigger};
+use crate::store::Trigger;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::path::Path;
@@ -69,9 +69,8 @@ pub fn run(
     };
     let rt = tokio::runtime::Runtime::new()?;
     let report = rt.block_on(async {
-        let store = Store::open(database_url, data_dir)
-            .await
-            .context("opening the evidence store")?;
+        let store =
+            super::open_store(super::SsotRef::Loaded(&ssot), database_url, data_dir).await?;
         let r = gates::run::run_bounded(&ssot, &opts, &store, &CancelToken::on_ctrl_c())
             .await
             .context("running the gates");

@@ -16,6 +16,7 @@ mod store;
 mod validate;
 
 use crate::reconcile::engine::DEFAULT_CONCURRENCY;
+use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -64,6 +65,10 @@ pub struct Cli {
     /// tokens are then not required.
     #[arg(long, global = true, env = "ODOOOPS_SIM")]
     pub sim: Option<String>,
+    /// How many processes of this kind run against the store (e.g. the controller's
+    /// replicas): more than one needs a shared PostgreSQL store, never the SQLite file.
+    #[arg(long, global = true, env = "ODOOOPS_REPLICAS", default_value_t = 1)]
+    pub replicas: u32,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -321,14 +326,56 @@ fn init_logging(long_running: bool) {
         .try_init();
 }
 
+/// `--replicas`, set once per process before any store is opened.
+static REPLICAS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// The evidence store as every command opens it: `--database-url`, else the SSOT's
+/// `Project.spec.store`, else the embedded SQLite file; artifacts where the SSOT's
+/// `Project.spec.artifacts` says ([`crate::store::placement`]). `ssot` is the loaded tree,
+/// or the directory to read it from (a tree that does not load leaves the flag and the
+/// default).
+pub(crate) async fn open_store(
+    ssot: SsotRef<'_>,
+    database_url: Option<&str>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<crate::store::Store> {
+    let loaded;
+    let tree = match ssot {
+        SsotRef::Loaded(s) => Some(s),
+        SsotRef::Dir(d) => {
+            loaded = crate::ssot::load_checked(d).ok();
+            loaded.as_ref()
+        }
+    };
+    let replicas = REPLICAS.get().copied().unwrap_or(1);
+    let store = crate::store::Store::open_for(tree, database_url, data_dir, replicas)
+        .await
+        .context("opening the evidence store")?;
+    // `ODOOOPS_ARTIFACT_URL` overrides the artifact store as `--database-url` does the
+    // database (`s3://bucket[/prefix]` with the usual AWS_* variables, or a directory).
+    Ok(match std::env::var("ODOOOPS_ARTIFACT_URL") {
+        Ok(url) => store.with_artifacts(crate::store::ArtifactStore::from_url(&url)?),
+        Err(_) => store,
+    })
+}
+
+/// The SSOT a command has at hand when it opens the store.
+#[derive(Clone, Copy)]
+pub(crate) enum SsotRef<'a> {
+    Loaded(&'a crate::ssot::Ssot),
+    Dir(&'a std::path::Path),
+}
+
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let Cli {
         ssot,
         database_url,
         data_dir,
         sim,
+        replicas,
         command,
     } = cli;
+    let _ = REPLICAS.set(replicas);
     let target = || reconcile::Target {
         sim: sim.as_deref(),
         database_url: database_url.as_deref(),
@@ -387,9 +434,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             backup::run(&ssot, database_url.as_deref(), &data_dir, command)
         }
         Command::Clone(args) => backup::clone(&ssot, database_url.as_deref(), &data_dir, args),
-        Command::Jobs { command } => backup::jobs_cmd(database_url.as_deref(), &data_dir, command),
-        Command::Store { action } => store::run(database_url.as_deref(), &data_dir, action),
-        Command::Events(args) => store::events(database_url.as_deref(), &data_dir, args),
+        Command::Jobs { command } => {
+            backup::jobs_cmd(&ssot, database_url.as_deref(), &data_dir, command)
+        }
+        Command::Store { action } => store::run(&ssot, database_url.as_deref(), &data_dir, action),
+        Command::Events(args) => store::events(&ssot, database_url.as_deref(), &data_dir, args),
         Command::Plan {
             env,
             output,

@@ -9,7 +9,7 @@ use crate::provider::supabase::Supabase;
 use crate::provider::vercel::Vercel;
 use crate::provider::{EnvSecrets, Provider, SecretSource, SecretValue};
 use crate::ssot::{Ssot, Stage};
-use crate::store::{NewRun, NewSecretSync, ObservedObject, RunKind, RunStatus, Store, Trigger};
+use crate::store::{NewRun, NewSecretSync, ObservedObject, RunKind, RunStatus, Trigger};
 use anyhow::{anyhow, Context as _};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -109,9 +109,8 @@ pub fn secrets_sync(
             (Some(c), Some(r)) => Some((c, r.as_str())),
             _ => None,
         };
-        let store = Store::open(t.database_url, t.data_dir)
-            .await
-            .context("opening the evidence store")?;
+        let store =
+            super::open_store(super::SsotRef::Loaded(&ssot), t.database_url, t.data_dir).await?;
         // A bounded job like every other: a timeout, Ctrl-C cancels, the execution is recorded
         // in ops.job_runs, and consecutive timeouts disable it.
         let spec = JobSpec {
@@ -264,9 +263,8 @@ pub fn inventory(t: &Target<'_>, dir: &std::path::Path, output: Output) -> anyho
                 });
             }
         }
-        let store = Store::open(t.database_url, t.data_dir)
-            .await
-            .context("opening the evidence store")?;
+        let store =
+            super::open_store(super::SsotRef::Loaded(&ssot), t.database_url, t.data_dir).await?;
         let run = store
             .begin_run(&NewRun {
                 kind: RunKind::Sync,

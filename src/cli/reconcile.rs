@@ -5,7 +5,6 @@ use crate::provider::http::Metrics;
 use crate::reconcile::engine::{Context, Detail, Engine};
 use crate::reconcile::render;
 use crate::ssot::{self, Ssot};
-use crate::store::Store;
 use anyhow::{anyhow, Context as _};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -26,9 +25,7 @@ pub fn load_ssot(dir: &Path) -> anyhow::Result<Ssot> {
 }
 
 pub async fn engine(ssot: &Ssot, t: &Target<'_>) -> anyhow::Result<Engine> {
-    let store = Store::open(t.database_url, t.data_dir)
-        .await
-        .context("opening the evidence store")?;
+    let store = super::open_store(super::SsotRef::Loaded(ssot), t.database_url, t.data_dir).await?;
     Ok(Engine::connect(
         ssot,
         store,

@@ -93,6 +93,7 @@ pub fn run(
     let mut opts = Options::new(ssot_dir.to_path_buf(), data_dir.to_path_buf());
     opts.database_url = database_url;
     opts.sim = sim;
+    opts.replicas = super::REPLICAS.get().copied().unwrap_or(1);
     opts.listen = a.listen;
     opts.resync = a.resync.max(Duration::from_secs(1));
     opts.jitter = a.jitter;

@@ -16,9 +16,8 @@ pub fn run(
     let ssot = super::reconcile::load_ssot(ssot_dir)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let store = Store::open(database_url, data_dir)
-            .await
-            .context("opening the evidence store")?;
+        let store =
+            super::open_store(super::SsotRef::Loaded(&ssot), database_url, data_dir).await?;
         serve(store, Config::from_env(Some(ssot)), listen).await?;
         Ok(EXIT_OK)
     })

@@ -45,8 +45,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-async fn open(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Store> {
-    let store = Store::open(url, data_dir)
+async fn open(ssot_dir: &Path, url: Option<&str>, data_dir: &Path) -> anyhow::Result<Store> {
+    super::open_store(super::SsotRef::Dir(ssot_dir), url, data_dir)
         .await
         .with_context(|| match url {
             Some(u) => format!(
@@ -54,20 +54,20 @@ async fn open(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Store> {
                 crate::store::redact_url(u)
             ),
             None => format!(
-                "opening the embedded evidence store under {}",
+                "opening the evidence store (data directory {})",
                 data_dir.display()
             ),
-        })?;
-    if let Ok(url) = std::env::var("ODOOOPS_ARTIFACT_URL") {
-        let artifacts = crate::store::ArtifactStore::from_url(&url)?;
-        return Ok(store.with_artifacts(artifacts));
-    }
-    Ok(store)
+        })
 }
 
-pub fn run(url: Option<&str>, data_dir: &Path, cmd: StoreCommand) -> anyhow::Result<i32> {
+pub fn run(
+    ssot_dir: &Path,
+    url: Option<&str>,
+    data_dir: &Path,
+    cmd: StoreCommand,
+) -> anyhow::Result<i32> {
     runtime()?.block_on(async {
-        let store = open(url, data_dir).await?;
+        let store = open(ssot_dir, url, data_dir).await?;
         match cmd {
             StoreCommand::Migrate => {
                 let status = store.status().await?;
@@ -126,7 +126,12 @@ pub fn parse_since(s: &str, now: Timestamp) -> Result<Timestamp, String> {
         .ok_or_else(|| format!("--since {s:?}: out of range"))
 }
 
-pub fn events(url: Option<&str>, data_dir: &Path, args: EventsArgs) -> anyhow::Result<i32> {
+pub fn events(
+    ssot_dir: &Path,
+    url: Option<&str>,
+    data_dir: &Path,
+    args: EventsArgs,
+) -> anyhow::Result<i32> {
     let min_level = match args.level.as_deref().map(str::parse::<Level>) {
         Some(Err(e)) => {
             eprintln!("error: --level: {e}");
@@ -156,7 +161,7 @@ pub fn events(url: Option<&str>, data_dir: &Path, args: EventsArgs) -> anyhow::R
         limit: Some(args.limit),
     };
     runtime()?.block_on(async {
-        let store = open(url, data_dir).await?;
+        let store = open(ssot_dir, url, data_dir).await?;
         let events = store.events(&filter).await?;
         match args.output {
             Output::Json => println!("{}", serde_json::to_string_pretty(&events)?),

@@ -70,6 +70,9 @@ pub struct Options {
     pub batch: usize,
     /// Environments applied at the same time (each environment's actions stay in order).
     pub parallelism: usize,
+    /// How many controllers run against the store (`--replicas`): more than one needs a
+    /// shared PostgreSQL store.
+    pub replicas: u32,
 }
 
 impl Options {
@@ -98,6 +101,7 @@ impl Options {
             addons_paths: Vec::new(),
             batch: 500,
             parallelism: crate::reconcile::engine::DEFAULT_CONCURRENCY,
+            replicas: 1,
         }
     }
 }
@@ -511,9 +515,16 @@ fn engine_for(
 
 pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow::Result<()> {
     let ssot = load(&opts.ssot_dir).map_err(|e| anyhow::anyhow!(e))?;
-    let store = Store::open(opts.database_url.as_deref(), &opts.data_dir)
-        .await
-        .context("opening the evidence store")?;
+    // The same store every process of this SSOT opens (its Project.spec.store and
+    // artifacts, unless --database-url says otherwise).
+    let store = Store::open_for(
+        Some(&ssot),
+        opts.database_url.as_deref(),
+        &opts.data_dir,
+        opts.replicas,
+    )
+    .await
+    .context("opening the evidence store")?;
     let http = Arc::new(HttpMetrics::default());
     let metrics = Arc::new(ControllerMetrics::default());
     metrics.ssot_valid.store(true, Ordering::Relaxed);

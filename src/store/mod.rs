@@ -7,6 +7,7 @@
 //! placeholders) and adapted for SQLite by [`Store::sql`]. See `spec/store.md`.
 
 mod artifacts;
+mod configured;
 mod console;
 mod evidence;
 mod findings;
@@ -19,6 +20,7 @@ mod retention;
 mod types;
 
 pub use artifacts::{validate_artifact_id, ArtifactStore, StoredBlob};
+pub use configured::{artifact_store, placement, Placement};
 pub use console::{FieldCount, StatusCount};
 pub use leader::{LeaderGuard, NotLeader, PG_LEADER_LOCK};
 pub use ledger::ManagedObject;

@@ -5,3 +5,4 @@ pub mod db_compare;
 pub mod odoo_fixture;
 pub mod prod_like;
 pub mod real_odoo;
+pub mod s3;

@@ -175,8 +175,10 @@ pub async fn clone(
             json!({"backup_id": backup.id, "fresh": fresh}),
         )
         .await;
+        // The source's dump is read where the source's backups go.
+        let source = super::store_for(store, ssot, &req.from)?;
         let swapped = restore_into(
-            store,
+            &source,
             run.id,
             &backup,
             &req.to,

@@ -84,6 +84,7 @@ pub async fn run_backup(
     req: &BackupRequest,
 ) -> Result<BackupOutcome, BackupError> {
     let env = environment(ssot, &req.environment)?;
+    let store = &super::store_for(store, ssot, &req.environment)?;
     let pol = policy(ssot, &req.environment);
     let retention = pol.map(|p| p.spec.retention.clone()).unwrap_or_default();
     if req.kind == BackupKind::Manual {
@@ -561,6 +562,7 @@ impl std::io::Write for ChannelWriter {
 /// Copy a backup's dump to `out`, verifying its sha256 on the way; a mismatch removes the file.
 pub async fn download(
     store: &Store,
+    ssot: &Ssot,
     backup_id: Uuid,
     out: &Path,
 ) -> Result<(String, u64), BackupError> {
@@ -568,6 +570,7 @@ pub async fn download(
         .backup(backup_id)
         .await?
         .ok_or_else(|| BackupError::NotFound(backup_id.to_string()))?;
+    let store = &super::store_for(store, ssot, &b.environment)?;
     let mut reader = store.artifact_store().open_reader(&b.sha256).await?;
     let io = |source| BackupError::Io {
         path: out.display().to_string(),

@@ -113,6 +113,19 @@ pub(crate) fn policy<'a>(ssot: &'a Ssot, env: &str) -> Option<&'a BackupPolicy> 
     ssot.backup_policies().find(|p| p.spec.environment == env)
 }
 
+/// The store a backup of `env` is written to and read from: its BackupPolicy's `storage`
+/// when it names one (credentials by registry key, from the environment), else the store's
+/// own artifact store (the project's `artifacts`).
+pub fn store_for(store: &Store, ssot: &Ssot, env: &str) -> Result<Store, BackupError> {
+    match policy(ssot, env).and_then(|p| p.spec.storage.as_ref()) {
+        Some(storage) => Ok(store.clone().with_artifacts(crate::store::artifact_store(
+            storage,
+            &crate::provider::EnvSecrets,
+        )?)),
+        None => Ok(store.clone()),
+    }
+}
+
 /// The variable the gates read an environment's database URL from, also honoured here.
 pub fn env_db_var(env: &str) -> String {
     format!("ODOOOPS_ENV_DB_{}", env.to_uppercase().replace('-', "_"))

@@ -109,6 +109,9 @@ pub async fn prune(
                 artifacts_deleted: Vec::new(),
             };
             if !req.dry_run {
+                // Its blobs are deleted where the environment's backups go.
+                let blobs = super::store_for(store, ssot, env)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
                 for (id, class) in &e.keep {
                     store.set_backup_retention_class(*id, class).await?;
                 }
@@ -126,7 +129,7 @@ pub async fn prune(
                     .flatten()
                     {
                         if !store.artifact_used_by_backups(sha).await? {
-                            store.forget_artifact(sha).await?;
+                            blobs.forget_artifact(sha).await?;
                             e.artifacts_deleted.push(sha.clone());
                         }
                     }

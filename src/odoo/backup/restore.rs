@@ -97,6 +97,8 @@ pub async fn restore(
         .backup(req.backup_id)
         .await?
         .ok_or_else(|| BackupError::NotFound(req.backup_id.to_string()))?;
+    // The dump lives where its environment's backups go.
+    let store = &super::store_for(store, ssot, &backup.environment)?;
     let url = resolve_db_url(ssot, &req.environment, req.db_url.as_deref())?;
     let target = PgTarget::parse(&url)?;
     // A non-production target is neutralized: settle the rules and check them against the
