@@ -187,7 +187,7 @@ async fn backup_list_download_restore_verifies_and_swaps() {
 
         // download: sha256 verified while copying.
         let out = b.dir.path().join("prod.dump");
-        let (sha, n) = backup::download(&b.store, o.backup_id, &out)
+        let (sha, n) = backup::download(&b.store, &ssot, o.backup_id, &out)
             .await
             .expect("download");
         assert_eq!((sha.as_str(), n), (o.dump_sha256.as_str(), o.dump_bytes));
@@ -205,7 +205,7 @@ async fn backup_list_download_restore_verifies_and_swaps() {
         bad[100] ^= 0xff;
         std::fs::write(&blob, &bad).expect("corrupt");
         let out2 = b.dir.path().join("bad.dump");
-        let err = backup::download(&b.store, o.backup_id, &out2)
+        let err = backup::download(&b.store, &ssot, o.backup_id, &out2)
             .await
             .expect_err("corrupt blob refused");
         assert!(err.to_string().contains("corrupt"), "{err}");
