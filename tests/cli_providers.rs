@@ -36,6 +36,8 @@ async fn secrets_sync_pushes_names_records_evidence_and_never_prints_values() {
     let db = format!("sqlite:{}", dir.path().join("ops.db").display());
     let out = Command::new(env!("CARGO_BIN_EXE_odooops"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        // ssot/ keeps its artifacts in a Spaces bucket: here they stay local.
+        .env("ODOOOPS_ARTIFACT_URL", dir.path().join("artifacts"))
         .args([
             "--ssot",
             "ssot",

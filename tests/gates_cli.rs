@@ -8,10 +8,15 @@ fn odooops(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_odooops"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("ODOOOPS_DATABASE_URL")
+        // ssot/ keeps its artifacts in a Spaces bucket: here they stay local.
+        .env("ODOOOPS_ARTIFACT_URL", data.path().join("artifacts"))
         .env_remove("ODOOOPS_ENV_DB_PRODUCTION")
         .env_remove("ODOOOPS_ENV_DB_STAGING")
         .arg("--data-dir")
         .arg(data.path())
+        // ssot/ names a PostgreSQL store by secret: here the evidence goes to a local file.
+        .arg("--database-url")
+        .arg(format!("sqlite:{}", data.path().join("ops.db").display()))
         .args(args);
     for (k, v) in envs {
         c.env(k, v);

@@ -72,6 +72,8 @@ async fn concurrent_migrate_from_two_processes() {
     for (url, pg_name) in urls {
         let spawn = || {
             std::process::Command::new(env!("CARGO_BIN_EXE_odooops"))
+                // The default SSOT (ssot/) keeps its artifacts in a Spaces bucket.
+                .env("ODOOOPS_ARTIFACT_URL", dir.path().join("artifacts"))
                 .args(["--data-dir"])
                 .arg(dir.path())
                 .args(["--database-url", &url, "store", "migrate"])

@@ -348,15 +348,9 @@ pub(crate) async fn open_store(
         }
     };
     let replicas = REPLICAS.get().copied().unwrap_or(1);
-    let store = crate::store::Store::open_for(tree, database_url, data_dir, replicas)
+    crate::store::Store::open_for(tree, database_url, data_dir, replicas)
         .await
-        .context("opening the evidence store")?;
-    // `ODOOOPS_ARTIFACT_URL` overrides the artifact store as `--database-url` does the
-    // database (`s3://bucket[/prefix]` with the usual AWS_* variables, or a directory).
-    Ok(match std::env::var("ODOOOPS_ARTIFACT_URL") {
-        Ok(url) => store.with_artifacts(crate::store::ArtifactStore::from_url(&url)?),
-        Err(_) => store,
-    })
+        .context("opening the evidence store")
 }
 
 /// The SSOT a command has at hand when it opens the store.

@@ -4,8 +4,9 @@
 //! - the database: `--database-url` (or `ODOOOPS_DATABASE_URL`), else the URL in the secret
 //!   `Project.spec.store.databaseUrlSecret` names (a named secret that is not set is an
 //!   error, never a silent fall-back to SQLite), else the embedded SQLite file;
-//! - the artifacts: `Project.spec.artifacts` (a local directory or an S3-compatible
-//!   bucket, credentials by registry key), else `DATA_DIR/artifacts`;
+//! - the artifacts: `ODOOOPS_ARTIFACT_URL` (a directory or `s3://bucket[/prefix]` with the
+//!   usual `AWS_*` variables), else `Project.spec.artifacts` (a local directory or an
+//!   S3-compatible bucket, credentials by registry key), else `DATA_DIR/artifacts`;
 //! - several replicas (`--replicas N` / `ODOOOPS_REPLICAS`) need a shared store: SQLite is
 //!   refused there (each replica would lead its own file).
 
@@ -92,6 +93,7 @@ pub fn artifact_store(storage: &Storage, secrets: &dyn SecretSource) -> Result<A
 pub fn placement(
     ssot: Option<&Ssot>,
     flag: Option<&str>,
+    artifact_flag: Option<&str>,
     secrets: &dyn SecretSource,
     replicas: u32,
 ) -> Result<Placement> {
@@ -146,9 +148,10 @@ pub fn placement(
             "{replicas} replicas are configured (--replicas / ODOOOPS_REPLICAS) but the store is an SQLite file ({source}): each replica would lead its own copy. Set Project.spec.store.databaseUrlSecret to a PostgreSQL URL shared by every replica"
         )));
     }
-    let artifacts = match storages.first() {
-        Some((_, s)) => Some(artifact_store(s, secrets)?),
-        None => None,
+    let artifacts = match (artifact_flag, storages.first()) {
+        (Some(url), _) => Some(ArtifactStore::from_url(url)?),
+        (None, Some((_, s))) => Some(artifact_store(s, secrets)?),
+        (None, None) => None,
     };
     Ok(Placement {
         database_url,
@@ -167,14 +170,22 @@ impl Store {
         })
     }
 
-    /// Open the store for `ssot` as every process does (secrets from the environment).
+    /// Open the store for `ssot` as every process does (secrets and
+    /// `ODOOOPS_ARTIFACT_URL` from the environment).
     pub async fn open_for(
         ssot: Option<&Ssot>,
         flag: Option<&str>,
         data_dir: &Path,
         replicas: u32,
     ) -> Result<Store> {
-        let p = placement(ssot, flag, &crate::provider::EnvSecrets, replicas)?;
+        let artifact_flag = std::env::var("ODOOOPS_ARTIFACT_URL").ok();
+        let p = placement(
+            ssot,
+            flag,
+            artifact_flag.as_deref(),
+            &crate::provider::EnvSecrets,
+            replicas,
+        )?;
         Store::open_placed(&p, data_dir).await
     }
 }
@@ -210,26 +221,26 @@ mod tests {
         let s = with_project("  store:\n    databaseUrlSecret: ODOOOPS_STORE_URL\n");
         let secrets =
             StaticSecrets::default().with("ODOOOPS_STORE_URL", "postgres://u@db.example/ops");
-        let p = placement(Some(&s), None, &secrets, 2).expect("placement");
+        let p = placement(Some(&s), None, None, &secrets, 2).expect("placement");
         assert_eq!(
             p.database_url.as_deref(),
             Some("postgres://u@db.example/ops")
         );
         // The command line wins.
-        let p = placement(Some(&s), Some("sqlite:/tmp/x.db"), &secrets, 1).expect("flag");
+        let p = placement(Some(&s), Some("sqlite:/tmp/x.db"), None, &secrets, 1).expect("flag");
         assert_eq!(p.database_url.as_deref(), Some("sqlite:/tmp/x.db"));
         // Named but not set: never a silent SQLite.
-        let err = placement(Some(&s), None, &StaticSecrets::default(), 1).expect_err("unset");
+        let err = placement(Some(&s), None, None, &StaticSecrets::default(), 1).expect_err("unset");
         assert!(err.to_string().contains("ODOOOPS_STORE_URL"), "{err}");
     }
 
     #[test]
     fn sqlite_is_refused_for_several_replicas() {
         let s = with_project("");
-        let err = placement(Some(&s), None, &StaticSecrets::default(), 2)
+        let err = placement(Some(&s), None, None, &StaticSecrets::default(), 2)
             .expect_err("two sqlite leaders");
         assert!(err.to_string().contains("2 replicas"), "{err}");
-        assert!(placement(Some(&s), None, &StaticSecrets::default(), 1).is_ok());
+        assert!(placement(Some(&s), None, None, &StaticSecrets::default(), 1).is_ok());
     }
 
     #[test]
