@@ -23,6 +23,10 @@ fn generate(dir: &Path, n: usize) {
         "apiVersion: odooops.dev/v1alpha1\nkind: SecretRegistry\nmetadata:\n  name: bench-secrets\nspec:\n  keys:\n    - name: DIGITALOCEAN_TOKEN\n      source: env\n    - name: DB_PASSWORD\n      source: env\n    - name: SMTP_PASSWORD\n      source: env\n",
     )
     .expect("write secrets");
+    let clusters: String = (0..4)
+        .map(|c| format!("---\napiVersion: odooops.dev/v1alpha1\nkind: DatabaseCluster\nmetadata:\n  name: bench-pg-{c}\nspec:\n  region: fra1\n  size: db-s-2vcpu-4gb\n"))
+        .collect();
+    std::fs::write(dir.join("clusters.yaml"), clusters).expect("write clusters");
     for i in 0..n {
         std::fs::write(dir.join(format!("p{i:05}.yaml")), project(i, "s-1vcpu-2gb"))
             .expect("write project");
@@ -240,6 +244,9 @@ fn rss(n: usize) {
         .args(["sim", "serve", "--listen", &format!("127.0.0.1:{port}")])
         // Converging 5,000 environments needs more than DigitalOcean's 5,000 requests/hour.
         .args(["--do-hourly-limit", "1000000000"])
+        // Strict and asynchronous (creates and actions complete later), at 200 ms a step
+        // rather than the real APIs' pace.
+        .args(["--delay-ms", "200"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -256,6 +263,8 @@ fn rss(n: usize) {
             .arg(data.path())
             .args(["run", "--once", "--listen", "127.0.0.1:0"])
             .args(["--batch", &batch.to_string()])
+            // Each environment waits for its droplet: apply 16 at a time.
+            .args(["--parallelism", "16"])
             .env("RUST_LOG", "warn");
         c
     };

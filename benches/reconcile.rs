@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench reconcile` (without `--bench` it runs a 30-environment smoke).
 
-use odooops::provider::digitalocean::DigitalOcean;
+use odooops::provider::digitalocean::{DigitalOcean, Poll};
 use odooops::provider::http::{Auth, ClientConfig, HttpClient, Metrics};
 use odooops::provider::{Provider, SecretValue};
 use odooops::reconcile::engine::{Context, Engine};
@@ -104,9 +104,17 @@ spec:
     out
 }
 
+/// The four shared database clusters the environments use.
+fn clusters() -> String {
+    (0..4)
+        .map(|c| format!("---\napiVersion: odooops.dev/v1alpha1\nkind: DatabaseCluster\nmetadata:\n  name: bench-pg-{c}\nspec:\n  region: fra1\n  size: db-s-2vcpu-4gb\n"))
+        .collect()
+}
+
 /// An SSOT of `envs` environments (a multiple of 3) in `dir`.
 fn generate(dir: &Path, envs: usize) -> Ssot {
     std::fs::write(dir.join("registry.yaml"), REGISTRY).expect("write");
+    std::fs::write(dir.join("clusters.yaml"), clusters()).expect("write");
     for i in 0..envs / 3 {
         std::fs::write(dir.join(format!("client-{i:04}.yaml")), client(i)).expect("write");
     }
@@ -182,9 +190,10 @@ async fn main() {
     cfg.rates = vec![]; // measure the engine, not the client-side limiter
     cfg.timeout = Duration::from_secs(60);
     let metrics = Arc::new(Metrics::default());
+    // The simulator is local: asynchronous work is polled from 50 ms.
     let engine = Engine::new(
         store,
-        DigitalOcean::new(HttpClient::new(cfg, metrics).expect("client")),
+        DigitalOcean::new(HttpClient::new(cfg, metrics).expect("client")).with_poll(Poll::quick()),
     );
     let ctx = Context::default();
 
