@@ -16,6 +16,7 @@ mod leader;
 mod ledger;
 mod locks;
 mod queue;
+mod releases;
 mod retention;
 mod types;
 
@@ -25,6 +26,10 @@ pub use console::{FieldCount, StatusCount};
 pub use leader::{LeaderGuard, NotLeader, PG_LEADER_LOCK};
 pub use ledger::ManagedObject;
 pub use locks::{ApplyLock, PG_APPLY_LOCK};
+pub use releases::{
+    NewRelease, Release, ReleaseEnd, ReleaseStep, RELEASE_DEPLOYING, RELEASE_FAILED,
+    RELEASE_HEALTHY, RELEASE_ROLLED_BACK, RELEASE_SUPERSEDED,
+};
 pub use retention::{PruneReport, RetentionCutoffs, RetentionPolicy};
 pub use types::*;
 
@@ -153,6 +158,7 @@ pub const TABLES: &[&str] = &[
     "job_states",
     "leases",
     "managed_objects",
+    "releases",
 ];
 
 impl Store {
