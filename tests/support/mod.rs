@@ -6,3 +6,4 @@ pub mod odoo_fixture;
 pub mod prod_like;
 pub mod real_odoo;
 pub mod s3;
+pub mod sshd;

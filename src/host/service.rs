@@ -1,0 +1,240 @@
+//! Running Odoo on a host. Where systemd runs (a droplet), a slot is the template unit
+//! `odooops-odoo@<slot>` (rendered into the cloud-init); where it does not (a container,
+//! the demo, the tests), OdooOps starts the slot's Odoo detached with a pidfile and stops it
+//! by that pidfile — and nothing restarts it if it crashes: production hosts use systemd.
+//! Either way a slot's runtime config is its odoo.conf with every `${NAME}` replaced from
+//! the secrets file (0600), and health is `GET /web/health` → `{"status": "pass"}` on the
+//! host itself.
+
+use super::layout::{Layout, Slot};
+use super::transport::{HostError, Transport};
+use std::time::{Duration, Instant};
+
+/// How the host supervises Odoo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Supervisor {
+    Systemd,
+    Pidfile,
+}
+
+/// Writes `run/<slot>.conf`: `$1` odoo.conf, `$2` the secrets file, `$3` the output.
+const RENDER: &str = r#"
+import os, re, sys
+src, secrets, out = sys.argv[1], sys.argv[2], sys.argv[3]
+values = {}
+if os.path.exists(secrets):
+    for line in open(secrets):
+        if "=" in line:
+            k, v = line.rstrip("\n").split("=", 1)
+            values[k] = v
+text = re.sub(r"\$\{([A-Z0-9_]+)\}", lambda m: values.get(m.group(1), m.group(0)), open(src).read())
+fd = os.open(out + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, text.encode())
+os.close(fd)
+os.replace(out + ".tmp", out)
+"#;
+
+/// Everything a slot runs with.
+#[derive(Clone, Debug)]
+pub struct SlotRun<'a> {
+    pub layout: &'a Layout,
+    pub slot: Slot,
+    /// Odoo's source directory on the host.
+    pub odoo: &'a str,
+    /// The virtualenv on the host.
+    pub venv: &'a str,
+}
+
+impl SlotRun<'_> {
+    /// Render the slot's runtime config on the host.
+    async fn render(&self, t: &Transport) -> Result<String, HostError> {
+        let out = self.layout.runtime_config(self.slot);
+        let script = r#"mkdir -p "$(dirname "$4")"; "$1/bin/python" -c "$5" "$2" "$3" "$4""#;
+        t.run(
+            "rendering the runtime config",
+            script,
+            &[
+                self.venv,
+                &self.layout.config(self.slot),
+                &self.layout.secrets(),
+                &out,
+                RENDER,
+            ],
+            None,
+            Duration::from_secs(60),
+        )
+        .await?;
+        Ok(out)
+    }
+
+    /// Run `odoo-bin` once with `args` and `--stop-after-init` (init, update), its output
+    /// appended to `log`; bounded by `timeout` (killed after).
+    pub async fn once(
+        &self,
+        t: &Transport,
+        args: &[&str],
+        log: &str,
+        timeout: Duration,
+    ) -> Result<(), HostError> {
+        let conf = self.render(t).await?;
+        let script = r#"
+src="$1"; venv="$2"; conf="$3"; log="$4"; shift 4
+mkdir -p "$(dirname "$log")"
+cd "$src"
+"$venv/bin/python" odoo-bin -c "$conf" --stop-after-init "$@" >> "$log" 2>&1
+"#;
+        let mut all: Vec<&str> = vec![self.odoo, self.venv, &conf, log];
+        all.extend_from_slice(args);
+        t.run("running odoo-bin", script, &all, None, timeout)
+            .await
+            .map(|_| ())
+    }
+
+    /// Start the slot's Odoo (detached, pidfile) unless it runs already.
+    pub async fn start(&self, t: &Transport, supervisor: Supervisor) -> Result<(), HostError> {
+        let conf = self.render(t).await?;
+        match supervisor {
+            Supervisor::Systemd => t
+                .run(
+                    "starting Odoo",
+                    r#"sudo systemctl restart "odooops-odoo@$1""#,
+                    &[self.slot.as_str()],
+                    None,
+                    Duration::from_secs(120),
+                )
+                .await
+                .map(|_| ()),
+            Supervisor::Pidfile => {
+                let script = r#"
+mkdir -p "$(dirname "$4")" "$(dirname "$5")"
+if [ -f "$4" ] && kill -0 "$(cat "$4")" 2>/dev/null; then exit 0; fi
+cd "$1"
+setsid nohup "$2/bin/python" odoo-bin -c "$3" >> "$5" 2>&1 < /dev/null &
+echo $! > "$4"
+"#;
+                t.run(
+                    "starting Odoo",
+                    script,
+                    &[
+                        self.odoo,
+                        self.venv,
+                        &conf,
+                        &self.layout.pidfile(self.slot),
+                        &self.layout.log(self.slot),
+                    ],
+                    None,
+                    Duration::from_secs(60),
+                )
+                .await
+                .map(|_| ())
+            }
+        }
+    }
+}
+
+/// Stop a slot's Odoo (TERM, then KILL after `grace`); stopping a stopped slot is fine.
+pub async fn stop(
+    t: &Transport,
+    layout: &Layout,
+    slot: Slot,
+    supervisor: Supervisor,
+    grace: Duration,
+) -> Result<(), HostError> {
+    match supervisor {
+        Supervisor::Systemd => t
+            .run(
+                "stopping Odoo",
+                r#"sudo systemctl stop "odooops-odoo@$1" || true"#,
+                &[slot.as_str()],
+                None,
+                grace + Duration::from_secs(30),
+            )
+            .await
+            .map(|_| ()),
+        Supervisor::Pidfile => {
+            let script = r#"
+[ -f "$1" ] || exit 0
+pid=$(cat "$1")
+# The whole process group: Odoo's workers and gevent process go with it.
+kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+n=0
+while kill -0 "$pid" 2>/dev/null && [ "$n" -lt "$2" ]; do sleep 0.1; n=$((n+1)); done
+kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+rm -f "$1"
+"#;
+            let tenths = (grace.as_millis() / 100).to_string();
+            t.run(
+                "stopping Odoo",
+                script,
+                &[&layout.pidfile(slot), &tenths],
+                None,
+                grace + Duration::from_secs(30),
+            )
+            .await
+            .map(|_| ())
+        }
+    }
+}
+
+/// Whether a slot answers `/web/health` with `{"status": "pass"}` now.
+pub async fn healthy(t: &Transport, layout: &Layout, slot: Slot) -> bool {
+    let url = format!("http://127.0.0.1:{}/web/health", layout.http_port(slot));
+    t.run(
+        "health check",
+        r#"curl -fsS --max-time 5 "$1" | grep -q '"pass"'"#,
+        &[&url],
+        None,
+        Duration::from_secs(15),
+    )
+    .await
+    .is_ok()
+}
+
+/// Wait until a slot is healthy; an error (with the log's tail) when it dies or the
+/// deadline passes.
+pub async fn wait_healthy(
+    t: &Transport,
+    layout: &Layout,
+    slot: Slot,
+    deadline: Duration,
+) -> Result<Duration, HostError> {
+    let started = Instant::now();
+    loop {
+        if healthy(t, layout, slot).await {
+            return Ok(started.elapsed());
+        }
+        let alive = t
+            .run(
+                "checking the Odoo process",
+                r#"[ -f "$1" ] && kill -0 "$(cat "$1")""#,
+                &[&layout.pidfile(slot)],
+                None,
+                Duration::from_secs(15),
+            )
+            .await
+            .is_ok();
+        if !alive || started.elapsed() >= deadline {
+            let tail = t
+                .run(
+                    "reading the log",
+                    r#"tail -n 40 "$1" 2>/dev/null || true"#,
+                    &[&layout.log(slot)],
+                    None,
+                    Duration::from_secs(15),
+                )
+                .await
+                .map(|e| e.stdout_text())
+                .unwrap_or_default();
+            return Err(HostError::Invalid(format!(
+                "Odoo on slot {} {} (/web/health never answered pass); last log lines:\n{tail}",
+                slot.as_str(),
+                if alive {
+                    format!("was not healthy within {}s", deadline.as_secs())
+                } else {
+                    "exited".to_string()
+                }
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
