@@ -201,10 +201,23 @@ async fn main() {
     let t = Instant::now();
     let first = engine.plan(&ssot, &ctx).await.expect("plan");
     let objects = first.plan.summary.create;
-    let applied = engine
-        .apply(&ssot, first.plan_id, &ctx)
-        .await
-        .expect("apply");
+    let applied = match engine.apply(&ssot, first.plan_id, &ctx).await {
+        Ok(a) => a,
+        Err(e) => {
+            let events = engine
+                .store
+                .events(&odooops::store::EventFilter {
+                    min_level: Some(odooops::store::Level::Error),
+                    ..Default::default()
+                })
+                .await
+                .unwrap_or_default();
+            for ev in events.iter().take(5) {
+                eprintln!("{}", ev.message);
+            }
+            panic!("apply: {e}");
+        }
+    };
     println!(
         "converged {objects} objects ({} created, {} adopted) in {:.1} s",
         applied.succeeded,

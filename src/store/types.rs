@@ -52,7 +52,8 @@ text_enum!(
 );
 text_enum!(RunStatus { Running => "running", Succeeded => "succeeded", Failed => "failed", Cancelled => "cancelled" });
 text_enum!(
-    /// A plan's state: `partial` when some environments were applied and others were stale or failed.
+    /// A plan's state: `partial` when its other scopes were applied and some were stale (a plan
+    /// whose actions failed stays `planned`, to be applied again).
     PlanStatus { Planned => "planned", Applied => "applied", Partial => "partial", Superseded => "superseded", Stale => "stale" }
 );
 text_enum!(
