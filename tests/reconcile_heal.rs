@@ -554,3 +554,50 @@ async fn a_controller_that_lost_leadership_acts_no_more() {
     assert!(sim::lock(&sim.state.digitalocean).clusters.is_empty());
     b.finish().await;
 }
+
+#[tokio::test]
+async fn a_database_user_shared_by_environments_is_created_once_and_kept() {
+    let b = common::sqlite().await;
+    let sim = start().await;
+    // Staging connects as production's user, in the same cluster.
+    let (_dir, shared) = variant(in_env("staging", "user: odoo_staging", "user: odoo"));
+    let e = engine(&sim, &b, &shared).await;
+    assert_eq!(converge(&e, &shared).await, 1, "one apply converges");
+    let users = |sim: &sim::Running| -> Vec<Value> {
+        let st = sim::lock(&sim.state.digitalocean);
+        st.clusters
+            .values()
+            .next()
+            .and_then(|c| c["users"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        users(&sim).iter().filter(|u| u["name"] == "odoo").count(),
+        1
+    );
+    // Staging prunes and no longer wants a user: production's is not deleted.
+    let (_d2, pruned) = variant(|file, text| {
+        let text = in_env("staging", "    user: odoo_staging\n", "")(file, text);
+        in_env(
+            "staging",
+            "  stagingSource:",
+            "  reconcile:\n    prune: true\n  stagingSource:",
+        )(file, text)
+    });
+    let p = e.plan(&pruned, &Context::default()).await.expect("plan");
+    assert!(
+        p.plan
+            .actions
+            .iter()
+            .all(|a| a.diff.key.kind.as_str() != "database_user"),
+        "a user production still uses is never deleted: {}",
+        p.text
+    );
+    converge(&e, &pruned).await;
+    assert_eq!(
+        users(&sim).iter().filter(|u| u["name"] == "odoo").count(),
+        1,
+        "still there for production"
+    );
+    b.finish().await;
+}

@@ -40,6 +40,9 @@ pub struct Ownership {
 }
 
 impl Ownership {
+    /// Ours: recorded under this key with this id, or recorded by another environment with
+    /// the same id (a database user several environments share), or a create of ours is
+    /// pending for it.
     fn owns(&self, key: &ObjectKey, provider_id: &str) -> bool {
         let k = key.to_string();
         self.pending.contains(&k)
@@ -47,6 +50,10 @@ impl Ownership {
                 .inventory
                 .get(&k)
                 .is_some_and(|o| o.provider_id == provider_id)
+            || self
+                .inventory
+                .values()
+                .any(|o| o.kind == key.kind.as_str() && o.provider_id == provider_id)
     }
 }
 
@@ -67,6 +74,9 @@ pub struct Observed {
     /// Cluster ids by cluster name.
     pub clusters: BTreeMap<String, String>,
     pub ownership: Ownership,
+    /// (cluster, user) pairs some environment of the SSOT still wants: a recorded user
+    /// another environment shares is never offered for deletion.
+    pub wanted_users: BTreeSet<(String, String)>,
 }
 
 /// What the desired state needs read, besides droplets and firewalls.
@@ -310,7 +320,11 @@ impl Observed {
                         ObjectKind::Database => c.databases.iter().any(|d| d == name),
                         _ => c.users.iter().any(|u| u == name),
                     };
-                    if present {
+                    let shared = kind == ObjectKind::DatabaseUser
+                        && self
+                            .wanted_users
+                            .contains(&(c.spec.name.clone(), name.to_string()));
+                    if present && !shared {
                         live.push(Live {
                             owned: true,
                             value: json!({"provider": "digitalocean", "cluster": c.spec.name, "name": name}),

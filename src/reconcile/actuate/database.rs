@@ -31,10 +31,17 @@ async fn create(cx: &ActCx<'_>, a: &Action) -> Result<Done, ProviderError> {
     let cluster = cluster_name(a.diff.after.as_ref());
     let id = cluster_id(cx, &cluster).await?;
     let name = &a.diff.key.name;
+    let provider_id = format!("{id}/{name}");
+    // Held across the create: a user several environments share is created by the first
+    // and adopted by the others, never raced.
+    let mut made = cx.shared.made.lock().await;
+    let adopt = cx.look_first || made.contains(&provider_id);
     let adopted = match a.diff.key.kind {
-        ObjectKind::Database => dig.create_database(&id, name, cx.look_first).await?,
-        _ => dig.create_user(&id, name, cx.look_first).await?,
+        ObjectKind::Database => dig.create_database(&id, name, adopt).await?,
+        _ => dig.create_user(&id, name, adopt).await?,
     };
+    made.insert(provider_id);
+    drop(made);
     Ok(Done::new(adopted, json!({"cluster": id, "name": name})).with_id(format!("{id}/{name}")))
 }
 

@@ -31,6 +31,9 @@ pub struct Shared {
     pub ips: Mutex<BTreeMap<String, String>>,
     /// Cluster ids by cluster name (a database waits for its cluster).
     pub clusters: Mutex<BTreeMap<String, String>>,
+    /// Provider ids of the databases and users this apply created or adopted (a user
+    /// several environments share is created by the first and adopted by the others).
+    pub made: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Everything an actuator may use for one action.

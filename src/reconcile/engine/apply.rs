@@ -167,6 +167,7 @@ impl Engine {
         let shared = Shared {
             ips: tokio::sync::Mutex::new(obs.droplet_ips),
             clusters: tokio::sync::Mutex::new(obs.clusters),
+            made: Default::default(),
         };
         let r = Run {
             ssot,

@@ -131,6 +131,13 @@ impl Engine {
         drop(secrets_wanted);
         let mut all = Observed::default();
         all.ownership = ownership;
+        all.wanted_users = ssot
+            .environments()
+            .filter_map(|e| {
+                let db = &e.spec.database;
+                Some((db.cluster.clone()?, db.user.clone()?))
+            })
+            .collect();
         for o in observed {
             all.absorb(o);
         }
