@@ -3,6 +3,8 @@
 //! The engine's release actuator ([`crate::reconcile::actuate`]) composes these into a
 //! deploy that is a transaction.
 
+pub mod conf;
+pub mod deploy;
 pub mod layout;
 pub mod prepare;
 pub mod proxy;

@@ -72,7 +72,9 @@ pub async fn switch(
     let start = match supervisor {
         Supervisor::Systemd => r#"sudo systemctl start odooops-proxy"#,
         Supervisor::Pidfile => {
-            r#"XDG_CONFIG_HOME="$3/config" XDG_DATA_HOME="$3/data" caddy start --config "$1" --adapter caddyfile --pidfile "$3/caddy.pid" >/dev/null"#
+            // Detached from the session (an SSH channel closes only when every descriptor
+            // of it is closed).
+            r#"XDG_CONFIG_HOME="$3/config" XDG_DATA_HOME="$3/data" setsid caddy start --config "$1" --adapter caddyfile --pidfile "$3/caddy.pid" >/dev/null 2>&1 </dev/null"#
         }
     };
     let script = format!(

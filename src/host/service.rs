@@ -190,6 +190,26 @@ pub async fn healthy(t: &Transport, layout: &Layout, slot: Slot) -> bool {
     .is_ok()
 }
 
+/// Load the database's registry in a slot before it takes traffic: `/web/health` answers
+/// without the database, the first real page loads it (seconds, on a small host).
+pub async fn warm(
+    t: &Transport,
+    layout: &Layout,
+    slot: Slot,
+    timeout: Duration,
+) -> Result<(), HostError> {
+    let url = format!("http://127.0.0.1:{}/web/login", layout.http_port(slot));
+    t.run(
+        "warming up Odoo",
+        r#"curl -fsS -o /dev/null --max-time "$2" "$1""#,
+        &[&url, &timeout.as_secs().max(1).to_string()],
+        None,
+        timeout + Duration::from_secs(15),
+    )
+    .await
+    .map(|_| ())
+}
+
 /// Wait until a slot is healthy; an error (with the log's tail) when it dies or the
 /// deadline passes.
 pub async fn wait_healthy(

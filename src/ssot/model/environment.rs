@@ -37,6 +37,10 @@ pub struct EnvironmentSpec {
     /// Secret-registry keys this environment's runtime needs (pushed, never stored).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
+    /// How Odoo is delivered to the host (with the project's `odoo.source`): releases of
+    /// the branch's commit, over SSH or on this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<super::Delivery>,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -3,12 +3,14 @@
 
 mod cluster;
 mod common;
+mod delivery;
 mod environment;
 mod ops;
 mod project;
 
 pub use cluster::*;
 pub use common::*;
+pub use delivery::*;
 pub use environment::*;
 pub use ops::*;
 pub use project::*;

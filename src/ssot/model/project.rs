@@ -32,6 +32,9 @@ pub struct OdooRelease {
     /// Container image; default `odoo:<series>` (the official image).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Odoo's source at a pinned revision, for environments with `delivery`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<super::OdooSource>,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
@@ -44,6 +47,13 @@ pub struct Repository {
     /// Addons paths inside the repository (relative), searched for `__manifest__.py`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addons_paths: Vec<String>,
+    /// Check out submodules (each at the commit the repository records).
+    #[serde(default)]
+    pub submodules: bool,
+    /// Registry key of the credential to fetch with: an HTTPS token, or an SSH private key
+    /// for `ssh://`/`git@` URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret: Option<String>,
 }
 
 fn default_branch() -> String {
