@@ -23,7 +23,7 @@ fn generate(dir: &Path, n: usize) {
         "apiVersion: odooops.dev/v1alpha1\nkind: SecretRegistry\nmetadata:\n  name: bench-secrets\nspec:\n  keys:\n    - name: DIGITALOCEAN_TOKEN\n      source: env\n    - name: DB_PASSWORD\n      source: env\n    - name: SMTP_PASSWORD\n      source: env\n",
     )
     .expect("write secrets");
-    let clusters: String = (0..4)
+    let clusters: String = (0..8)
         .map(|c| format!("---\napiVersion: odooops.dev/v1alpha1\nkind: DatabaseCluster\nmetadata:\n  name: bench-pg-{c}\nspec:\n  region: fra1\n  size: db-s-2vcpu-4gb\n"))
         .collect();
     std::fs::write(dir.join("clusters.yaml"), clusters).expect("write clusters");
