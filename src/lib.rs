@@ -5,6 +5,7 @@ pub mod cli;
 pub mod console;
 pub mod controller;
 pub mod gates;
+pub mod git;
 pub mod jobs;
 pub mod odoo;
 pub mod provider;
