@@ -4,16 +4,23 @@
 //!
 //! - [`mirror`]: [`Mirror`], one bare mirror per remote (`<data_dir>/git/<sha256(url)[..16]>.git`),
 //!   fetched under a timeout, credentials only through the environment of the `git` process.
+//! - [`modules`]: the addons of a commit, their manifests and a content checksum computed like
+//!   OCA `module_auto_update`; [`changes`]: what a release does to the database (install,
+//!   update, cascade, removed) — pure.
 //!
 //! Secrets: a token or SSH key never appears in a `git` argv, a log line or an error message;
 //! URLs are shown with their userinfo replaced by `***` ([`redact_url`]).
 
+pub mod changes;
 mod cmd;
 mod export;
 pub mod mirror;
+pub mod modules;
 
+pub use changes::{module_changes, ModuleChanges, Reason};
 pub use cmd::GitCommand;
 pub use mirror::{EntryKind, Mirror, TreeEntry, DEFAULT_TIMEOUT};
+pub use modules::{checksum_dir, module_states, ChecksumRules, ModuleState};
 
 use crate::provider::SecretValue;
 use std::path::PathBuf;
