@@ -457,7 +457,7 @@ mod tests {
 
     #[test]
     fn ls_tree_records() {
-        let out = b"100644 blob 0123456789012345678901234567890123456789\ta/b c.py\0160000 commit 1111111111111111111111111111111111111111\tsub\0";
+        let out = b"100644 blob 0123456789012345678901234567890123456789\ta/b c.py\x00160000 commit 1111111111111111111111111111111111111111\tsub\0";
         let e = parse_ls_tree(out).expect("parse");
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].path, "a/b c.py");

@@ -7,6 +7,8 @@
 //! - [`modules`]: the addons of a commit, their manifests and a content checksum computed like
 //!   OCA `module_auto_update`; [`changes`]: what a release does to the database (install,
 //!   update, cascade, removed) — pure.
+//! - [`ssot_source`]: the SSOT from a directory (following git-sync's `current` symlink) or a
+//!   git remote, with the "last valid revision" fallback.
 //!
 //! Secrets: a token or SSH key never appears in a `git` argv, a log line or an error message;
 //! URLs are shown with their userinfo replaced by `***` ([`redact_url`]).
@@ -16,11 +18,15 @@ mod cmd;
 mod export;
 pub mod mirror;
 pub mod modules;
+pub mod ssot_source;
 
 pub use changes::{module_changes, ModuleChanges, Reason};
 pub use cmd::GitCommand;
 pub use mirror::{EntryKind, Mirror, TreeEntry, DEFAULT_TIMEOUT};
 pub use modules::{checksum_dir, module_states, ChecksumRules, ModuleState};
+pub use ssot_source::{
+    flipped, load_with_fallback, CheckedOut, LoadedSsot, SsotFinding, SsotLoadError, SsotSource,
+};
 
 use crate::provider::SecretValue;
 use std::path::PathBuf;

@@ -18,6 +18,7 @@ mod locks;
 mod queue;
 mod releases;
 mod retention;
+mod ssot_revisions;
 mod types;
 
 pub use artifacts::{validate_artifact_id, ArtifactStore, StoredBlob};
@@ -31,6 +32,7 @@ pub use releases::{
     RELEASE_HEALTHY, RELEASE_ROLLED_BACK, RELEASE_SUPERSEDED,
 };
 pub use retention::{PruneReport, RetentionCutoffs, RetentionPolicy};
+pub use ssot_revisions::{NewSsotRevision, SsotRevision};
 pub use types::*;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -159,6 +161,7 @@ pub const TABLES: &[&str] = &[
     "leases",
     "managed_objects",
     "releases",
+    "ssot_revisions",
 ];
 
 impl Store {

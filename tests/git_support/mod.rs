@@ -39,7 +39,10 @@ pub fn daemon(base: &Path) -> Option<Daemon> {
     let exec_path = String::from_utf8_lossy(&exec_path.stdout)
         .trim()
         .to_string();
-    if !Path::new(&exec_path).join("git-daemon").is_file() {
+    // The daemon binary itself, not `git daemon`: the `git` wrapper would leave its
+    // `git-daemon` child running when killed.
+    let bin = Path::new(&exec_path).join("git-daemon");
+    if !bin.is_file() {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("CI=true but git-daemon is missing from {exec_path}: install git's daemon (package git-daemon-run or git)");
         }
@@ -51,8 +54,7 @@ pub fn daemon(base: &Path) -> Option<Daemon> {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let mut child = Command::new("git")
-            .arg("daemon")
+        let mut child = Command::new(&bin)
             .arg("--reuseaddr")
             .arg(format!("--base-path={}", base.display()))
             .arg("--export-all")
