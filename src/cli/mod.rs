@@ -3,6 +3,7 @@
 
 mod backup;
 mod demo;
+mod demo_odoo;
 mod gates;
 mod modules;
 pub(crate) mod neutralize;
@@ -219,6 +220,20 @@ pub enum Command {
         /// Where `--serve` listens.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Deliver Odoo itself: this machine as the host (local transport), a git
+        /// repository made here with a custom addon, commit A then commit B (`-u`).
+        #[arg(long)]
+        odoo: bool,
+        /// PostgreSQL for `--odoo` (default: ODOOOPS_TEST_DATABASE_URL).
+        #[arg(long)]
+        odoo_database_url: Option<String>,
+        /// Odoo's source for `--odoo`, the folder of odoo-bin (default: ODOOOPS_ODOO_SRC).
+        #[arg(long)]
+        odoo_src: Option<PathBuf>,
+        /// A Python with Odoo's requirements for `--odoo` (default: ODOOOPS_ODOO_PYTHON;
+        /// without one the release builds a virtualenv with pip).
+        #[arg(long)]
+        odoo_python: Option<PathBuf>,
     },
     /// The continuous controller: watch the SSOT, resync on an interval, run queued jobs,
     /// reconcile (leader-elected on PostgreSQL; one per SQLite store).
@@ -495,9 +510,25 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             gates::run(&ssot, database_url.as_deref(), &data_dir, command)
         }
         Command::Demo {
+            odoo: true,
+            serve,
+            listen,
+            odoo_database_url,
+            odoo_src,
+            odoo_python,
+            ..
+        } => demo_odoo::run(demo_odoo::Options {
+            data_dir: &data_dir,
+            database_url: odoo_database_url,
+            odoo_src,
+            odoo_python,
+            serve: serve.then_some(listen.as_str()),
+        }),
+        Command::Demo {
             tree,
             serve,
             listen,
+            ..
         } => demo::run(
             &tree,
             database_url.as_deref(),

@@ -26,12 +26,10 @@ pub fn load_ssot(dir: &Path) -> anyhow::Result<Ssot> {
 
 pub async fn engine(ssot: &Ssot, t: &Target<'_>) -> anyhow::Result<Engine> {
     let store = super::open_store(super::SsotRef::Loaded(ssot), t.database_url, t.data_dir).await?;
-    Ok(Engine::connect(
-        ssot,
-        store,
-        t.sim,
-        Arc::new(Metrics::default()),
-    )?)
+    Ok(
+        Engine::connect(ssot, store, t.sim, Arc::new(Metrics::default()))?
+            .with_delivery(t.data_dir),
+    )
 }
 
 fn color() -> bool {

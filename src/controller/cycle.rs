@@ -81,6 +81,7 @@ impl Controller {
             // Wait for an apply of another process (`odooops apply`) to finish.
             lock_wait: std::time::Duration::from_secs(600),
             leadership: Some(self.leading.clone()),
+            commits: std::mem::take(&mut self.pushed),
         };
         let in_scope: Vec<String> = scope.difference(&skip).cloned().collect();
         let outcome = self

@@ -151,6 +151,8 @@ pub(crate) struct Controller {
     continuing: bool,
     /// A cycle deferred environments: run the next one at once.
     more: bool,
+    /// Commits pushes named (by environment), for the next reconcile to deploy.
+    pushed: std::collections::BTreeMap<String, String>,
     /// Whether this controller still leads: re-checked in the background while it leads
     /// ([`LeaderWatch`]), read by every apply before each action.
     leading: Arc<std::sync::atomic::AtomicBool>,
@@ -264,7 +266,8 @@ fn engine_for(
     store: Store,
     http: Arc<HttpMetrics>,
 ) -> anyhow::Result<Engine> {
-    let mut engine = Engine::connect(ssot, store, opts.sim.as_deref(), http)?;
+    let mut engine =
+        Engine::connect(ssot, store, opts.sim.as_deref(), http)?.with_delivery(&opts.data_dir);
     engine.concurrency = opts.parallelism;
     Ok(engine)
 }
@@ -313,6 +316,7 @@ pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow:
         settled: BTreeSet::new(),
         continuing: false,
         more: false,
+        pushed: Default::default(),
         leading: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         opts,
         store,

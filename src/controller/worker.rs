@@ -194,6 +194,13 @@ impl Controller {
                 Ok(json!({"run_id": applied.run_id, "plan_id": id, "applied": applied}))
             }
             ("reconcile", "plan" | "apply" | "resync" | "reconcile") => {
+                // A push names the commit to deploy (its `after`), not whatever the
+                // branch's head is by the time this runs.
+                if let (Some(e), Some(sha)) = (&env, p["after"].as_str()) {
+                    if sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        self.pushed.insert(e.clone(), sha.to_ascii_lowercase());
+                    }
+                }
                 let report = self.reconcile(trigger, env, action != "plan").await;
                 match &report.error {
                     Some(err) => bail!(

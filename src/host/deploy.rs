@@ -384,6 +384,10 @@ async fn rollback(
 ) -> (bool, Option<String>) {
     let t = d.transport;
     let l = &d.layout;
+    if p.updated {
+        // A timed-out job may still run on the host.
+        let _ = service::kill_update(t, l).await;
+    }
     if p.new_started || p.updated {
         let _ = timed(journal, "rollback: stop the new release", async {
             service::stop(t, l, slot, d.supervisor, Duration::from_secs(10))
@@ -432,4 +436,103 @@ async fn rollback(
     })
     .await;
     (back.is_ok(), restored)
+}
+
+/// What a deploy whose controller died left, settled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recovered {
+    /// It had finished: the host serves it.
+    Completed(HostState),
+    /// It was undone: the previous release (if any) serves, the database restored from
+    /// this backup when one was taken.
+    RolledBack {
+        restored: Option<String>,
+        previous: Option<String>,
+    },
+}
+
+/// Where a dead deploy ran and what it had recorded.
+pub struct Interrupted<'a> {
+    pub transport: &'a Transport,
+    pub layout: Layout,
+    pub supervisor: Supervisor,
+    pub proxy: Option<ProxySpec>,
+    pub release_id: &'a str,
+    /// The pre-update backup its journal recorded, if it took one.
+    pub backup_id: Option<String>,
+    pub health_timeout: Duration,
+}
+
+/// Settle a deploy whose controller died: finished (the host's state names it) or undone —
+/// the update job stopped, the slot it used stopped, the database restored from its
+/// pre-update backup when it took one, the previous release started again if it does not
+/// answer, the proxy pointed at it. Each step is journaled.
+pub async fn recover(
+    r: &Interrupted<'_>,
+    journal: &dyn Journal,
+    safe: &dyn Safeguard,
+) -> Result<Recovered, String> {
+    let t = r.transport;
+    let l = &r.layout;
+    let state = state::read(t, l).await.map_err(s)?;
+    if let Some(st) = state.as_ref().filter(|st| st.release_id == r.release_id) {
+        return Ok(Recovered::Completed(st.clone()));
+    }
+    let new_slot = state.as_ref().map(|p| p.slot.other()).unwrap_or(Slot::A);
+    timed(journal, "recovery: stop the interrupted release", async {
+        service::kill_update(t, l).await.map_err(s)?;
+        service::stop(t, l, new_slot, r.supervisor, Duration::from_secs(10))
+            .await
+            .map_err(s)?;
+        Ok(((), json!({"slot": new_slot.as_str()})))
+    })
+    .await
+    .map_err(|(_, e)| e)?;
+    let mut restored = None;
+    if let Some(id) = &r.backup_id {
+        if let Some(old) = &state {
+            // The database may have been changed: the old release stops while it is put back.
+            let _ = service::stop(t, l, old.slot, r.supervisor, Duration::from_secs(30)).await;
+        }
+        timed(journal, "recovery: restore the database", async {
+            safe.restore(id)
+                .await
+                .map(|_| ((), json!({"backup_id": id})))
+        })
+        .await
+        .map_err(|(_, e)| e)?;
+        restored = Some(id.clone());
+    }
+    let Some(old) = state else {
+        return Ok(Recovered::RolledBack {
+            restored,
+            previous: None,
+        });
+    };
+    timed(journal, "recovery: the previous release serves", async {
+        if !service::healthy(t, l, old.slot).await {
+            let run = SlotRun {
+                layout: l,
+                slot: old.slot,
+                odoo: &old.odoo,
+                venv: &old.venv,
+            };
+            run.start(t, r.supervisor).await.map_err(s)?;
+            service::wait_healthy(t, l, old.slot, r.health_timeout)
+                .await
+                .map_err(s)?;
+        }
+        if let Some(px) = &r.proxy {
+            proxy::switch(t, px, l, old.slot, r.supervisor)
+                .await
+                .map_err(s)?;
+        }
+        Ok(((), json!({"slot": old.slot.as_str(), "commit": old.commit})))
+    })
+    .await
+    .map_err(|(_, e)| e)?;
+    Ok(Recovered::RolledBack {
+        restored,
+        previous: Some(old.release_id.clone()),
+    })
 }

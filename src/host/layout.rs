@@ -9,6 +9,8 @@
 //!   etc/secrets.env         the secret values, 0600, written through standard input
 //!   run/<slot>.pid          the Odoo process of a slot (where nothing else supervises it)
 //!   run/<slot>.conf         the slot's runtime config, references replaced (0600)
+//!   run/update.pid          a running `-i`/`-u` job (killed by a rollback or a recovery)
+//!   deploy.lock/            the deploy in progress (its release id in `owner`)
 //!   data/                   Odoo's data_dir (filestore, sessions), shared by both slots
 //!   logs/                   Odoo's logs and every update's log
 //!   proxy/Caddyfile         the HTTPS proxy's config (the active slot's ports)
@@ -76,6 +78,14 @@ impl Layout {
     }
     pub fn pidfile(&self, slot: Slot) -> String {
         self.at(&format!("run/{}.pid", slot.as_str()))
+    }
+    /// What systemd's `odooops-odoo@<slot>` runs.
+    pub fn launcher(&self, slot: Slot) -> String {
+        self.at(&format!("run/{}.sh", slot.as_str()))
+    }
+    /// The running `odoo-bin -i/-u --stop-after-init` of a deploy.
+    pub fn update_pidfile(&self) -> String {
+        self.at("run/update.pid")
     }
     pub fn runtime_config(&self, slot: Slot) -> String {
         self.at(&format!("run/{}.conf", slot.as_str()))

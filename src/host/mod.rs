@@ -6,6 +6,7 @@
 pub mod conf;
 pub mod deploy;
 pub mod layout;
+pub mod lock;
 pub mod prepare;
 pub mod proxy;
 pub mod service;

@@ -77,13 +77,21 @@ impl SlotRun<'_> {
         timeout: Duration,
     ) -> Result<(), HostError> {
         let conf = self.render(t).await?;
+        // In the background with its pid recorded, so that a rollback or the recovery of a
+        // deploy whose controller died can stop it.
         let script = r#"
-src="$1"; venv="$2"; conf="$3"; log="$4"; shift 4
-mkdir -p "$(dirname "$log")"
+src="$1"; venv="$2"; conf="$3"; log="$4"; pidf="$5"; shift 5
+mkdir -p "$(dirname "$log")" "$(dirname "$pidf")"
 cd "$src"
-"$venv/bin/python" odoo-bin -c "$conf" --stop-after-init "$@" >> "$log" 2>&1
+setsid "$venv/bin/python" odoo-bin -c "$conf" --stop-after-init "$@" >> "$log" 2>&1 < /dev/null &
+pid=$!
+echo "$pid" > "$pidf"
+wait "$pid"; rc=$?
+rm -f "$pidf"
+exit "$rc"
 "#;
-        let mut all: Vec<&str> = vec![self.odoo, self.venv, &conf, log];
+        let pidf = self.layout.update_pidfile();
+        let mut all: Vec<&str> = vec![self.odoo, self.venv, &conf, log, &pidf];
         all.extend_from_slice(args);
         t.run("running odoo-bin", script, &all, None, timeout)
             .await
@@ -94,8 +102,24 @@ cd "$src"
     pub async fn start(&self, t: &Transport, supervisor: Supervisor) -> Result<(), HostError> {
         let conf = self.render(t).await?;
         match supervisor {
-            Supervisor::Systemd => t
-                .run(
+            Supervisor::Systemd => {
+                // The unit (`odooops-odoo@<slot>`, from the bootstrap) runs this launcher.
+                let launcher = format!(
+                    "#!/bin/sh\n# Slot {slot} of {root}, written by odooops.\ncd {odoo} && exec {python} odoo-bin -c {conf}\n",
+                    slot = self.slot.as_str(),
+                    root = self.layout.root,
+                    odoo = super::sh_quote(self.odoo),
+                    python = super::sh_quote(&format!("{}/bin/python", self.venv)),
+                    conf = super::sh_quote(&conf),
+                );
+                t.write_file(
+                    "writing the slot's launcher",
+                    &self.layout.launcher(self.slot),
+                    launcher.as_bytes(),
+                    0o755,
+                )
+                .await?;
+                t.run(
                     "starting Odoo",
                     r#"sudo systemctl restart "odooops-odoo@$1""#,
                     &[self.slot.as_str()],
@@ -103,7 +127,8 @@ cd "$src"
                     Duration::from_secs(120),
                 )
                 .await
-                .map(|_| ()),
+                .map(|_| ())
+            }
             Supervisor::Pidfile => {
                 let script = r#"
 mkdir -p "$(dirname "$4")" "$(dirname "$5")"
@@ -130,6 +155,28 @@ echo $! > "$4"
             }
         }
     }
+}
+
+/// Stop a running `-i`/`-u` job, if any (its process group: TERM, then KILL).
+pub async fn kill_update(t: &Transport, layout: &Layout) -> Result<(), HostError> {
+    let script = r#"
+[ -f "$1" ] || exit 0
+pid=$(cat "$1")
+kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+n=0
+while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+rm -f "$1"
+"#;
+    t.run(
+        "stopping the update job",
+        script,
+        &[&layout.update_pidfile()],
+        None,
+        Duration::from_secs(60),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Stop a slot's Odoo (TERM, then KILL after `grace`); stopping a stopped slot is fine.

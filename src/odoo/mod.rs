@@ -5,6 +5,7 @@
 //! them as evidence; nothing here writes to the evidence store.
 
 pub mod backup;
+pub mod bootstrap;
 pub mod core_addons;
 pub mod graph;
 pub mod manifest;

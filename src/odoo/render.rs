@@ -405,6 +405,10 @@ WantedBy=multi-user.target
 
 /// `#cloud-config` user data for the environment's droplet.
 pub fn cloud_init(project: &Project, env: &Environment) -> String {
+    // Odoo delivered from source by releases: the bootstrap they build on.
+    if let Some(d) = &env.spec.delivery {
+        return super::bootstrap::cloud_init(project, env, d, EGRESS);
+    }
     let spec = &env.spec;
     let series = project.spec.odoo.series.as_str();
     let img = image(project);

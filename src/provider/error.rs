@@ -12,9 +12,13 @@ pub enum Provider {
     Vercel,
     Slack,
     Plane,
+    /// An environment's host (SSH or this machine): not an HTTP API, but its failures
+    /// travel in the same envelope.
+    Host,
 }
 
 impl Provider {
+    /// The HTTP providers.
     pub const ALL: [Provider; 5] = [
         Provider::Digitalocean,
         Provider::Supabase,
@@ -29,6 +33,7 @@ impl Provider {
             Provider::Vercel => "vercel",
             Provider::Slack => "slack",
             Provider::Plane => "plane",
+            Provider::Host => "host",
         }
     }
 }
@@ -122,7 +127,7 @@ impl ProviderError {
                     }),
                 None,
             ),
-            (_, None) => {
+            (Provider::Host, Some(_)) | (_, None) => {
                 let text = body.trim();
                 let code = (provider == Provider::Slack && !text.is_empty() && !text.contains(' '))
                     .then(|| text.to_string());

@@ -112,6 +112,7 @@ pub fn default_rates(provider: Provider) -> Vec<Rate> {
         Provider::Vercel => vec![Rate::per_minute(100)],
         Provider::Slack => vec![Rate::per_second(1)],
         Provider::Plane => vec![Rate::per_minute(60)],
+        Provider::Host => Vec::new(),
     }
 }
 

@@ -22,6 +22,9 @@ pub enum ObjectKind {
     SupabaseSecret,
     /// "Env var NAME present" in a Vercel project (names only, never values).
     VercelEnv,
+    /// The release of Odoo an environment serves: code commit, Odoo revision, config,
+    /// requirements, secret values (by digest), modules.
+    Release,
 }
 
 /// How a field's change can be made.
@@ -42,6 +45,9 @@ pub enum FieldPolicy {
 }
 
 impl ObjectKind {
+    /// The highest [`ObjectKind::order`].
+    pub const MAX_ORDER: u8 = 4;
+
     /// Apply order: clusters, then databases and secrets, droplets, then records and
     /// firewalls.
     pub fn order(self) -> u8 {
@@ -53,6 +59,8 @@ impl ObjectKind {
             ObjectKind::Droplet => 2,
             ObjectKind::Firewall => 3,
             ObjectKind::DnsRecord => 3,
+            // Last: it needs the droplet's address, the database and the firewall.
+            ObjectKind::Release => 4,
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -63,6 +71,7 @@ impl ObjectKind {
             ObjectKind::Droplet => "droplet",
             ObjectKind::Firewall => "firewall",
             ObjectKind::DnsRecord => "dns_record",
+            ObjectKind::Release => "release",
             ObjectKind::SupabaseSecret => "supabase_secret",
             ObjectKind::VercelEnv => "vercel_env",
         }
@@ -77,6 +86,7 @@ impl ObjectKind {
             ObjectKind::DnsRecord,
             ObjectKind::SupabaseSecret,
             ObjectKind::VercelEnv,
+            ObjectKind::Release,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -183,6 +193,9 @@ pub struct ResourceDiff {
     pub fields: Vec<FieldChange>,
     /// Unified diff of the canonical rendering (empty for no-op).
     pub text: String,
+    /// Why a held change is held (a release that failed before, or cannot be computed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Compare desired with live. `ignore` maps an environment to JSON pointers never compared
@@ -208,6 +221,7 @@ pub fn diff(
                 after: Some(d.value.clone()),
                 fields: field_changes(&Value::Null, &d.value, "", ign),
                 text: unified(None, Some(&d.value)),
+                note: None,
             }),
             Some(l) => {
                 let mut fields = field_changes(&l.value, &d.value, "", ign);
@@ -242,6 +256,7 @@ pub fn diff(
                     after: Some(d.value.clone()),
                     fields,
                     text,
+                    note: None,
                 });
             }
         }
@@ -257,6 +272,7 @@ pub fn diff(
                 after: None,
                 fields: field_changes(&l.value, &Value::Null, "", &[]),
                 text: unified(Some(&l.value), None),
+                note: None,
             });
         }
     }

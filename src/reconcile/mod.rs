@@ -11,5 +11,6 @@ pub mod evidence;
 pub mod notify;
 pub mod observe;
 pub mod plan;
+pub mod release;
 pub mod render;
 pub mod secrets;

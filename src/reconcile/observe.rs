@@ -339,6 +339,15 @@ impl Observed {
         live
     }
 
+    /// The connection host and port of every cluster read that has one, by name.
+    pub fn cluster_hosts(&self) -> BTreeMap<String, (String, u16)> {
+        self.clusters_by_name
+            .iter()
+            .filter(|(_, c)| !c.host.is_empty())
+            .map(|(n, c)| (n.clone(), (c.host.clone(), c.port)))
+            .collect()
+    }
+
     /// The live clusters the desired cluster objects name (ours by the management tag).
     pub fn take_clusters(&mut self, desired: &[Desired]) -> Vec<Live> {
         desired

@@ -310,7 +310,7 @@ pub fn plan(diffs: Vec<ResourceDiff>, input: PlanInput<'_>) -> Result<Plan, Plan
     // Deletes run after everything else and in reverse dependency order.
     chosen.sort_by(|(oa, a), (ob, b)| {
         let rank = |op: &Op, kind: ObjectKind| match op {
-            Op::Delete => 10 + (3 - kind.order()),
+            Op::Delete => 10 + (ObjectKind::MAX_ORDER - kind.order()),
             _ => kind.order(),
         };
         (rank(oa, a.key.kind), &a.key).cmp(&(rank(ob, b.key.kind), &b.key))

@@ -89,6 +89,13 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
     }
     let held = plan.held_envs();
     for d in &plan.detected_only {
+        if let (Change::Held, Some(note)) = (d.change, &d.note) {
+            let _ = writeln!(out, "{} {} — held: {note}", paint(YELLOW, "!"), d.key);
+            for f in &d.fields {
+                let _ = writeln!(out, "    {}: {} (desired {})", f.path, f.before, f.after);
+            }
+            continue;
+        }
         let what = match d.change {
             Change::Delete => "not in the SSOT (held: no prune)",
             Change::Held => "drift of a create-only field (recorded, never acted on)",

@@ -248,7 +248,7 @@ fn unauthenticated(p: Provider) -> Response {
             .into_response(),
         // The Web API answers HTTP 200 with `ok: false`.
         Provider::Slack => Json(json!({"ok": false, "error": "invalid_auth"})).into_response(),
-        Provider::Plane => error(
+        Provider::Plane | Provider::Host => error(
             p,
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -450,7 +450,7 @@ pub fn error(p: Provider, status: StatusCode, code: &str, message: &str) -> Resp
         Provider::Supabase => json!({"message": message}),
         Provider::Vercel => json!({"error": {"code": code, "message": message}}),
         Provider::Slack => json!({"ok": false, "error": code}),
-        Provider::Plane => json!({"detail": message}),
+        Provider::Plane | Provider::Host => json!({"detail": message}),
     };
     (status, Json(body)).into_response()
 }

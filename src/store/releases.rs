@@ -202,6 +202,27 @@ impl Store {
         Ok(with_pool!(self, p => sqlx::query_as::<_, Release>(&sql).fetch_all(p).await?))
     }
 
+    /// The latest release of each environment, whatever its status, in one query.
+    pub async fn latest_releases(&self) -> Result<Vec<Release>> {
+        let sql = self.sql(
+            "SELECT * FROM ops.releases r WHERE NOT EXISTS (
+                SELECT 1 FROM ops.releases n WHERE n.environment = r.environment
+                  AND (n.started_at > r.started_at
+                  OR (n.started_at = r.started_at AND n.id > r.id)))
+             ORDER BY r.environment",
+        );
+        Ok(with_pool!(self, p => sqlx::query_as::<_, Release>(&sql).fetch_all(p).await?))
+    }
+
+    /// The environments a release ever served (healthy, or superseded since).
+    pub async fn served_environments(&self) -> Result<Vec<String>> {
+        let sql = self.sql(
+            "SELECT DISTINCT environment FROM ops.releases
+             WHERE status IN ('healthy', 'superseded') ORDER BY environment",
+        );
+        Ok(with_pool!(self, p => sqlx::query_scalar::<_, String>(&sql).fetch_all(p).await?))
+    }
+
     /// Releases left `deploying` (by a process that died).
     pub async fn unfinished_releases(&self) -> Result<Vec<Release>> {
         let sql =

@@ -51,7 +51,7 @@ impl BackupRequest {
             kind,
             trigger: match kind {
                 BackupKind::Scheduled => Trigger::Schedule,
-                BackupKind::Manual => Trigger::Cli,
+                BackupKind::Manual | BackupKind::PreUpdate => Trigger::Cli,
             },
             actor: "odooops".to_string(),
             progress: false,
@@ -324,6 +324,7 @@ async fn take(
                     retention_class: match req.kind {
                         BackupKind::Scheduled => "daily".to_string(),
                         BackupKind::Manual => "manual".to_string(),
+                        BackupKind::PreUpdate => "pre-update".to_string(),
                     },
                     expires_at: None,
                 },

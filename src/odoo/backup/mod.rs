@@ -37,12 +37,15 @@ use crate::store::{Level, NewEvent, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Scheduled (by the policy's cron) or manual (asked for by a person).
+/// Scheduled (by the policy's cron), manual (asked for by a person), or taken by a release
+/// before it updates the database (kept like scheduled ones, never counted in the manual
+/// quota).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum BackupKind {
     Scheduled,
     Manual,
+    PreUpdate,
 }
 
 impl BackupKind {
@@ -50,6 +53,7 @@ impl BackupKind {
         match self {
             BackupKind::Scheduled => "scheduled",
             BackupKind::Manual => "manual",
+            BackupKind::PreUpdate => "pre-update",
         }
     }
 }

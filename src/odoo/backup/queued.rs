@@ -71,7 +71,7 @@ pub async fn run_queued_with(
             let mut req = BackupRequest::new(env, kind);
             req.trigger = match kind {
                 BackupKind::Scheduled => Trigger::Schedule,
-                BackupKind::Manual => Trigger::Console,
+                BackupKind::Manual | BackupKind::PreUpdate => Trigger::Console,
             };
             req.actor = "controller".into();
             let o = bounded(store, ssot, cfg, JobKind::Backup, env, cancel, |ctx| {

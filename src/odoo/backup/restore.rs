@@ -36,6 +36,9 @@ pub struct RestoreRequest {
     pub trigger: Trigger,
     pub actor: String,
     pub cancel: CancelToken,
+    /// A release putting back the pre-update backup of this very environment: the database
+    /// is restored as it was, never neutralized (it is the environment's own).
+    pub rollback: bool,
 }
 
 impl RestoreRequest {
@@ -50,6 +53,7 @@ impl RestoreRequest {
             trigger: Trigger::Cli,
             actor: "odooops".to_string(),
             cancel: CancelToken::new(),
+            rollback: false,
         }
     }
 }
@@ -103,7 +107,16 @@ pub async fn restore(
     let target = PgTarget::parse(&url)?;
     // A non-production target is neutralized: settle the rules and check them against the
     // backup's modules before anything changes.
-    let neutralization = if env.spec.stage != Stage::Production {
+    let own_rollback = req.rollback
+        && backup.environment == req.environment
+        && backup.kind == super::BackupKind::PreUpdate.as_str();
+    if req.rollback && !own_rollback {
+        return Err(BackupError::Invalid(format!(
+            "backup {} is not a pre-update backup of {}: a rollback restores only those",
+            backup.id, req.environment
+        )));
+    }
+    let neutralization = if env.spec.stage != Stage::Production && !own_rollback {
         let n = neutral::prepare(ssot, &req.environment, &req.rules, &req.addons_paths)?;
         neutral::precheck_backup(&n, &backup)?;
         Some(n)

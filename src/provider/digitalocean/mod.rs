@@ -132,6 +132,10 @@ pub struct LiveCluster {
     pub databases: Vec<String>,
     /// Sorted user names (the admin `doadmin` removed).
     pub users: Vec<String>,
+    /// The host and port clients connect to (`connection.host`/`port`; never the
+    /// connection's credentials).
+    pub host: String,
+    pub port: u16,
 }
 
 /// How the adapter waits for asynchronous work.

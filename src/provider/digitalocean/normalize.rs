@@ -239,6 +239,15 @@ pub(super) fn normalize_cluster(v: &Value) -> Result<LiveCluster, ProviderError>
             nodes: v["num_nodes"].as_u64().unwrap_or(1) as u32,
         },
         tags: sorted(strings(v.get("tags"))),
+        host: v
+            .pointer("/connection/host")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        port: v
+            .pointer("/connection/port")
+            .and_then(Value::as_u64)
+            .unwrap_or(25060) as u16,
         databases: sorted(
             strings(v.get("db_names"))
                 .into_iter()

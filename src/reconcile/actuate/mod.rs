@@ -9,7 +9,11 @@ mod database;
 mod droplet;
 mod firewall;
 mod record;
+mod release;
 mod secret;
+
+pub use release::{scrub, DeliveryConfig, ReleaseCx};
+pub(crate) use release::{Backups, StoreJournal};
 
 use super::desired::EnvPlanInput;
 use super::diff::{FieldPolicy, ObjectKind};
@@ -53,6 +57,8 @@ pub struct ActCx<'a> {
     /// made before creating (and adopt it). A first attempt skips the look where looking
     /// is expensive; the plan's fresh observation saw nothing.
     pub look_first: bool,
+    /// What delivering a release needs (none: this engine delivers no releases).
+    pub release: Option<&'a ReleaseCx<'a>>,
 }
 
 impl ActCx<'_> {
@@ -121,6 +127,7 @@ pub fn for_kind(kind: ObjectKind) -> &'static dyn Actuator {
         ObjectKind::Firewall => &firewall::FirewallActuator,
         ObjectKind::DnsRecord => &record::RecordActuator,
         ObjectKind::SupabaseSecret | ObjectKind::VercelEnv => &secret::SecretActuator,
+        ObjectKind::Release => &release::ReleaseActuator,
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::observe::Detail;
 use super::{Applied, Context, Engine, EngineError};
-use crate::reconcile::actuate::{self, ActCx, Shared};
+use crate::reconcile::actuate::{self, ActCx, ReleaseCx, Shared};
 use crate::reconcile::desired::{self, is_shared_scope, EnvPlanInput};
 use crate::reconcile::notify::{ApplyFailure, CycleOutcome};
 use crate::reconcile::observe::INVENTORIED;
@@ -33,6 +33,7 @@ struct Run<'a> {
     shared: &'a Shared,
     /// The apply lock's fencing token.
     fence: i64,
+    release: Option<&'a ReleaseCx<'a>>,
 }
 
 /// Per-scope outcome of an apply.
@@ -98,7 +99,11 @@ impl Engine {
         // The plan holds the changes; this look only checks that each scope is the one
         // planned against and settles rows a crash left, so it keeps each object's key and
         // kind of change, not its values.
-        let obs = self.observe_and_diff(ssot, ctx, Detail::Changes).await?;
+        let mut obs = self.observe_and_diff(ssot, ctx, Detail::Changes).await?;
+        // Deploys a dead controller left are settled first; what they changed is then seen.
+        if self.recover_releases(ssot, ctx, &obs).await? {
+            obs = self.observe_and_diff(ssot, ctx, Detail::Changes).await?;
+        }
         let scopes: BTreeSet<&str> = plan
             .actions
             .iter()
@@ -169,6 +174,18 @@ impl Engine {
             clusters: tokio::sync::Mutex::new(obs.clusters),
             made: Default::default(),
         };
+        let release_cx = match (&self.delivery, &obs.sources) {
+            (Some(config), Some(sources)) => Some(ReleaseCx {
+                store: &self.store,
+                sources,
+                config,
+                run_id: run.id,
+                trigger: ctx.trigger,
+                actor: ctx.actor.clone(),
+                cluster_hosts: &obs.cluster_hosts,
+            }),
+            _ => None,
+        };
         let r = Run {
             ssot,
             ctx,
@@ -178,6 +195,7 @@ impl Engine {
             inputs: &inputs,
             shared: &shared,
             fence: lock.token,
+            release: release_cx.as_ref(),
         };
         let mut by_scope: BTreeMap<&str, Vec<&Action>> = BTreeMap::new();
         for a in &plan.actions {
@@ -372,6 +390,7 @@ impl Engine {
                 // No earlier attempt of this key: the plan's fresh observation is all a
                 // create needs to know (a retry, or a row a crash left, looks again).
                 look_first: !ledger.is_inserted(),
+                release: r.release,
             };
             match actuate::execute(&cx, action).await {
                 Ok(done) => {

@@ -7,8 +7,10 @@ mod apply;
 mod interrupted;
 mod observe;
 mod planning;
+mod releases;
 
 use super::accounts::{self, AccountError, Accounts, Connect};
+use super::actuate::DeliveryConfig;
 use super::evidence;
 use super::notify::{Notifications, NotifyConfig};
 use super::plan::{EnvPolicy, PlanError};
@@ -73,6 +75,9 @@ pub struct Context {
     /// The controller's leadership, re-checked before every action of a long apply: once
     /// it turns false the apply stops acting (its ledger writes are fenced anyway).
     pub leadership: Option<Arc<AtomicBool>>,
+    /// Commits a push named, by environment: deployed instead of the branch head (unless
+    /// the branch has moved on past them).
+    pub commits: BTreeMap<String, String>,
 }
 
 impl Context {
@@ -98,6 +103,7 @@ impl Default for Context {
             allow_destroy_production: false,
             lock_wait: Duration::ZERO,
             leadership: None,
+            commits: BTreeMap::new(),
         }
     }
 }
@@ -114,6 +120,9 @@ pub struct Engine {
     pub notify: NotifyConfig,
     /// Environments applied concurrently (each environment's actions stay in order).
     pub concurrency: usize,
+    /// Where releases of Odoo come from and how long their steps may take (none: this
+    /// engine delivers no releases; an environment with `spec.delivery` is then held).
+    pub delivery: Option<DeliveryConfig>,
 }
 
 /// What `apply` did.
@@ -142,7 +151,14 @@ impl Engine {
             secrets: Arc::new(EnvSecrets),
             notify: NotifyConfig::default(),
             concurrency: DEFAULT_CONCURRENCY,
+            delivery: None,
         }
+    }
+
+    /// This engine delivers releases, with git mirrors and exports under `data_dir`.
+    pub fn with_delivery(mut self, data_dir: &std::path::Path) -> Engine {
+        self.delivery = Some(DeliveryConfig::new(data_dir));
+        self
     }
 
     /// The engine for an SSOT: one client per provider account it names (tokens from the
@@ -166,6 +182,7 @@ impl Engine {
             secrets: secrets.clone(),
             notify: NotifyConfig::default(),
             concurrency: DEFAULT_CONCURRENCY,
+            delivery: None,
         };
         engine.notify.metrics = metrics;
         if let Some(url) = sim {

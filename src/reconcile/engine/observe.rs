@@ -8,6 +8,7 @@ use crate::reconcile::desired::{self, is_shared_scope};
 use crate::reconcile::diff::{self, Change, Desired, Live, ObjectKind, ResourceDiff};
 use crate::reconcile::observe::{self, Observed, Ownership, Wants, INVENTORIED};
 use crate::reconcile::plan::{Fingerprint, Fingerprints};
+use crate::reconcile::release::{self, Recorded, Wanted};
 use crate::reconcile::secrets;
 use crate::ssot::{Environment, Project, Ssot};
 use serde_json::Value;
@@ -35,6 +36,11 @@ pub struct Observation {
     pub droplet_ips: BTreeMap<String, String>,
     /// Cluster ids by cluster name.
     pub clusters: BTreeMap<String, String>,
+    /// Connection host and port of each cluster, by name.
+    pub cluster_hosts: BTreeMap<String, (String, u16)>,
+    /// The git sources releases were computed from (none: no environment in scope
+    /// delivers Odoo).
+    pub sources: Option<release::Sources>,
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
@@ -141,6 +147,30 @@ impl Engine {
         for o in observed {
             all.absorb(o);
         }
+        let cluster_hosts = all.cluster_hosts();
+        // Releases: the git sources read once, the recorded releases in three queries.
+        let delivering: Vec<(&Project, &Environment)> = envs
+            .iter()
+            .filter(|(_, e)| e.spec.delivery.is_some())
+            .copied()
+            .collect();
+        let (sources, recorded) = match (&self.delivery, delivering.is_empty()) {
+            (_, true) => (None, Recorded::default()),
+            (None, false) => (None, self.recorded_releases().await?),
+            (Some(cfg), false) => (
+                Some(
+                    release::Sources::prepare(
+                        cfg.sources.clone(),
+                        &delivering,
+                        self.secrets.as_ref(),
+                        ctx.commits.clone(),
+                    )
+                    .await,
+                ),
+                self.recorded_releases().await?,
+            ),
+        };
+        drop(delivering);
         let mut secret_live_by_env: BTreeMap<String, Vec<Live>> = BTreeMap::new();
         for l in secret_live.into_iter().filter(|l| ctx.in_scope(&l.key.env)) {
             secret_live_by_env
@@ -152,6 +182,10 @@ impl Engine {
         let mut fingerprint = Fingerprint::default();
         let mut diffs = Vec::new();
         let mut desired_count = 0;
+        // Release diffs held after the comparison, with why; and releases that cannot be
+        // computed (held, no desired value).
+        let mut held_releases: BTreeMap<String, String> = BTreeMap::new();
+        let mut blocked: Vec<ResourceDiff> = Vec::new();
         let mut compare = |wanted: &[Desired], live: &[Live]| {
             for l in live {
                 fingerprint.add(&l.key, &l.id, &l.value);
@@ -221,6 +255,52 @@ impl Engine {
                 observe::resolve_refs(&mut wanted, &ips);
             }
             live.extend(secret_live_by_env.remove(name).unwrap_or_default());
+            if env.spec.delivery.is_some() {
+                let serving = recorded.serving.get(name);
+                let w = match &sources {
+                    Some(src) => {
+                        release::wanted(
+                            src,
+                            self.secrets.as_ref(),
+                            project,
+                            env,
+                            &recorded,
+                            &cluster_hosts,
+                        )
+                        .await
+                    }
+                    None => Wanted::Blocked(
+                        "this process delivers no releases (it was started without a data directory)"
+                            .into(),
+                    ),
+                };
+                let note = release::note(&w);
+                match w {
+                    Wanted::Release(d) => {
+                        wanted.push(d);
+                        live.extend(serving.map(release::live));
+                    }
+                    Wanted::FailedBefore { desired, .. } => {
+                        wanted.push(desired);
+                        live.extend(serving.map(release::live));
+                        held_releases.insert(name.to_string(), note.unwrap_or_default());
+                    }
+                    Wanted::Blocked(_) => {
+                        let before = serving.map(|r| release::live(r).value);
+                        blocked.push(ResourceDiff {
+                            key: release::key(name),
+                            change: Change::Held,
+                            live_id: serving.map(|r| r.id.to_string()),
+                            owned: true,
+                            before,
+                            after: None,
+                            fields: Vec::new(),
+                            text: String::new(),
+                            note,
+                        });
+                    }
+                }
+            }
             desired_count += wanted.len();
             let values: Vec<&Value> = wanted.iter().map(|d| &d.value).collect();
             let (env_spec, project_spec) = (to_value(&env.spec), to_value(&project.spec));
@@ -241,6 +321,16 @@ impl Engine {
         for (scope, d) in desired_digests {
             fingerprint.add_desired(&scope, d);
         }
+        for d in diffs
+            .iter_mut()
+            .filter(|d| d.key.kind == ObjectKind::Release && d.change != Change::NoOp)
+        {
+            if let Some(note) = held_releases.remove(&d.key.env) {
+                d.change = Change::Held;
+                d.note = Some(note);
+            }
+        }
+        diffs.extend(blocked);
         diffs.sort_by(|a, b| a.key.cmp(&b.key));
         debug_assert!(diffs
             .iter()
@@ -251,6 +341,18 @@ impl Engine {
             desired_count,
             droplet_ips: std::mem::take(&mut all.droplet_ips),
             clusters: std::mem::take(&mut all.clusters),
+            cluster_hosts,
+            sources,
         })
+    }
+
+    /// The serving and latest release of every environment, and those ever served.
+    async fn recorded_releases(&self) -> Result<Recorded, EngineError> {
+        let (serving, latest, served) = tokio::try_join!(
+            self.store.serving_releases(),
+            self.store.latest_releases(),
+            self.store.served_environments(),
+        )?;
+        Ok(Recorded::from_rows(serving, latest, served))
     }
 }

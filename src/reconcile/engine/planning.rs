@@ -242,6 +242,14 @@ impl Engine {
                     for f in &d.fields {
                         obs.push(finding(d, &f.path, f.after.clone(), f.before.clone()));
                     }
+                    if let (true, Some(note)) = (d.fields.is_empty(), &d.note) {
+                        obs.push(finding(
+                            d,
+                            "/",
+                            json!({"held": note}),
+                            d.before.clone().unwrap_or(Value::Null),
+                        ));
+                    }
                 }
                 Change::Conflict => obs.push(finding(
                     d,

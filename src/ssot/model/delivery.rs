@@ -56,6 +56,10 @@ pub enum TlsMode {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProxyPorts {
+    /// `false`: no proxy; Odoo answers on its slot's port of the host's loopback only (a
+    /// single-machine install without Caddy, the demo). The URL then changes with the slot.
+    #[serde(default = "yes")]
+    pub enabled: bool,
     #[serde(default = "p80")]
     pub http_port: u16,
     #[serde(default = "p443")]
@@ -70,6 +74,7 @@ pub struct ProxyPorts {
 impl Default for ProxyPorts {
     fn default() -> Self {
         ProxyPorts {
+            enabled: true,
             http_port: 80,
             https_port: 443,
             admin_port: 2019,
@@ -78,6 +83,9 @@ impl Default for ProxyPorts {
     }
 }
 
+fn yes() -> bool {
+    true
+}
 fn p80() -> u16 {
     80
 }

@@ -51,6 +51,7 @@ pub(super) fn environment(cx: &mut Ctx, e: &Entry, env: &Environment, idx: &Inde
         );
     }
     database(cx, e, &spec.database);
+    delivery(cx, e, spec, project);
     mail(cx, e, spec);
     workers(cx, e, env);
     // Module set.
@@ -153,6 +154,97 @@ pub(super) fn environment(cx: &mut Ctx, e: &Entry, env: &Environment, idx: &Inde
                 "invalid-value",
                 format!("`{}` is not a DNS zone", d.zone),
                 "use the registered domain, e.g. `example.com`",
+            );
+        }
+    }
+}
+
+/// How Odoo reaches the host: over SSH only with a deploy key and a pinned host key; the
+/// project must say where Odoo's source comes from.
+fn delivery(cx: &mut Ctx, e: &Entry, spec: &EnvironmentSpec, project: Option<&Project>) {
+    let Some(d) = &spec.delivery else {
+        if !spec.modules.install.is_empty() {
+            cx.warn(
+                e,
+                "/spec/modules/install",
+                "unused-field",
+                "`install` is acted on only where Odoo is delivered: this environment has no `delivery`",
+                "add `delivery:` (how its host is reached) for releases to install these modules",
+            );
+        }
+        return;
+    };
+    if let Some(p) = project.filter(|p| p.spec.odoo.source.is_none()) {
+        cx.err(
+            e,
+            "/spec/delivery",
+            "missing-field",
+            format!(
+                "this environment delivers Odoo but project `{}` has no `spec.odoo.source`",
+                p.metadata.name
+            ),
+            "add `source: {url: https://github.com/odoo/odoo.git, revision: <commit>}` under the project's `odoo:`",
+        );
+    }
+    if d.transport == TransportKind::Ssh {
+        if d.ssh_key_secret.is_none() {
+            cx.err(
+                e,
+                "/spec/delivery",
+                "missing-field",
+                "delivery over SSH needs `sshKeySecret` (the registry key of the deploy key)",
+                "add `sshKeySecret: DEPLOY_KEY` and list DEPLOY_KEY in the SecretRegistry",
+            );
+        }
+        match &d.host_key {
+            // The droplet is made first; its releases wait until its key is pinned.
+            None => cx.warn(
+                e,
+                "/spec/delivery",
+                "host-key-unpinned",
+                "no `hostKey`: releases are held until the host's public key is pinned (SSH never trusts on first use)",
+                "once the droplet exists, add `hostKey: ssh-ed25519 AAAA…` (`ssh-keyscan -t ed25519 HOST` prints it)",
+            ),
+            Some(k) => {
+                let parts: Vec<&str> = k.split_whitespace().collect();
+                let typed = parts
+                    .first()
+                    .is_some_and(|t| t.starts_with("ssh-") || t.starts_with("ecdsa-"));
+                if parts.len() < 2 || !typed {
+                    cx.err(
+                        e,
+                        "/spec/delivery/hostKey",
+                        "invalid-value",
+                        "not an OpenSSH public key",
+                        "write it as `ssh-ed25519 AAAA…` (the type, then the key)",
+                    );
+                }
+            }
+        }
+    }
+    if !d.root.starts_with('/') {
+        cx.err(
+            e,
+            "/spec/delivery/root",
+            "invalid-value",
+            format!("`{}` is not an absolute path", d.root),
+            "write the directory environments live under on the host, e.g. `/opt/odooops`",
+        );
+    }
+    let ports = [
+        ("odooPort", d.odoo_port),
+        ("proxy/httpPort", d.proxy.http_port),
+        ("proxy/httpsPort", d.proxy.https_port),
+        ("proxy/adminPort", d.proxy.admin_port),
+    ];
+    for (field, port) in ports {
+        if port == 0 || (field == "odooPort" && port > u16::MAX - 103) {
+            cx.err(
+                e,
+                &format!("/spec/delivery/{field}"),
+                "invalid-value",
+                format!("port {port} cannot be used"),
+                "slot b uses odooPort+100 and its websocket +103: pick a port below 65433",
             );
         }
     }

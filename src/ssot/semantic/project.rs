@@ -28,6 +28,26 @@ pub(super) fn project(cx: &mut Ctx, e: &Entry, p: &Project, idx: &Index) {
     if let Some(s) = &p.spec.artifacts {
         storage(cx, e, "/spec/artifacts", s);
     }
+    if let Some(src) = &p.spec.odoo.source {
+        if src.url.is_some() == src.path.is_some() {
+            cx.err(
+                e,
+                "/spec/odoo/source",
+                "invalid-value",
+                "Odoo's source needs exactly one of `url` (a git repository) and `path` (a directory on the controller's machine)",
+                "e.g. `url: https://github.com/odoo/odoo.git` with `revision: <commit>`",
+            );
+        }
+        if src.url.is_some() && !is_commit(&src.revision) {
+            cx.err(
+                e,
+                "/spec/odoo/source/revision",
+                "invalid-value",
+                format!("`{}` is not a commit id", src.revision),
+                "pin Odoo to a full 40-character commit (a branch moves; a release records what it ran)",
+            );
+        }
+    }
     for (i, path) in p.spec.repository.addons_paths.iter().enumerate() {
         if path.starts_with('/') || path.split('/').any(|s| s == "..") {
             cx.err(
@@ -59,4 +79,8 @@ pub(super) fn storage(cx: &mut Ctx, e: &Entry, ptr: &str, s: &Storage) {
         ),
         _ => {}
     }
+}
+
+fn is_commit(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -29,11 +29,6 @@ pub const UNUSED_FIELDS: &[UnusedField] = &[
         pointer: "/spec/limits/ttlDays",
         reason: "databases are not expired yet; a development database lives until removed",
     },
-    UnusedField {
-        kind: Kind::Environment,
-        pointer: "/spec/modules/install",
-        reason: "no release installs these modules yet; only the module_allowlist gate reads them",
-    },
 ];
 
 /// Warn for each field of the table that `e` sets (present, not null, not an empty list).
