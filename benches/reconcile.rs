@@ -1,7 +1,9 @@
 //! Reconcile engine figures at agency scale, against the in-process simulator:
 //! 1. no-op resync of 1,000 environments: provider requests by route, and the CPU time of the
 //!    process (getrusage-equivalent user+sys from /proc/self/stat) around one no-op plan;
-//! 2. the same plan with the simulator adding 50 ms to every request: wall time.
+//! 2. the same plan with the simulator adding 50 ms to every request: wall time;
+//! 3. with every environment delivering Odoo (releases observed): the no-op plan's wall and
+//!    CPU time, `git` processes and SSH sessions (a counting `ssh` first on PATH: goal 0).
 //!
 //! Run: `cargo bench --bench reconcile` (without `--bench` it runs a 30-environment smoke).
 
@@ -113,10 +115,50 @@ fn clusters() -> String {
 
 /// An SSOT of `envs` environments (a multiple of 3) in `dir`.
 fn generate(dir: &Path, envs: usize) -> Ssot {
-    std::fs::write(dir.join("registry.yaml"), REGISTRY).expect("write");
+    generate_with(dir, envs, None)
+}
+
+/// Where releases come from when the environments deliver Odoo.
+struct Delivery<'a> {
+    repo: &'a Path,
+    odoo: &'a Path,
+}
+
+/// `client(i)` with every environment delivering Odoo over SSH (never reached by a plan).
+fn delivering(i: usize, d: &Delivery) -> String {
+    let text = client(i);
+    let source = format!(
+        "  odoo:\n    series: \"17.0\"\n    source:\n      path: {}\n      revision: bench\n",
+        d.odoo.display()
+    );
+    let delivery = "  delivery:\n    transport: ssh\n    user: odooops\n    sshKeySecret: BENCH_DEPLOY_KEY\n    hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBENCHbenchBENCHbenchBENCHbenchBENCHbench\n    address: 127.0.0.1\n";
+    text.replacen("  odoo:\n    series: \"17.0\"\n", &source, 1)
+        .replace(
+            &format!("url: https://git.example.com/bench/client-{i:04}.git"),
+            &format!("url: {}", d.repo.display()),
+        )
+        .replace(
+            "    passwordSecret: BENCH_DB_PASSWORD\n",
+            &format!("    passwordSecret: BENCH_DB_PASSWORD\n{delivery}"),
+        )
+}
+
+fn generate_with(dir: &Path, envs: usize, delivery: Option<&Delivery>) -> Ssot {
+    let registry = if delivery.is_some() {
+        format!(
+            "{REGISTRY}    - name: BENCH_DEPLOY_KEY\n      source: env\n      requiredBy: [odoo]\n"
+        )
+    } else {
+        REGISTRY.to_string()
+    };
+    std::fs::write(dir.join("registry.yaml"), registry).expect("write");
     std::fs::write(dir.join("clusters.yaml"), clusters()).expect("write");
     for i in 0..envs / 3 {
-        std::fs::write(dir.join(format!("client-{i:04}.yaml")), client(i)).expect("write");
+        let text = match delivery {
+            Some(d) => delivering(i, d),
+            None => client(i),
+        };
+        std::fs::write(dir.join(format!("client-{i:04}.yaml")), text).expect("write");
     }
     let report = ssot::load(dir, &Limits::default());
     if !report.is_valid() {
@@ -264,5 +306,152 @@ async fn main() {
         "plan of {envs} environments with 50 ms per request: wall {:.2} s",
         wall.as_secs_f64()
     );
+    *lock(&sim.state.faults) = odooops::sim::faults::Faults::new(FaultConfig::default());
+
+    // 3. Every environment delivers Odoo: releases are observed too.
+    releases(&dir, engine, &sim, envs).await;
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .status()
+        .expect("git")
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+async fn releases(dir: &tempfile::TempDir, engine: Engine, sim: &sim::Running, envs: usize) {
+    // One code repository (every project uses it) with an addon, its three branches; a
+    // stand-in for Odoo's source (planning reads only its requirements).
+    let repo = dir.path().join("code");
+    std::fs::create_dir_all(repo.join("addons/bench_addon")).expect("mkdir");
+    std::fs::write(
+        repo.join("addons/bench_addon/__manifest__.py"),
+        "{\"name\": \"bench\", \"version\": \"17.0.1.0.0\", \"depends\": [\"base\"]}\n",
+    )
+    .expect("manifest");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "bench"]);
+    git(&repo, &["branch", "staging"]);
+    git(&repo, &["branch", "dev"]);
+    let odoo = dir.path().join("odoo-src");
+    std::fs::create_dir_all(&odoo).expect("mkdir");
+    std::fs::write(odoo.join("odoo-bin"), "#!/usr/bin/env python3\n").expect("odoo-bin");
+    std::fs::write(odoo.join("requirements.txt"), "psycopg2\n").expect("requirements");
+    // Any `ssh` this process starts is counted (and fails): a no-op plan must start none.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let count = dir.path().join("ssh-sessions");
+    std::fs::write(
+        bin.join("ssh"),
+        format!("#!/bin/sh\necho \"$*\" >> {}\nexit 255\n", count.display()),
+    )
+    .expect("ssh");
+    std::process::Command::new("chmod")
+        .args(["+x"])
+        .arg(bin.join("ssh"))
+        .status()
+        .expect("chmod");
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::set_var("PATH", format!("{}:{path}", bin.display()));
+
+    let tree = dir.path().join("ssot-releases");
+    std::fs::create_dir_all(&tree).expect("mkdir");
+    let ssot = generate_with(
+        &tree,
+        envs.div_ceil(3) * 3,
+        Some(&Delivery {
+            repo: &repo,
+            odoo: &odoo,
+        }),
+    );
+    let mut engine = engine.with_delivery(&dir.path().join("data"));
+    engine.secrets = Arc::new(
+        odooops::provider::StaticSecrets::default()
+            .with("BENCH_DB_PASSWORD", "test-password-bench")
+            .with("BENCH_SMTP_PASSWORD", "test-password-bench")
+            .with("BENCH_DEPLOY_KEY", "test-key-bench"),
+    );
+    let ctx = Context::default();
+    // The first plan wants every release; record them as deployed (what apply would do).
+    let t = Instant::now();
+    let first = engine.plan(&ssot, &ctx).await.expect("plan");
+    let wanted: Vec<_> = first
+        .plan
+        .actions
+        .iter()
+        .filter(|a| a.diff.key.kind.as_str() == "release")
+        .collect();
+    println!(
+        "first plan with releases: {} releases to deploy, wall {:.2} s (mirror created, module states read)",
+        wanted.len(),
+        t.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        wanted.len(),
+        envs,
+        "{}",
+        first.text.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+    for a in wanted {
+        let v = a.diff.after.clone().expect("desired");
+        let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        let r = engine
+            .store
+            .begin_release(&odooops::store::NewRelease {
+                environment: a.diff.key.env.clone(),
+                commit_sha: s("commit"),
+                odoo_revision: s("odoo"),
+                config_digest: s("config"),
+                requirements_digest: Some(s("requirements")),
+                secrets_digest: Some(s("secrets")),
+                modules_installed: vec!["bench_addon".into()],
+                trigger: "cli".into(),
+                actor: "bench".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("release");
+        engine
+            .store
+            .finish_release(
+                r.id,
+                &odooops::store::ReleaseEnd {
+                    status: "healthy".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("finish");
+    }
+    let before = requests(sim);
+    let cpu0 = cpu_time();
+    let t = Instant::now();
+    let noop = engine.plan(&ssot, &ctx).await.expect("plan");
+    let wall = t.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu0);
+    assert!(
+        !noop.plan.has_changes(),
+        "not converged:\n{}",
+        noop.text.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+    let total: u64 = delta(&requests(sim), &before).values().sum();
+    let ssh = std::fs::read_to_string(&count)
+        .map(|t| t.lines().count())
+        .unwrap_or(0);
+    println!(
+        "no-op plan of {envs} environments delivering Odoo ({} objects compared, {envs} releases): {total} provider requests, {ssh} SSH sessions, wall {:.3} s, process CPU (user+sys) {:.2} s",
+        noop.plan.summary.no_op,
+        wall.as_secs_f64(),
+        cpu.as_secs_f64()
+    );
+    assert_eq!(ssh, 0, "a no-op plan opened SSH sessions");
     engine.store.close().await;
 }

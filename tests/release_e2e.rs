@@ -20,205 +20,14 @@ use odooops::provider::StaticSecrets;
 use odooops::reconcile::engine::{Context, Engine, EngineError};
 use odooops::reconcile::release::OBJECT_NAME;
 use odooops::sim;
-use odooops::ssot::{self, Limits, Ssot};
+use odooops::ssot::Ssot;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use support::delivery::{free_port, link_venv, manifest, Tree, BROKEN_DATA, MODELS_A, MODELS_B};
 use support::real_odoo::{drop_database, RealOdoo};
 use support::sshd::Sshd;
-
-const MODELS_A: &str = r#"from odoo import fields, models
-
-
-class OdooopsDemo(models.Model):
-    _name = "odooops.demo"
-    _description = "OdooOps demo"
-
-    name = fields.Char()
-"#;
-
-const MODELS_B: &str = r#"from odoo import fields, models
-
-
-class OdooopsDemo(models.Model):
-    _name = "odooops.demo"
-    _description = "OdooOps demo"
-
-    name = fields.Char()
-    code = fields.Char()
-"#;
-
-/// A data file that makes the update raise: a record of a model that does not exist.
-const BROKEN_DATA: &str = r#"<odoo>
-    <record id="broken" model="odooops.no_such_model">
-        <field name="name">boom</field>
-    </record>
-</odoo>
-"#;
-
-fn manifest(name: &str, version: &str, depends: &[&str], data: &[&str]) -> String {
-    let deps: Vec<String> = depends.iter().map(|d| format!("\"{d}\"")).collect();
-    let data: Vec<String> = data.iter().map(|d| format!("\"{d}\"")).collect();
-    format!(
-        "{{\n    \"name\": \"{name}\",\n    \"version\": \"{version}\",\n    \"depends\": [{}],\n    \"data\": [{}],\n    \"license\": \"LGPL-3\",\n    \"installable\": True,\n}}\n",
-        deps.join(", "),
-        data.join(", ")
-    )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port()
-}
-
-struct Tree {
-    dir: tempfile::TempDir,
-    repo_url: String,
-    odoo_src: PathBuf,
-    requirements: Option<PathBuf>,
-    db: String,
-    sshd_port: u16,
-    user: String,
-    host_key: String,
-    root: PathBuf,
-    odoo_port: u16,
-    http_port: u16,
-    https_port: u16,
-    admin_port: u16,
-}
-
-impl Tree {
-    /// Write the SSOT with `modules` installed in `staging`, and load it.
-    fn write(&self, modules: &[&str]) -> Ssot {
-        let requirements = self
-            .requirements
-            .as_ref()
-            .map(|p| format!("\n      requirements: {}", p.display()))
-            .unwrap_or_default();
-        let project = format!(
-            r#"apiVersion: odooops.dev/v1alpha1
-kind: Project
-metadata:
-  name: shop
-spec:
-  odoo:
-    series: "17.0"
-    source:
-      path: {src}
-      revision: 17.0-shared{requirements}
-  repository:
-    url: {url}
-    productionBranch: main
-    addonsPaths: [addons]
-  providers:
-    digitalocean:
-      tokenSecret: DIGITALOCEAN_TOKEN
-  defaultRegion: fra1
----
-apiVersion: odooops.dev/v1alpha1
-kind: SecretRegistry
-metadata:
-  name: shop-secrets
-spec:
-  keys:
-    - name: DIGITALOCEAN_TOKEN
-      source: env
-      requiredBy: [controller]
-    - name: ODOO_DB_URL
-      source: env
-      requiredBy: [production, staging]
-    - name: DEPLOY_KEY
-      source: env
-      requiredBy: [staging]
-    - name: ODOO_ADMIN_PASSWORD
-      source: env
-      requiredBy: [staging]
-"#,
-            src = self.odoo_src.display(),
-            url = self.repo_url,
-        );
-        let mods: Vec<String> = modules.iter().map(|m| m.to_string()).collect();
-        let env = format!(
-            r#"apiVersion: odooops.dev/v1alpha1
-kind: Environment
-metadata:
-  name: production
-spec:
-  project: shop
-  stage: production
-  branch: main
-  maturity: beta
-  host:
-    size: s-1vcpu-2gb
-  database:
-    provider: postgres
-    name: {db}_prod
-    user: odoo
-    urlSecret: ODOO_DB_URL
-  mail:
-    mode: smtp
-    host: smtp.example.com
-    port: 465
-    encryption: ssl
----
-apiVersion: odooops.dev/v1alpha1
-kind: Environment
-metadata:
-  name: staging
-spec:
-  project: shop
-  stage: staging
-  branch: staging
-  maturity: beta
-  host:
-    size: s-1vcpu-2gb
-  database:
-    provider: postgres
-    name: {db}
-    user: odoo
-    urlSecret: ODOO_DB_URL
-  mail:
-    mode: catcher
-  modules:
-    install: [{mods}]
-  secrets: [ODOO_ADMIN_PASSWORD]
-  delivery:
-    transport: ssh
-    user: {user}
-    sshKeySecret: DEPLOY_KEY
-    hostKey: {host_key}
-    sshPort: {ssh_port}
-    address: 127.0.0.1
-    root: {root}
-    odooPort: {odoo_port}
-    supervisor: pidfile
-    proxy:
-      httpPort: {http}
-      httpsPort: {https}
-      adminPort: {admin}
-      tls: internal
-"#,
-            db = self.db,
-            mods = mods.join(", "),
-            user = self.user,
-            host_key = self.host_key,
-            ssh_port = self.sshd_port,
-            root = self.root.display(),
-            odoo_port = self.odoo_port,
-            http = self.http_port,
-            https = self.https_port,
-            admin = self.admin_port,
-        );
-        std::fs::write(self.dir.path().join("project.yaml"), project).expect("project");
-        std::fs::write(self.dir.path().join("environments.yaml"), env).expect("env");
-        let report = ssot::load(self.dir.path(), &Limits::default());
-        assert!(report.is_valid(), "{:#?}", report.diagnostics);
-        report.into_ssot().expect("valid")
-    }
-}
 
 fn https_client(root: &Path) -> reqwest::Client {
     let pem = std::fs::read(root.join("staging/proxy/data/caddy/pki/authorities/local/root.crt"))
@@ -351,15 +160,7 @@ async fn a_pushed_commit_becomes_a_healthy_odoo_and_a_failed_update_is_undone() 
         &host_root.path().join("staging").display().to_string(),
         tree.odoo_port,
     );
-    let venv = layout.venv(&odooops::host::prepare::digest(&req_bytes));
-    let venv_root = odoo
-        .python
-        .parent()
-        .and_then(Path::parent)
-        .expect("venv root");
-    std::fs::create_dir_all(Path::new(&venv).parent().expect("parent")).expect("mkdir");
-    std::os::unix::fs::symlink(venv_root, &venv).expect("link venv");
-    std::fs::write(venv_root.join(".odooops-complete"), "").expect("marker");
+    link_venv(&layout, &req_bytes, &odoo.python);
 
     let canary = format!("canary-{}", uuid::Uuid::new_v4().simple());
     let secrets = StaticSecrets::default()
@@ -586,17 +387,7 @@ async fn a_pushed_commit_becomes_a_healthy_odoo_and_a_failed_update_is_undone() 
         .contains(&canary));
 
     // Stop Odoo and the proxy.
-    for slot in ["a", "b"] {
-        let pid = host_root.path().join(format!("staging/run/{slot}.pid"));
-        if let Ok(p) = std::fs::read_to_string(&pid) {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &format!("-{}", p.trim())])
-                .status();
-        }
-    }
-    if let Ok(p) = std::fs::read_to_string(host_root.path().join("staging/proxy/caddy.pid")) {
-        let _ = std::process::Command::new("kill").arg(p.trim()).status();
-    }
+    support::delivery::stop_host(&host_root.path().join("staging"));
     drop_database(&odoo.admin_url, &db).await;
     b.finish().await;
 }

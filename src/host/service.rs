@@ -162,10 +162,13 @@ pub async fn kill_update(t: &Transport, layout: &Layout) -> Result<(), HostError
     let script = r#"
 [ -f "$1" ] || exit 0
 pid=$(cat "$1")
-kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+# Only a real process id: never 0 or 1 (`kill -1` signals every process).
+case "$pid" in ''|*[!0-9]*|0|1) rm -f "$1"; exit 0;; esac
+# dash's kill: `-PID` is the process group (it has no `--`).
+kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
 n=0
 while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 100 ]; do sleep 0.1; n=$((n+1)); done
-kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+kill -KILL "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 rm -f "$1"
 "#;
     t.run(
@@ -202,11 +205,14 @@ pub async fn stop(
             let script = r#"
 [ -f "$1" ] || exit 0
 pid=$(cat "$1")
-# The whole process group: Odoo's workers and gevent process go with it.
-kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+# Only a real process id: never 0 or 1 (`kill -1` signals every process).
+case "$pid" in ''|*[!0-9]*|0|1) rm -f "$1"; exit 0;; esac
+# The whole process group (dash's kill: `-PID`, it has no `--`): Odoo's workers and
+# gevent process go with it.
+kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
 n=0
 while kill -0 "$pid" 2>/dev/null && [ "$n" -lt "$2" ]; do sleep 0.1; n=$((n+1)); done
-kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+kill -KILL "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 rm -f "$1"
 "#;
             let tenths = (grace.as_millis() / 100).to_string();

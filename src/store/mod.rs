@@ -29,7 +29,7 @@ pub use ledger::ManagedObject;
 pub use locks::{ApplyLock, PG_APPLY_LOCK};
 pub use releases::{
     NewRelease, Release, ReleaseEnd, ReleaseStep, RELEASE_DEPLOYING, RELEASE_FAILED,
-    RELEASE_HEALTHY, RELEASE_ROLLED_BACK, RELEASE_SUPERSEDED,
+    RELEASE_HEALTHY, RELEASE_INTERRUPTED, RELEASE_ROLLED_BACK, RELEASE_SUPERSEDED,
 };
 pub use retention::{PruneReport, RetentionCutoffs, RetentionPolicy};
 pub use ssot_revisions::{NewSsotRevision, SsotRevision};

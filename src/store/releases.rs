@@ -14,6 +14,8 @@ pub const RELEASE_HEALTHY: &str = "healthy";
 pub const RELEASE_FAILED: &str = "failed";
 pub const RELEASE_ROLLED_BACK: &str = "rolled_back";
 pub const RELEASE_SUPERSEDED: &str = "superseded";
+/// Its controller died mid-deploy; the next apply undid it (and deploys it again).
+pub const RELEASE_INTERRUPTED: &str = "interrupted";
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Release {

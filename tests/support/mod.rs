@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod db_compare;
+pub mod delivery;
 pub mod odoo_fixture;
 pub mod prod_like;
 pub mod real_odoo;

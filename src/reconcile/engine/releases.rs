@@ -13,7 +13,7 @@ use crate::reconcile::release::{self, Target};
 use crate::ssot::Ssot;
 use crate::store::{
     Level, NewRun, Release, ReleaseEnd, RunKind, RunStatus, RELEASE_FAILED, RELEASE_HEALTHY,
-    RELEASE_ROLLED_BACK,
+    RELEASE_INTERRUPTED,
 };
 use serde_json::json;
 
@@ -133,11 +133,7 @@ impl Engine {
                 ),
                 Ok(Recovered::RolledBack { restored, previous }) => (
                     ReleaseEnd {
-                        status: if previous.is_some() {
-                            RELEASE_ROLLED_BACK.into()
-                        } else {
-                            RELEASE_FAILED.into()
-                        },
+                        status: RELEASE_INTERRUPTED.into(),
                         error: Some(format!(
                             "interrupted (its controller died); rolled back{}",
                             restored

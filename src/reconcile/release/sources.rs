@@ -221,21 +221,23 @@ impl Sources {
         }
     }
 
-    /// The commit `env` deploys: the one a push named — unless its branch has moved on
-    /// past it since (a later push) — else the branch's head.
+    /// The commit `env` deploys: the one a push named when the branch, as just fetched, is
+    /// at it or behind it (the fetch raced the push); else the branch's head — a later push
+    /// or a force-push moved the branch since, and a late job never deploys an older or
+    /// dropped commit over it.
     pub async fn commit_of(&self, project: &Project, env: &Environment) -> Result<String, String> {
         let repo = self.repo(project)?;
         let branch = &env.spec.branch;
         let head = repo.branches.get(branch).cloned();
         match (self.pinned.get(&env.metadata.name), head) {
-            (Some(pushed), Some(head)) if &head != pushed => {
-                if is_ancestor(&repo.mirror, pushed, &head).await {
-                    Ok(head)
-                } else {
+            (Some(pushed), Some(head)) => {
+                if &head == pushed || is_ancestor(&repo.mirror, &head, pushed).await {
                     Ok(pushed.clone())
+                } else {
+                    Ok(head)
                 }
             }
-            (Some(pushed), _) => Ok(pushed.clone()),
+            (Some(pushed), None) => Ok(pushed.clone()),
             (None, Some(head)) => Ok(head),
             (None, None) => Err(format!(
                 "branch `{branch}` of Environment/{} is not in {} (branches: {})",

@@ -168,8 +168,8 @@ fn delivery(cx: &mut Ctx, e: &Entry, spec: &EnvironmentSpec, project: Option<&Pr
                 e,
                 "/spec/modules/install",
                 "unused-field",
-                "`install` is acted on only where Odoo is delivered: this environment has no `delivery`",
-                "add `delivery:` (how its host is reached) for releases to install these modules",
+                "`install` is accepted but not acted on: this environment has no `delivery`, so no release installs these modules",
+                "add `delivery:` (how its host is reached) for releases to install them, or remove it to silence this warning",
             );
         }
         return;
