@@ -82,6 +82,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(
     ssot_dir: &Path,
+    source: Option<crate::git::SsotSource>,
     database_url: Option<String>,
     data_dir: &Path,
     sim: Option<String>,
@@ -91,6 +92,7 @@ pub fn run(
         anyhow::bail!("--jitter {}: expected a fraction from 0 to 0.9", a.jitter);
     }
     let mut opts = Options::new(ssot_dir.to_path_buf(), data_dir.to_path_buf());
+    opts.source = source;
     opts.database_url = database_url;
     opts.sim = sim;
     opts.replicas = super::REPLICAS.get().copied().unwrap_or(1);
