@@ -374,6 +374,22 @@ async fn a_pushed_commit_becomes_a_healthy_odoo_and_a_failed_update_is_undone() 
         .unwrap_or_default()
         .contains(&canary));
 
+    // Nor in any console page or API answer: every one reachable from the start pages.
+    let crawled = support::crawl::crawl(b.store.clone(), s2.clone(), 400).await;
+    assert!(
+        crawled.pages.len() > 20,
+        "the console was walked: {:?}",
+        crawled.pages.iter().map(|p| &p.0).collect::<Vec<_>>()
+    );
+    assert!(
+        crawled
+            .pages
+            .iter()
+            .any(|(p, _)| p.starts_with("/artifacts/") || p.starts_with("/api/artifacts/")),
+        "artifacts (the update logs among them) were read"
+    );
+    assert_eq!(crawled.containing(&canary), Vec::<&str>::new());
+
     // Stop Odoo and the proxy.
     support::delivery::stop_host(&host_root.path().join("staging"));
     drop_database(&odoo.admin_url, &db).await;
