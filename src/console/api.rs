@@ -21,18 +21,20 @@ use serde_json::json;
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
-/// `limit`: absent means `default`; anything but an integer in `1..=max` is a 400 naming it.
+/// `limit`: absent means `default`; anything but an integer in `1..=max` is a 400 naming it
+/// (`invalid_query` when it is not an integer, `bad_request` when it is out of bounds).
 pub fn parse_limit(v: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
     let Some(v) = v else { return Ok(default) };
+    let shown = v.chars().take(64).collect::<String>();
     match v.trim().parse::<i64>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(ApiError::new(
+        Ok(_) => Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {max}, got {shown}"
+        ))),
+        Err(_) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_query",
-            format!(
-                "limit: expected an integer from 1 to {max}, got {:?}",
-                v.chars().take(64).collect::<String>()
-            ),
+            format!("limit: expected an integer from 1 to {max}, got {shown:?}"),
         )),
     }
 }

@@ -820,7 +820,30 @@ pub async fn events(st: &AppState, q: &EventQuery) -> R<Vec<Event>> {
 
 pub async fn inventory(st: &AppState) -> R<Vec<InventoryObject>> {
     let mut objects = st.store.latest_inventory(2000).await?;
+    if sees_all(st) {
+        return Ok(objects);
+    }
     objects.retain(|o| visible(st, o.environment.as_deref()));
+    // The ingest's run (often project-wide) is linked only when the scope covers it.
+    let mut runs: Vec<(Uuid, bool)> = Vec::new();
+    for o in &mut objects {
+        let Some(id) = o.run_id else { continue };
+        let seen = match runs.iter().find(|(r, _)| *r == id) {
+            Some((_, seen)) => *seen,
+            None => {
+                let seen = st
+                    .store
+                    .run(id)
+                    .await?
+                    .is_some_and(|r| visible(st, r.environment.as_deref()));
+                runs.push((id, seen));
+                seen
+            }
+        };
+        if !seen {
+            o.run_id = None;
+        }
+    }
     Ok(objects)
 }
 

@@ -319,8 +319,10 @@ impl Schemas {
     }
 }
 
-/// What `schemars`' OpenAPI 3.0 output still holds that 3.0 does not allow: a `true` schema
-/// (any value) becomes `{}`, and a tuple's `items: [a, b]` becomes `items: {anyOf: [a, b]}`.
+/// What `schemars`' OpenAPI 3.0 output still holds that 3.0 does not allow, fixed in one
+/// schema and its subschemas: a `true` schema (any value) becomes `{}`, and a tuple's
+/// `items: [a, b]` becomes `items: {anyOf: [a, b]}`. Only schema positions are visited
+/// (`nullable: true` and `default` values are not schemas).
 fn fix_dialect(v: &mut Value) {
     match v {
         Value::Bool(true) => *v = json!({}),
@@ -340,15 +342,25 @@ fn fix_dialect(v: &mut Value) {
                 o.insert("items".into(), merged);
                 o.remove("additionalItems");
             }
-            for (k, child) in o.iter_mut() {
-                // `properties` and `components` hold maps of schemas; `enum` and `example`
-                // hold values, not schemas.
-                if k != "enum" && k != "example" && k != "default" {
+            for key in ["items", "not"] {
+                if let Some(child) = o.get_mut(key) {
                     fix_dialect(child);
                 }
             }
+            if let Some(Value::Object(_)) = o.get("additionalProperties") {
+                if let Some(child) = o.get_mut("additionalProperties") {
+                    fix_dialect(child);
+                }
+            }
+            if let Some(Value::Object(props)) = o.get_mut("properties") {
+                props.values_mut().for_each(fix_dialect);
+            }
+            for key in ["anyOf", "oneOf", "allOf"] {
+                if let Some(Value::Array(a)) = o.get_mut(key) {
+                    a.iter_mut().for_each(fix_dialect);
+                }
+            }
         }
-        Value::Array(a) => a.iter_mut().for_each(fix_dialect),
         _ => {}
     }
 }
