@@ -280,5 +280,41 @@ async fn schemathesis_finds_no_failure_in_the_api() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Negative control: the typed response schemas are checked. A document whose `Run` names
+    // a field the server never sends must make schemathesis fail on a real run.
+    let mut wrong: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&schema).expect("read schema")).expect("JSON");
+    wrong["components"]["schemas"]["Run"]["required"]
+        .as_array_mut()
+        .expect("Run.required")
+        .push(serde_json::json!("no_such_field"));
+    let wrong_path = dir.path().join("openapi-wrong.json");
+    std::fs::write(&wrong_path, wrong.to_string()).expect("write");
+    let out = tokio::process::Command::new("schemathesis")
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .arg("--config-file")
+        .arg(&pinned)
+        .arg("run")
+        .arg(&wrong_path)
+        .args(["--url", &base])
+        .args(["--checks", "response_schema_conformance"])
+        .args(["--include-operation-id", "get_runs_id"])
+        .args(["--phases", "examples,fuzzing"])
+        .args(["--max-examples", "3"])
+        .args(["--seed", "7"])
+        .args(["--generation-database", "none"])
+        .args(["--no-color"])
+        .args(["-H", &format!("Authorization: Bearer {VIEWER}")])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("schemathesis runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && stdout.contains("no_such_field"),
+        "schemathesis must catch a response that does not match its schema:\n{stdout}"
+    );
     b.finish().await;
 }

@@ -361,7 +361,7 @@ pub async fn drift(st: &AppState, environment: Option<&str>, limit: Option<i64>)
         open.extend(st.store.open_drift(Some(&d.environment), limit).await?);
     }
     by_field.sort_by(|a, b| a.field_path.cmp(&b.field_path));
-    open.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    open.sort_by_key(|f| std::cmp::Reverse(f.last_seen));
     open.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(Drift {
         by_environment,

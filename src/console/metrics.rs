@@ -46,7 +46,7 @@ impl EncodeLabelValue for Label {
 pub type Labels = Vec<(&'static str, Label)>;
 
 /// A family of gauges set from a snapshot (one series per label set).
-pub fn gauges<'a>(rows: impl IntoIterator<Item = (Labels, i64)>) -> Family<Labels, Gauge> {
+pub fn gauges(rows: impl IntoIterator<Item = (Labels, i64)>) -> Family<Labels, Gauge> {
     let f = Family::<Labels, Gauge>::default();
     for (labels, v) in rows {
         f.get_or_create(&labels).set(v);
