@@ -18,7 +18,11 @@
 //! Outside a request (no scope set) nothing is visible: the default fails closed.
 
 use super::auth::Role;
+use super::errors::ApiError;
+use super::AppState;
 use crate::ssot::Ssot;
+use crate::store::{DriftCount, Plan, QueueJob};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 tokio::task_local! {
@@ -140,6 +144,82 @@ impl Scope {
         })
         .unwrap_or_default()
     }
+}
+
+// ------------------------------------------------------------------ the request's view
+
+/// Whether the request's scope sees a record of this environment (None: of no environment).
+pub fn visible(st: &AppState, env: Option<&str>) -> bool {
+    Scope::current().sees_env(st.ssot.as_ref(), env)
+}
+
+/// Whether the request's scope sees every project (then nothing needs filtering).
+pub fn sees_all(st: &AppState) -> bool {
+    Scope::current().sees_all(st.ssot.as_ref())
+}
+
+/// How many rows to read for a list of `limit` that is filtered afterwards: more when the
+/// scope is partial, so the filtered list is still (close to) full.
+pub(super) fn fetch(st: &AppState, limit: i64) -> i64 {
+    if sees_all(st) {
+        limit
+    } else {
+        (limit * 10).clamp(limit, 5_000)
+    }
+}
+
+/// The 404 of a record outside the scope (worded as for a missing one).
+pub(super) fn hidden(what: String) -> ApiError {
+    ApiError::not_found(format!("{what} not found"))
+}
+
+/// Open drift counts of the environments in scope.
+pub(super) async fn visible_drift_counts(
+    st: &AppState,
+) -> Result<Vec<DriftCount>, crate::store::StoreError> {
+    let all = st.store.open_drift_by_env().await?;
+    if sees_all(st) {
+        return Ok(all);
+    }
+    Ok(all
+        .into_iter()
+        .filter(|d| visible(st, Some(&d.environment)))
+        .collect())
+}
+
+/// A filter naming an environment outside the scope is a 404 (as a page of it would be);
+/// with a scope over every project any name is a filter, as before.
+pub(super) fn check_env_filter(st: &AppState, environment: Option<&str>) -> Result<(), ApiError> {
+    match environment {
+        Some(e) if !visible(st, Some(e)) => Err(ApiError::not_found(format!(
+            "no environment {e:?} in the SSOT"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a job is in scope: every environment its payload names (`environment`, `from`)
+/// is; a job naming none is a project-wide one.
+pub fn job_visible(st: &AppState, job: &QueueJob) -> bool {
+    let named: Vec<&str> = ["environment", "from"]
+        .iter()
+        .filter_map(|k| job.payload.get(*k).and_then(Value::as_str))
+        .collect();
+    if named.is_empty() {
+        return visible(st, None);
+    }
+    named.iter().all(|e| visible(st, Some(e)))
+}
+
+/// Whether a plan is in scope: its run's environment is.
+pub async fn plan_visible(st: &AppState, plan: &Plan) -> Result<bool, ApiError> {
+    if sees_all(st) {
+        return Ok(true);
+    }
+    Ok(match st.store.run(plan.run_id).await? {
+        Some(r) => visible(st, r.environment.as_deref()),
+        None => false,
+    })
 }
 
 #[cfg(test)]

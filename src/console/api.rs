@@ -354,7 +354,7 @@ async fn action_payload(
                 Some(v) => {
                     let id = uuid_field("plan_id", v)?;
                     let plan = match st.store.plan(id).await? {
-                        Some(p) if data::plan_visible(st, &p).await? => p,
+                        Some(p) if super::access::plan_visible(st, &p).await? => p,
                         _ => {
                             return Err(unprocessable(
                                 "unknown_plan",
@@ -381,7 +381,7 @@ async fn action_payload(
             let v = body.field("backup_id").unwrap_or_default();
             let id = uuid_field("backup_id", v)?;
             let backup = st.store.backup(id).await?;
-            if !backup.is_some_and(|b| data::visible(st, Some(&b.environment))) {
+            if !backup.is_some_and(|b| super::access::visible(st, Some(&b.environment))) {
                 return Err(unprocessable(
                     "unknown_backup",
                     format!("backup_id: no backup {id}"),

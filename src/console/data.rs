@@ -2,7 +2,10 @@
 //! API so both show the same data. Each keeps only what the request's [`Scope`] covers
 //! (see [`super::access`]): lists are filtered, a single record outside it is a 404.
 
-use super::access::Scope;
+use super::access::{
+    check_env_filter, fetch, hidden, job_visible, plan_visible, sees_all, visible,
+    visible_drift_counts, Scope,
+};
 use super::errors::ApiError;
 use super::AppState;
 use crate::store::{
@@ -60,31 +63,6 @@ pub struct Overview {
 /// The SSOT environments the request's scope sees.
 fn env_names(st: &AppState) -> Vec<String> {
     Scope::current().environments(st.ssot.as_ref())
-}
-
-/// Whether the request's scope sees a record of this environment (None: of no environment).
-pub fn visible(st: &AppState, env: Option<&str>) -> bool {
-    Scope::current().sees_env(st.ssot.as_ref(), env)
-}
-
-/// Whether the request's scope sees every project (then nothing needs filtering).
-pub fn sees_all(st: &AppState) -> bool {
-    Scope::current().sees_all(st.ssot.as_ref())
-}
-
-/// How many rows to read for a list of `limit` that is filtered afterwards: more when the
-/// scope is partial, so the filtered list is still (close to) full.
-fn fetch(st: &AppState, limit: i64) -> i64 {
-    if sees_all(st) {
-        limit
-    } else {
-        (limit * 10).clamp(limit, 5_000)
-    }
-}
-
-/// The 404 of a record outside the scope (worded as for a missing one).
-fn hidden(what: String) -> ApiError {
-    ApiError::not_found(format!("{what} not found"))
 }
 
 pub async fn overview(st: &AppState) -> R<Overview> {
@@ -301,29 +279,6 @@ pub struct Drift {
     pub open: Vec<DriftFinding>,
 }
 
-/// Open drift counts of the environments in scope.
-async fn visible_drift_counts(st: &AppState) -> Result<Vec<DriftCount>, crate::store::StoreError> {
-    let all = st.store.open_drift_by_env().await?;
-    if sees_all(st) {
-        return Ok(all);
-    }
-    Ok(all
-        .into_iter()
-        .filter(|d| visible(st, Some(&d.environment)))
-        .collect())
-}
-
-/// A filter naming an environment outside the scope is a 404 (as a page of it would be);
-/// with a scope over every project any name is a filter, as before.
-fn check_env_filter(st: &AppState, environment: Option<&str>) -> R<()> {
-    match environment {
-        Some(e) if !visible(st, Some(e)) => Err(ApiError::not_found(format!(
-            "no environment {e:?} in the SSOT"
-        ))),
-        _ => Ok(()),
-    }
-}
-
 pub async fn drift(st: &AppState, environment: Option<&str>, limit: Option<i64>) -> R<Drift> {
     let limit = limit.unwrap_or(DRIFT_LIST);
     if !(1..=1000).contains(&limit) {
@@ -410,30 +365,6 @@ pub async fn runs_limited(st: &AppState, limit: i64) -> R<Runs> {
         runs,
         jobs,
         planned,
-    })
-}
-
-/// Whether a job is in scope: every environment its payload names (`environment`, `from`)
-/// is; a job naming none is a project-wide one.
-pub fn job_visible(st: &AppState, job: &QueueJob) -> bool {
-    let named: Vec<&str> = ["environment", "from"]
-        .iter()
-        .filter_map(|k| job.payload.get(*k).and_then(Value::as_str))
-        .collect();
-    if named.is_empty() {
-        return visible(st, None);
-    }
-    named.iter().all(|e| visible(st, Some(e)))
-}
-
-/// Whether a plan is in scope: its run's environment is.
-pub async fn plan_visible(st: &AppState, plan: &Plan) -> R<bool> {
-    if sees_all(st) {
-        return Ok(true);
-    }
-    Ok(match st.store.run(plan.run_id).await? {
-        Some(r) => visible(st, r.environment.as_deref()),
-        None => false,
     })
 }
 

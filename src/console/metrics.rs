@@ -87,9 +87,9 @@ pub fn encode(registry: &Registry) -> String {
 /// A scope over some projects only gets the drift of their environments; the console-wide
 /// queue depth and run counts need a scope over every project.
 pub async fn handler(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let all = super::data::sees_all(&st);
+    let all = super::access::sees_all(&st);
     let mut drift = st.store.open_drift_by_env().await?;
-    drift.retain(|d| all || super::data::visible(&st, Some(&d.environment)));
+    drift.retain(|d| all || super::access::visible(&st, Some(&d.environment)));
     let mut r = Registry::default();
     r.register(
         "odooops_drift_resources",
