@@ -379,7 +379,24 @@ fn lists() -> Vec<String> {
 /// A reader of quickstart only (a token of it, or anonymous through its publicRead) sees
 /// nothing of beta.
 async fn sees_nothing_of_beta(base: &str, who: &str, token: Option<&str>, beta: &Beta) {
-    for url in beta.urls() {
+    // Every API read route of one record is tried with one of beta's (a new route must be
+    // added to `Beta::urls`).
+    let urls = beta.urls();
+    for route in API_ROUTES
+        .iter()
+        .filter(|r| r.access == Access::Read && r.path.contains('{'))
+    {
+        let prefix = route.path.split('{').next().unwrap_or_default();
+        let suffix = route.path.rsplit('}').next().unwrap_or_default();
+        assert!(
+            urls.iter().any(|u| u.starts_with(prefix)
+                && u.ends_with(suffix)
+                && u.len() > prefix.len() + suffix.len()),
+            "{} has no beta record in Beta::urls",
+            route.path
+        );
+    }
+    for url in urls {
         let (status, body) = get(base, &url, token).await;
         assert!(
             status == 404 || status == 403,
