@@ -8,9 +8,11 @@ use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Address of /metrics, /healthz and /readyz (port 0: any free port, printed).
+    /// Address of /metrics, /healthz and /readyz (port 0: any free port, printed); in a
+    /// cluster, 0.0.0.0:9464 so Prometheus can scrape it. `--metrics-listen` is the same flag.
     #[arg(
         long,
+        visible_alias = "metrics-listen",
         default_value = "127.0.0.1:9464",
         env = "ODOOOPS_CONTROLLER_LISTEN"
     )]
@@ -130,7 +132,8 @@ pub fn run(
     Ok(EXIT_OK)
 }
 
-async fn wait_for_signal() {
+/// The first SIGTERM or SIGINT (as a container's PID 1, where neither has a default action).
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

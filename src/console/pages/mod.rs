@@ -183,6 +183,10 @@ pub async fn artifact(State(st): State<AppState>, Path(id): Path<String>) -> Res
     if let Err(e) = crate::store::validate_artifact_id(&id) {
         return error_page(StatusCode::BAD_REQUEST, &e.to_string());
     }
+    // Access: only an artifact of a run (or backup) the request's scope covers.
+    if let Err(e) = data::artifact(&st, &id).await {
+        return fail(e);
+    }
     match st.store.read_artifact(&id).await {
         Ok((meta, bytes)) => {
             let mut r = bytes.into_response();
