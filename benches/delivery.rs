@@ -162,17 +162,7 @@ async fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    let pem = std::fs::read(
-        host_root
-            .path()
-            .join("staging/proxy/data/caddy/pki/authorities/local/root.crt"),
-    )
-    .expect("Caddy's root");
-    let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
+    let client = support::delivery::https_client(&host_root.path().join("staging"));
     let login = format!("https://127.0.0.1:{}/web/login", tree.https_port);
 
     // Code-only pushes under load.

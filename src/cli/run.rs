@@ -153,13 +153,26 @@ pub(crate) async fn wait_for_signal() {
 /// one arena is not reused by another, so the resident size drifts far above what is in
 /// use. Two arenas keep it close (measured in BENCHMARKS.md). An explicit
 /// `MALLOC_ARENA_MAX` in the environment wins.
+///
+/// Large buffers (a batch's plan as JSON text, a list page) are mapped and unmapped on
+/// their own: glibc otherwise raises its mmap threshold after the first such free, and the
+/// next ones are carved from the heap, where they stay resident. An explicit
+/// `MALLOC_MMAP_THRESHOLD_` wins.
 fn few_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter; it is called before the runtime
-        // starts its threads, with a documented option and value.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
+    {
+        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            // SAFETY: mallopt only sets an allocator parameter; it is called before the
+            // runtime starts its threads, with a documented option and value.
+            unsafe {
+                libc::mallopt(libc::M_ARENA_MAX, 2);
+            }
+        }
+        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+            // SAFETY: as above; 256 KiB is within the documented range.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+            }
         }
     }
 }
