@@ -168,6 +168,8 @@ async fn main() {
     // Code-only pushes under load.
     let mut code = Vec::new();
     let failed = Arc::new(AtomicUsize::new(0));
+    // Each failed request: seconds since its push, and why.
+    let reasons = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let sent = Arc::new(AtomicUsize::new(0));
     for i in 1..=code_only_runs {
         repo.write(
@@ -176,7 +178,9 @@ async fn main() {
         );
         let sha = repo.commit(&format!("static {i}"));
         let stop = Arc::new(AtomicBool::new(false));
+        let t0 = Instant::now();
         let load = {
+            let reasons = reasons.clone();
             let (client, login, failed, sent, stop) = (
                 client.clone(),
                 login.clone(),
@@ -190,12 +194,18 @@ async fn main() {
                     tick.tick().await;
                     let (client, login, failed) = (client.clone(), login.clone(), failed.clone());
                     sent.fetch_add(1, Ordering::SeqCst);
+                    let (reasons, t0) = (reasons.clone(), t0);
                     tokio::spawn(async move {
-                        match client.get(&login).send().await {
-                            Ok(r) if r.status() == 200 => {}
-                            _ => {
-                                failed.fetch_add(1, Ordering::SeqCst);
-                            }
+                        let why = match client.get(&login).send().await {
+                            Ok(r) if r.status() == 200 => return,
+                            Ok(r) => r.status().to_string(),
+                            Err(e) if e.is_timeout() => "timeout".to_string(),
+                            Err(e) if e.is_connect() => "connect".to_string(),
+                            Err(e) => format!("error: {e}"),
+                        };
+                        failed.fetch_add(1, Ordering::SeqCst);
+                        if let Ok(mut r) = reasons.lock() {
+                            r.push(format!("{:.1}s {why}", t0.elapsed().as_secs_f64()));
                         }
                     });
                 }
@@ -254,6 +264,36 @@ async fn main() {
         updates.iter().cloned().fold(0.0, f64::max)
     );
     println!("last -u release's steps: {}", steps.join(", "));
+    // The code-only releases (older than the -u ones), oldest first, and the failures.
+    for r in releases.iter().skip(update_runs).take(code_only_runs).rev() {
+        let steps: Vec<String> = r
+            .steps
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} ms",
+                    s["name"].as_str().unwrap_or(""),
+                    s["duration_ms"]
+                )
+            })
+            .collect();
+        println!(
+            "code-only release {}: {}",
+            r.commit_sha.get(..8).unwrap_or(""),
+            steps.join(", ")
+        );
+    }
+    if let Ok(r) = reasons.lock() {
+        if !r.is_empty() {
+            println!(
+                "failed requests (seconds after their push): {}",
+                r.join("; ")
+            );
+        }
+    }
     support::delivery::stop_host(&host_root.path().join("staging"));
     store.close().await;
     drop_database(&odoo.admin_url, &db).await;
