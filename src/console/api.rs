@@ -2,6 +2,7 @@
 
 use super::auth::Principal;
 use super::data::{self, EventQuery};
+use super::views;
 use super::errors::{ok, ApiError, ApiResult, Data, Query};
 use super::{hv, AppState};
 use crate::store::{Enqueued, QueueJob};
@@ -24,8 +25,40 @@ pub async fn environments(State(st): State<AppState>) -> ApiResult<Vec<data::Env
 pub async fn environment(
     State(st): State<AppState>,
     Path(name): Path<String>,
-) -> ApiResult<data::EnvDetail> {
-    Ok(ok(data::environment(&st, &name).await?))
+) -> ApiResult<views::EnvPage> {
+    Ok(ok(views::environment(&st, &name).await?))
+}
+
+pub async fn plan(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<views::PlanView> {
+    Ok(ok(views::plan(&st, &id).await?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct JobFilter {
+    pub status: Option<String>,
+}
+
+pub async fn jobs(
+    State(st): State<AppState>,
+    Query(q): Query<JobFilter>,
+) -> ApiResult<Vec<views::JobRow>> {
+    let status = q.status.filter(|s| !s.is_empty());
+    Ok(ok(views::jobs(&st, status.as_deref()).await?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct HistoryFilter {
+    pub environment: Option<String>,
+    pub days: Option<i64>,
+}
+
+pub async fn drift_history(
+    State(st): State<AppState>,
+    Query(q): Query<HistoryFilter>,
+) -> ApiResult<views::DriftHistory> {
+    let env = q.environment.filter(|e| !e.is_empty());
+    let days = q.days.unwrap_or(views::DRIFT_DAYS);
+    Ok(ok(views::drift_history(&st, env.as_deref(), days).await?))
 }
 
 #[derive(Deserialize, Default)]

@@ -20,7 +20,7 @@ fn to_value<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-fn value_str<T: Serialize>(v: &T) -> String {
+pub fn value_str<T: Serialize>(v: &T) -> String {
     match to_value(v) {
         Value::String(s) => s,
         other => other.to_string(),
@@ -69,7 +69,8 @@ pub async fn overview(st: &AppState) -> R<Overview> {
     let since = crate::store::now() - chrono::Duration::days(30);
     let history = st.store.drift_history(since, 10_000).await?;
     let last = st.store.last_run_per_environment().await?;
-    let environments = env_health(st, &drift, &last, &runs);
+    let global = st.store.latest_global_run().await?;
+    let environments = env_health(st, &drift, &last, global.as_ref());
     let total: i64 = gate_outcomes.iter().map(|c| c.count).sum();
     let pass: i64 = gate_outcomes
         .iter()
@@ -89,11 +90,14 @@ pub async fn overview(st: &AppState) -> R<Overview> {
 }
 
 /// Health of every SSOT environment from the open-drift counts, each environment's last run
-/// (`last`) and the recent runs (`recent`: an all-environment success counts for everyone).
-fn env_health(st: &AppState, drift: &[DriftCount], last: &[Run], recent: &[Run]) -> Vec<EnvHealth> {
-    let global_ok = recent
-        .iter()
-        .any(|r| r.environment.is_none() && r.status == "succeeded");
+/// (`last`) and the latest run over every environment (`global`, which counts for each one:
+/// an environment's "last run" is the newer of the two).
+fn env_health(
+    st: &AppState,
+    drift: &[DriftCount],
+    last: &[Run],
+    global: Option<&Run>,
+) -> Vec<EnvHealth> {
     let Some(ssot) = &st.ssot else {
         return Vec::new();
     };
@@ -104,15 +108,20 @@ fn env_health(st: &AppState, drift: &[DriftCount], last: &[Run], recent: &[Run])
                 .iter()
                 .find(|d| d.environment == name)
                 .map_or(0, |d| d.open);
-            let last_run = last
+            let own = last
                 .iter()
-                .find(|r| r.environment.as_deref() == Some(&name))
-                .cloned();
+                .find(|r| r.environment.as_deref() == Some(&name));
+            let last_run = match (own, global) {
+                (Some(o), Some(g)) if g.started_at > o.started_at => Some(g),
+                (Some(o), _) => Some(o),
+                (None, g) => g,
+            }
+            .cloned();
             let health = if open > 0 {
                 "drifted"
             } else if last_run.as_ref().is_some_and(|r| r.status == "failed") {
                 "failed"
-            } else if last_run.is_some() || global_ok {
+            } else if last_run.is_some() {
                 "in sync"
             } else {
                 "unknown"
@@ -156,63 +165,14 @@ pub fn drift_series(findings: &[DriftFinding]) -> Vec<(Timestamp, i64)> {
     out
 }
 
-#[derive(Serialize)]
-pub struct EnvDetail {
-    pub name: String,
-    pub health: Option<EnvHealth>,
-    /// The desired settings from the SSOT (secret key names only).
-    pub desired: Value,
-    pub backup_policies: Vec<Value>,
-    pub last_backup: Option<Backup>,
-    pub gate_runs: Vec<GateRun>,
-    pub open_drift: Vec<DriftFinding>,
-}
-
-pub async fn environment(st: &AppState, name: &str) -> R<EnvDetail> {
-    let env = st
-        .ssot
-        .as_ref()
-        .and_then(|s| s.environment(name))
-        .ok_or_else(|| ApiError::not_found(format!("no environment {name:?} in the SSOT")))?;
-    let drift = st.store.open_drift_by_env().await?;
-    let runs = st.store.recent_runs(LIST).await?;
-    let last = st.store.last_run_per_environment().await?;
-    let health = env_health(st, &drift, &last, &runs)
-        .into_iter()
-        .find(|h| h.name == name);
-    let gate_runs = st
-        .store
-        .recent_gate_runs(LIST)
-        .await?
-        .into_iter()
-        .filter(|g| g.environment == name)
-        .take(20)
-        .collect();
-    Ok(EnvDetail {
-        name: name.to_string(),
-        health,
-        desired: to_value(&env.spec),
-        backup_policies: st
-            .ssot
-            .iter()
-            .flat_map(|s| s.backup_policies())
-            .filter(|p| p.spec.environment == name)
-            .map(to_value)
-            .collect(),
-        last_backup: st.store.backups(Some(name), 1).await?.into_iter().next(),
-        gate_runs,
-        open_drift: st.store.open_drift(Some(name), LIST).await?,
-    })
-}
-
 /// The environments list: health per environment without the overview's other panels.
 pub async fn environment_list(st: &AppState) -> R<Vec<EnvHealth>> {
-    let (drift, last, recent) = futures::try_join!(
+    let (drift, last, global) = futures::try_join!(
         st.store.open_drift_by_env(),
         st.store.last_run_per_environment(),
-        st.store.recent_runs(20),
+        st.store.latest_global_run(),
     )?;
-    Ok(env_health(st, &drift, &last, &recent))
+    Ok(env_health(st, &drift, &last, global.as_ref()))
 }
 
 pub fn environments(st: &AppState) -> Vec<String> {
@@ -256,15 +216,24 @@ pub async fn drift(st: &AppState, environment: Option<&str>, limit: Option<i64>)
 pub struct Runs {
     pub runs: Vec<Run>,
     pub jobs: Vec<QueueJob>,
-    /// Saved plans still `planned` (what `apply` with a `plan_id` accepts), newest first.
+    /// Saved plans still `planned` that have something to apply and are current, newest
+    /// first (what `apply` with a `plan_id` is for).
     pub planned: Vec<Plan>,
+    /// Plans still `planned` that are not worth applying: no changes, or outdated.
+    pub set_aside: Vec<super::views::SetAside>,
+    /// The most recent failed runs.
+    pub failed: Vec<Run>,
 }
 
 pub async fn runs(st: &AppState) -> R<Runs> {
+    let (planned, set_aside) =
+        super::views::triage_planned(st, st.store.planned_plans(50).await?).await?;
     Ok(Runs {
         runs: st.store.recent_runs(LIST).await?,
         jobs: st.store.recent_jobs(50).await?,
-        planned: st.store.planned_plans(50).await?,
+        planned,
+        set_aside,
+        failed: st.store.failed_runs(10).await?,
     })
 }
 
@@ -276,6 +245,16 @@ pub struct RunDetail {
     pub actions: Vec<Action>,
     pub events: Vec<Event>,
     pub artifacts: Vec<Artifact>,
+    /// The plans this run carried out (an apply run: named by its actions or its summary).
+    pub applied_plans: Vec<Plan>,
+    /// The diffs of the applied plans' runs (an apply run records none of its own).
+    pub plan_diffs: Vec<crate::store::Diff>,
+    /// The runs that applied the plans this run saved.
+    pub applied_by: Vec<Run>,
+    pub releases: Vec<crate::store::Release>,
+    pub backups: Vec<Backup>,
+    /// The jobs that started this run.
+    pub jobs: Vec<QueueJob>,
 }
 
 pub fn parse_uuid(s: &str, what: &str) -> R<Uuid> {
@@ -303,12 +282,54 @@ pub async fn run(st: &AppState, id: &str) -> R<RunDetail> {
         })
         .await?;
     events.reverse();
+    let (plans, diffs, actions, artifacts, releases, backups, jobs) = futures::try_join!(
+        st.store.plans_for_run(id),
+        st.store.diffs_for_run(id),
+        st.store.actions_for_run(id),
+        st.store.artifacts_for_run(id),
+        st.store.releases_for_run(id),
+        st.store.backups_for_run(id),
+        st.store.jobs_for_run(id),
+    )?;
+    let mut applied_ids: Vec<Uuid> = actions.iter().filter_map(|a| a.plan_id).collect();
+    if let Some(p) = result_id(&Some(run.summary.clone()), "plan_id") {
+        if run.kind == "apply" {
+            applied_ids.push(p);
+        }
+    }
+    applied_ids.sort();
+    applied_ids.dedup();
+    let mut applied_plans = Vec::new();
+    let mut plan_diffs = Vec::new();
+    for pid in applied_ids {
+        if plans.iter().any(|p| p.id == pid) {
+            continue;
+        }
+        if let Some(p) = st.store.plan(pid).await? {
+            plan_diffs.extend(st.store.diffs_for_run(p.run_id).await?);
+            applied_plans.push(p);
+        }
+    }
+    let mut applied_by: Vec<Run> = Vec::new();
+    for p in &plans {
+        for r in st.store.runs_applying_plan(p.id).await? {
+            if r.id != id && !applied_by.iter().any(|a| a.id == r.id) {
+                applied_by.push(r);
+            }
+        }
+    }
     Ok(RunDetail {
-        plans: st.store.plans_for_run(id).await?,
-        diffs: st.store.diffs_for_run(id).await?,
-        actions: st.store.actions_for_run(id).await?,
-        artifacts: st.store.artifacts_for_run(id).await?,
+        plans,
+        diffs,
+        actions,
+        artifacts,
         events,
+        applied_plans,
+        plan_diffs,
+        applied_by,
+        releases,
+        backups,
+        jobs,
         run,
     })
 }

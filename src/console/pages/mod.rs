@@ -4,7 +4,10 @@
 use super::auth::{self, Principal, Role};
 use super::data::{self, EventQuery};
 use super::errors::ApiError;
-use super::html::{artifact_link, badge, diff_block, esc, opt, ts, url_enc, Maturity, Page};
+use super::html::{
+    artifact_link, badge, diff_block, duration, esc, opt, run_label, short_id, ts, url_enc,
+    Maturity, Page,
+};
 use super::{hv, AppState};
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -15,11 +18,14 @@ use axum::routing::{get, MethodRouter};
 use axum::Form;
 use std::fmt::Write as _;
 
+mod chain;
+mod environment;
 mod evidence;
 mod overview;
 mod runs;
 
-pub use overview::environment;
+pub use chain::{correlation, plan};
+pub use environment::environment;
 pub use runs::{action_form, job, run};
 use runs::{action_form_html, env_options, NEED_OPERATOR};
 
@@ -74,15 +80,11 @@ pub(super) fn respond(ctx: &Ctx, page: &Page) -> Response {
 
 /// An HTML error page.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
-    let mut p = Page::new(
-        format!(
-            "{} {}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("Error")
-        ),
-        Maturity::Beta,
-        &[],
-    );
+    let mut p = Page::error(format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    ));
     p.para(message);
     if status == StatusCode::UNAUTHORIZED {
         p.raw("<p><a href=\"/login\">Sign in with a console token</a></p>");
@@ -110,6 +112,7 @@ pub fn nav_handler(path: &str) -> MethodRouter<AppState> {
         "/environments" => get(overview::environments),
         "/drift" => get(overview::drift),
         "/runs" => get(runs::runs),
+        "/jobs" => get(chain::jobs),
         "/gates" => get(evidence::gates),
         "/backups" => get(evidence::backups),
         "/modules" => get(evidence::modules),
@@ -121,10 +124,75 @@ pub fn nav_handler(path: &str) -> MethodRouter<AppState> {
     }
 }
 
+/// A link to a run known by id only: the id's random tail.
 pub(super) fn run_link(id: &uuid::Uuid) -> String {
     format!(
-        "<a href=\"/runs/{id}\"><code>{}</code></a>",
-        &id.to_string()[..8]
+        "<a href=\"/runs/{id}\" title=\"run {id}\">run ·{}</a>",
+        short_id(id)
+    )
+}
+
+/// A link to a run labelled by kind, start time and the id's random tail.
+pub(super) fn run_ref(r: &crate::store::Run) -> String {
+    format!(
+        "<a href=\"/runs/{}\" title=\"run {}\">{}</a>",
+        r.id,
+        r.id,
+        esc(&run_label(&r.kind, &r.started_at, &r.id))
+    )
+}
+
+pub(super) fn plan_link(id: &uuid::Uuid) -> String {
+    format!(
+        "<a href=\"/plans/{id}\" title=\"plan {id}\">plan ·{}</a>",
+        short_id(id)
+    )
+}
+
+pub(super) fn job_link(id: &uuid::Uuid) -> String {
+    format!(
+        "<a href=\"/jobs/{id}\" title=\"job {id}\">job ·{}</a>",
+        short_id(id)
+    )
+}
+
+pub(super) fn backup_link(id: &uuid::Uuid) -> String {
+    format!(
+        "<a href=\"/backups#backup-{id}\" title=\"backup {id}\">backup ·{}</a>",
+        short_id(id)
+    )
+}
+
+/// Whether the asker may run operator actions on `environment` (None: on everything). The one
+/// place the console decides it: roles are global today, per project later.
+pub(super) fn may_operate(ctx: &Ctx, _environment: Option<&str>) -> bool {
+    ctx.role >= Role::Operator
+}
+
+/// An operator action: its form for an operator, else the button disabled with a
+/// "sign in to …" link (`verb`: what the action does, e.g. "deploy").
+pub(super) fn action_or_signin(
+    ctx: &Ctx,
+    environment: Option<&str>,
+    kind: &str,
+    fields: &str,
+    label: &str,
+    verb: &str,
+) -> String {
+    if may_operate(ctx, environment) {
+        return runs::action_form_html(ctx, kind, fields, label);
+    }
+    let why = if ctx.role == Role::Anonymous {
+        format!("<a href=\"/login\">sign in to {}</a>", esc(verb))
+    } else {
+        format!(
+            "<a href=\"/login\">sign in as an operator to {}</a>",
+            esc(verb)
+        )
+    };
+    format!(
+        "<span class=\"off\"><button type=\"button\" disabled>{}</button> {why}</span>",
+        esc(label)
     )
 }
 
@@ -152,13 +220,15 @@ pub(super) fn events_table(p: &mut Page, events: &[crate::store::Event]) {
                 badge(&e.level),
                 esc(&e.service),
                 opt(e.environment.as_deref()),
-                e.correlation_id.as_deref().map_or("—".into(), |c| {
-                    format!(
-                        "<a href=\"/events?correlation_id={}\"><code>{}</code></a>",
+                match (&e.run_id, e.correlation_id.as_deref()) {
+                    (Some(r), _) => run_link(r),
+                    (None, Some(c)) => format!(
+                        "<a href=\"/correlations/{}\">{}</a>",
                         url_enc(c),
-                        esc(c)
-                    )
-                }),
+                        esc(&c.chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect::<String>())
+                    ),
+                    (None, None) => "—".into(),
+                },
                 esc(&e.message),
             ]
         })
@@ -169,7 +239,7 @@ pub(super) fn events_table(p: &mut Page, events: &[crate::store::Event]) {
             "Level",
             "Service",
             "Environment",
-            "Correlation",
+            "Run",
             "Message",
         ],
         &rows,
@@ -207,7 +277,7 @@ pub async fn login_form(ctx: Ctx) -> Response {
     let mut p = Page::new("Sign in", Maturity::Scaffold, &["Project.console.tokens"]);
     p.raw(&format!(
         "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-         <input type=\"password\" name=\"token\" placeholder=\"console token\" autocomplete=\"off\"> <button type=\"submit\">Sign in</button></form>",
+         <label for=\"token\">Console token</label> <input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"off\"> <button type=\"submit\">Sign in</button></form>",
         esc(&ctx.csrf)
     ));
     respond(&ctx, &p)
