@@ -250,7 +250,11 @@ async fn seed(store: &Store, envs: &[String], total: usize) -> usize {
         n += 1;
     }
     // The full run seeds the 1,000-deploy history; the smoke run a tenth of it.
-    let releases = if total >= FULL.rows { RELEASES } else { RELEASES / 10 };
+    let releases = if total >= FULL.rows {
+        RELEASES
+    } else {
+        RELEASES / 10
+    };
     n += seed_releases(store, &envs[0], releases).await;
     store.analyze().await.expect("analyze");
     n

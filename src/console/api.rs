@@ -2,8 +2,8 @@
 
 use super::auth::Principal;
 use super::data::{self, EventQuery};
-use super::views;
 use super::errors::{ok, ApiError, ApiResult, Data, Query};
+use super::views;
 use super::{hv, AppState};
 use crate::store::{Enqueued, QueueJob};
 use axum::body::Bytes;
@@ -29,7 +29,10 @@ pub async fn environment(
     Ok(ok(views::environment(&st, &name).await?))
 }
 
-pub async fn plan(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<views::PlanView> {
+pub async fn plan(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<views::PlanView> {
     Ok(ok(views::plan(&st, &id).await?))
 }
 

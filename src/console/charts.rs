@@ -269,7 +269,9 @@ mod tests {
     use chrono::{Duration, TimeZone, Utc};
 
     fn t(day: u32, hour: u32) -> Timestamp {
-        Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).single().expect("time")
+        Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0)
+            .single()
+            .expect("time")
     }
 
     fn span(first: Timestamp, resolved: Option<Timestamp>) -> DriftSpan {
@@ -285,12 +287,12 @@ mod tests {
         let from = t(10, 0);
         let to = t(20, 0);
         let spans = vec![
-            span(t(1, 0), None),              // open before the range, still open
-            span(t(2, 0), Some(t(5, 0))),     // resolved before the range: not counted
-            span(t(3, 0), Some(t(12, 0))),    // open at from, resolved inside
-            span(t(15, 0), None),             // opened inside
-            span(t(16, 0), Some(t(18, 0))),   // opened and resolved inside
-            span(t(25, 0), None),             // after the range
+            span(t(1, 0), None),            // open before the range, still open
+            span(t(2, 0), Some(t(5, 0))),   // resolved before the range: not counted
+            span(t(3, 0), Some(t(12, 0))),  // open at from, resolved inside
+            span(t(15, 0), None),           // opened inside
+            span(t(16, 0), Some(t(18, 0))), // opened and resolved inside
+            span(t(25, 0), None),           // after the range
         ];
         let s = open_series(&spans, from, to);
         assert_eq!(s.first(), Some(&(from, 2)));
@@ -310,7 +312,10 @@ mod tests {
         assert!(svg.contains(">Dec 01<"), "{svg}");
         assert!(!svg.contains("T00:00"), "no raw timestamps: {svg}");
         let short = step_chart("drift", &from, &(from + Duration::hours(6)), &[]);
-        assert!(short.contains(">00:00<") && short.contains(">06:00<"), "{short}");
+        assert!(
+            short.contains(">00:00<") && short.contains(">06:00<"),
+            "{short}"
+        );
     }
 
     #[test]
@@ -325,8 +330,16 @@ mod tests {
             &from,
             &to,
             &[
-                Deploy { at: t(2, 0), seconds: 40.0, ok: true },
-                Deploy { at: t(3, 0), seconds: 90.0, ok: false },
+                Deploy {
+                    at: t(2, 0),
+                    seconds: 40.0,
+                    ok: true,
+                },
+                Deploy {
+                    at: t(3, 0),
+                    seconds: 90.0,
+                    ok: false,
+                },
             ],
         );
         assert_eq!(d.matches("<circle").count(), 2);

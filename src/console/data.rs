@@ -50,7 +50,8 @@ pub struct Overview {
     /// Passed results over all results, when there is any.
     pub gate_pass_rate: Option<f64>,
     pub queue_depth: i64,
-    /// Open findings over time: (time, open count) steps.
+    /// Open findings over the last 30 days: the count 30 days ago, then (time, open count)
+    /// at each change, ending now.
     pub drift_series: Vec<(Timestamp, i64)>,
 }
 
@@ -66,8 +67,9 @@ pub async fn overview(st: &AppState) -> R<Overview> {
     let runs = st.store.recent_runs(LIST).await?;
     let gate_outcomes = st.store.gate_outcomes().await?;
     let queue_depth = st.store.queue_depth().await?;
-    let since = crate::store::now() - chrono::Duration::days(30);
-    let history = st.store.drift_history(since, 10_000).await?;
+    let to = crate::store::now();
+    let since = to - chrono::Duration::days(30);
+    let spans = st.store.drift_spans(None, since, 50_000).await?;
     let last = st.store.last_run_per_environment().await?;
     let global = st.store.latest_global_run().await?;
     let environments = env_health(st, &drift, &last, global.as_ref());
@@ -85,7 +87,7 @@ pub async fn overview(st: &AppState) -> R<Overview> {
         gate_pass_rate: (total > 0).then(|| pass as f64 / total as f64),
         gate_outcomes,
         queue_depth,
-        drift_series: drift_series(&history),
+        drift_series: super::charts::open_series(&spans, since, to),
     })
 }
 
@@ -138,31 +140,6 @@ fn env_health(
             }
         })
         .collect()
-}
-
-/// Step series of the number of open findings: +1 at first_seen, −1 at resolved_at.
-pub fn drift_series(findings: &[DriftFinding]) -> Vec<(Timestamp, i64)> {
-    let mut deltas: Vec<(Timestamp, i64)> = Vec::new();
-    for f in findings {
-        deltas.push((f.first_seen, 1));
-        if let Some(r) = f.resolved_at {
-            deltas.push((r, -1));
-        }
-    }
-    deltas.sort_by_key(|d| d.0);
-    let mut open = 0;
-    let mut out: Vec<(Timestamp, i64)> = Vec::new();
-    for (t, d) in deltas {
-        open += d;
-        match out.last_mut() {
-            Some(last) if last.0 == t => last.1 = open,
-            _ => out.push((t, open)),
-        }
-    }
-    if let Some(last) = out.last().copied() {
-        out.push((crate::store::now().max(last.0), last.1));
-    }
-    out
 }
 
 /// The environments list: health per environment without the overview's other panels.

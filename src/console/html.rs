@@ -299,7 +299,7 @@ th { background:#f2f4f7; font-weight:600; }
 .badge { padding:.05rem .45rem; border-radius:.5rem; font-size:.8rem; background:#eaecf0; }
 .badge.good { background:#d1fadf; color:#05603a; } .badge.bad { background:#fee4e2; color:#912018; }
 .badge.warn { background:#fef0c7; color:#93370d; }
-pre { background:#fff; border:1px solid var(--line); padding:.6rem; overflow:auto; }
+pre { background:#fff; border:1px solid var(--line); padding:.6rem; white-space:pre-wrap; overflow-wrap:anywhere; }
 pre.diff .add { color:#05603a; background:#ecfdf3; } pre.diff .del { color:#912018; background:#fef3f2; }
 pre.diff .hunk { color:#6941c6; } pre.diff .hdr { color:var(--muted); }
 .cards { display:flex; gap:1rem; flex-wrap:wrap; }

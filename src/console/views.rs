@@ -495,7 +495,10 @@ pub async fn board(st: &AppState, q: &BoardQuery) -> R<Board> {
     let mut projects: Vec<String> = envs.iter().map(|e| e.project.clone()).collect();
     projects.sort();
     projects.dedup();
-    let mut clients: Vec<String> = envs.iter().map(|e| client_of(&e.name, &e.project)).collect();
+    let mut clients: Vec<String> = envs
+        .iter()
+        .map(|e| client_of(&e.name, &e.project))
+        .collect();
     clients.sort();
     clients.dedup();
     let mut rows: Vec<BoardRow> = envs

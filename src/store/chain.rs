@@ -44,10 +44,12 @@ impl Store {
     pub async fn releases_for_run(&self, run_id: Uuid) -> Result<Vec<super::Release>> {
         let sql = self
             .sql("SELECT * FROM ops.releases WHERE run_id = $1 ORDER BY started_at DESC LIMIT 200");
-        Ok(with_pool!(self, p => sqlx::query_as::<_, super::Release>(&sql)
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, super::Release>(&sql)
             .bind(run_id)
             .fetch_all(p)
-            .await?))
+            .await?),
+        )
     }
 
     /// The backups a run took (pre-update backups of its releases, backup runs).
@@ -187,8 +189,10 @@ impl Store {
                 (SELECT ingest_id FROM ops.inventory ORDER BY observed_at DESC, id DESC LIMIT 1)
              ORDER BY provider, object_type, object_id LIMIT 500",
         );
-        Ok(with_pool!(self, p => sqlx::query_as::<_, InventoryObject>(&sql)
-            .bind(environment).fetch_all(p).await?))
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, InventoryObject>(&sql)
+            .bind(environment).fetch_all(p).await?),
+        )
     }
 
     /// Gate results of one environment, newest first.

@@ -15,7 +15,10 @@ pub async fn plan(State(st): State<AppState>, ctx: Ctx, Path(id): Path<String>) 
         Maturity::Beta,
         &["ops.plans", "ops.diffs", "ops.actions", "ops.runs"],
     );
-    let made_by = v.run.as_ref().map_or_else(|| run_link(&plan.run_id), run_ref);
+    let made_by = v
+        .run
+        .as_ref()
+        .map_or_else(|| run_link(&plan.run_id), run_ref);
     let applied = if v.applied_by.is_empty() {
         "not applied yet".to_string()
     } else {
@@ -74,7 +77,11 @@ pub async fn plan(State(st): State<AppState>, ctx: Ctx, Path(id): Path<String>) 
         ));
     }
     p.h2("Actions carrying it out");
-    runs::actions_table(&mut p, &v.actions, "No ledger action has been recorded for this plan yet.");
+    runs::actions_table(
+        &mut p,
+        &v.actions,
+        "No ledger action has been recorded for this plan yet.",
+    );
     respond(&ctx, &p)
 }
 
@@ -157,7 +164,9 @@ pub(super) async fn jobs(
 pub async fn correlation(State(st): State<AppState>, Path(id): Path<String>) -> Response {
     match st.store.run_by_correlation(&id).await {
         Ok(Some(r)) => Redirect::to(&format!("/runs/{}", r.id)).into_response(),
-        Ok(None) => Redirect::to(&format!("/events?correlation_id={}", url_enc(&id))).into_response(),
+        Ok(None) => {
+            Redirect::to(&format!("/events?correlation_id={}", url_enc(&id))).into_response()
+        }
         Err(e) => fail(e.into()),
     }
 }

@@ -79,13 +79,16 @@ pub(super) fn releases_table(p: &mut Page, releases: &[Release], with_env: bool)
 }
 
 fn summary(p: &mut Page, v: &EnvPage) {
-    let url = v.url.as_deref().map_or("— (no release and no domain yet)".into(), |u| {
-        if u.starts_with("https://") || u.starts_with("http://") {
-            format!("<a href=\"{0}\" rel=\"noopener\">{0}</a>", esc(u))
-        } else {
-            esc(u)
-        }
-    });
+    let url = v
+        .url
+        .as_deref()
+        .map_or("— (no release and no domain yet)".into(), |u| {
+            if u.starts_with("https://") || u.starts_with("http://") {
+                format!("<a href=\"{0}\" rel=\"noopener\">{0}</a>", esc(u))
+            } else {
+                esc(u)
+            }
+        });
     let health = v.health.as_ref().map_or("—".into(), |h| badge(&h.health));
     let (commit, odoo, since) = match &v.serving {
         Some(r) => (
@@ -99,7 +102,9 @@ fn summary(p: &mut Page, v: &EnvPage) {
         .health
         .as_ref()
         .and_then(|h| h.last_run.as_ref())
-        .map_or("—".into(), |r| format!("{} {}", run_ref(r), badge(&r.status)));
+        .map_or("—".into(), |r| {
+            format!("{} {}", run_ref(r), badge(&r.status))
+        });
     p.raw(&format!(
         "<dl class=\"kv\"><dt>URL</dt><dd>{url}</dd><dt>Health</dt><dd>{health}</dd>\
          <dt>Deployed commit</dt><dd>{commit} ({since})</dd><dt>Odoo revision</dt><dd>{odoo}</dd>\
@@ -124,9 +129,30 @@ fn actions(p: &mut Page, ctx: &Ctx, v: &EnvPage) {
     );
     let name = Some(v.name.as_str());
     let mut out = String::from("<div class=\"actions\">");
-    out.push_str(&action_or_signin(ctx, name, "apply", &env_field, "Deploy / sync", "deploy"));
-    out.push_str(&action_or_signin(ctx, name, "backup", &env_field, "Back up now", "back up"));
-    out.push_str(&action_or_signin(ctx, name, "gates", &env_field, "Re-run gates", "run the gates"));
+    out.push_str(&action_or_signin(
+        ctx,
+        name,
+        "apply",
+        &env_field,
+        "Deploy / sync",
+        "deploy",
+    ));
+    out.push_str(&action_or_signin(
+        ctx,
+        name,
+        "backup",
+        &env_field,
+        "Back up now",
+        "back up",
+    ));
+    out.push_str(&action_or_signin(
+        ctx,
+        name,
+        "gates",
+        &env_field,
+        "Re-run gates",
+        "run the gates",
+    ));
     if let (Some(src), false) = (&v.production_source, v.production) {
         let fields = format!(
             "{env_field}<input type=\"hidden\" name=\"from\" value=\"{}\">",
@@ -154,7 +180,14 @@ fn actions(p: &mut Page, ctx: &Ctx, v: &EnvPage) {
                 ))
                 .collect::<String>()
         );
-        out.push_str(&action_or_signin(ctx, name, "restore", &fields, "Restore", "restore a backup"));
+        out.push_str(&action_or_signin(
+            ctx,
+            name,
+            "restore",
+            &fields,
+            "Restore",
+            "restore a backup",
+        ));
     }
     out.push_str("</div>");
     p.raw(&out);
@@ -204,7 +237,11 @@ pub async fn environment(
                 ok: *ok,
             })
             .collect();
-        let from = deploys.iter().map(|d| d.at).min().unwrap_or_else(crate::store::now);
+        let from = deploys
+            .iter()
+            .map(|d| d.at)
+            .min()
+            .unwrap_or_else(crate::store::now);
         let to = crate::store::now();
         p.raw(&format!(
             "<figure>{}<figcaption>Deploy durations, last {} deploys ({})</figcaption></figure>",
@@ -294,7 +331,9 @@ pub async fn environment(
             vec![
                 esc(&b.name),
                 format!("<code>{}</code>", esc(&b.schedule)),
-                b.next_run.as_ref().map_or("— (schedule does not parse)".into(), ts),
+                b.next_run
+                    .as_ref()
+                    .map_or("— (schedule does not parse)".into(), ts),
                 format!(
                     "{} daily · {} weekly · {} monthly · {} manual",
                     b.daily, b.weekly, b.monthly, b.manual_keep
@@ -304,7 +343,13 @@ pub async fn environment(
         })
         .collect();
     p.table(
-        &["Policy", "Schedule (UTC)", "Next run", "Retention", "Filestore"],
+        &[
+            "Policy",
+            "Schedule (UTC)",
+            "Next run",
+            "Retention",
+            "Filestore",
+        ],
         &rows,
         "No backup policy: this environment is only backed up on demand.",
     );
@@ -358,7 +403,15 @@ pub async fn environment(
         })
         .collect();
     p.table(
-        &["Gate", "Outcome", "Measured", "Threshold", "Message", "Evidence", "At"],
+        &[
+            "Gate",
+            "Outcome",
+            "Measured",
+            "Threshold",
+            "Message",
+            "Evidence",
+            "At",
+        ],
         &rows,
         "No gate results for this environment.",
     );

@@ -225,7 +225,14 @@ pub(super) fn events_table(p: &mut Page, events: &[crate::store::Event]) {
                     (None, Some(c)) => format!(
                         "<a href=\"/correlations/{}\">{}</a>",
                         url_enc(c),
-                        esc(&c.chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect::<String>())
+                        esc(&c
+                            .chars()
+                            .rev()
+                            .take(6)
+                            .collect::<Vec<_>>()
+                            .into_iter()
+                            .rev()
+                            .collect::<String>())
                     ),
                     (None, None) => "—".into(),
                 },
@@ -234,14 +241,7 @@ pub(super) fn events_table(p: &mut Page, events: &[crate::store::Event]) {
         })
         .collect();
     p.table(
-        &[
-            "Time",
-            "Level",
-            "Service",
-            "Environment",
-            "Run",
-            "Message",
-        ],
+        &["Time", "Level", "Service", "Environment", "Run", "Message"],
         &rows,
         "No events.",
     );

@@ -11,7 +11,11 @@ fn select(name: &str, label: &str, options: &[String], current: Option<&str>) ->
         "<label for=\"f-{name}\">{label}</label><select id=\"f-{name}\" name=\"{name}\"><option value=\"\">all</option>"
     );
     for o in options {
-        let sel = if current == Some(o.as_str()) { " selected" } else { "" };
+        let sel = if current == Some(o.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
         let _ = write!(out, "<option value=\"{0}\"{sel}>{0}</option>", esc(o));
     }
     out.push_str("</select>");
@@ -124,6 +128,14 @@ pub(super) async fn overview(
         b.rows.len(),
         b.total
     ));
+    if let (Some(from), Some(to)) = (o.drift_series.first(), o.drift_series.last()) {
+        p.h2("Open drift, last 30 days");
+        p.raw(&format!(
+            "<figure>{}<figcaption>{} · <a href=\"/drift\">per environment and resolved drift</a></figcaption></figure>",
+            charts::step_chart("open drift findings, last 30 days", &from.0, &to.0, &o.drift_series),
+            esc(&charts::range_caption(&from.0, &to.0))
+        ));
+    }
     p.h2("Last runs");
     super::runs::runs_table(
         &mut p,
@@ -250,10 +262,16 @@ pub(super) async fn drift(
          <select id=\"d-env\" name=\"environment\"><option value=\"\">all</option>",
     );
     for e in data::environments(&st) {
-        let sel = if env.as_deref() == Some(e.as_str()) { " selected" } else { "" };
+        let sel = if env.as_deref() == Some(e.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
         let _ = write!(filter, "<option value=\"{0}\"{sel}>{0}</option>", esc(&e));
     }
-    filter.push_str("</select><label for=\"d-days\">Days</label><select id=\"d-days\" name=\"days\">");
+    filter.push_str(
+        "</select><label for=\"d-days\">Days</label><select id=\"d-days\" name=\"days\">",
+    );
     for n in [1, 7, 30, 90, 365] {
         let sel = if n == h.days { " selected" } else { "" };
         let _ = write!(filter, "<option value=\"{n}\"{sel}>{n}</option>");
@@ -262,7 +280,10 @@ pub(super) async fn drift(
     p.raw(&filter);
     let range = charts::range_caption(&h.from, &h.to);
     let scope = env.as_deref().unwrap_or("all environments");
-    p.h2(&format!("Open drift over the last {} days ({scope})", h.days));
+    p.h2(&format!(
+        "Open drift over the last {} days ({scope})",
+        h.days
+    ));
     p.raw(&format!(
         "<figure>{}<figcaption>{}</figcaption></figure>",
         charts::step_chart(

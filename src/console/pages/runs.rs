@@ -120,7 +120,11 @@ pub(super) fn actions_table(p: &mut Page, actions: &[crate::store::Action], empt
 }
 
 /// The failed runs, in a box of their own at the top of a page (nothing when there are none).
-pub(super) fn failures_box(p: &mut Page, failed: &[crate::store::Run], jobs: &[crate::store::QueueJob]) {
+pub(super) fn failures_box(
+    p: &mut Page,
+    failed: &[crate::store::Run],
+    jobs: &[crate::store::QueueJob],
+) {
     if failed.is_empty() && jobs.is_empty() {
         return;
     }
@@ -134,7 +138,9 @@ pub(super) fn failures_box(p: &mut Page, failed: &[crate::store::Run], jobs: &[c
                 format!(
                     "<li>{} {} {}</li>",
                     run_ref(r),
-                    r.environment.as_deref().map_or("all environments".into(), env_link),
+                    r.environment
+                        .as_deref()
+                        .map_or("all environments".into(), env_link),
                     esc(&err.chars().take(200).collect::<String>())
                 )
             })
@@ -250,14 +256,19 @@ pub async fn run(State(st): State<AppState>, ctx: Ctx, Path(id): Path<String>) -
             "ops.artifacts",
         ],
     );
-    let took = views::duration_secs(&r.started_at, &r.finished_at).map_or("running".into(), duration);
+    let took =
+        views::duration_secs(&r.started_at, &r.finished_at).map_or("running".into(), duration);
     let started_by = if d.jobs.is_empty() {
         esc(&r.trigger)
     } else {
         format!(
             "{} via {}",
             esc(&r.trigger),
-            d.jobs.iter().map(|j| job_link(&j.id)).collect::<Vec<_>>().join(", ")
+            d.jobs
+                .iter()
+                .map(|j| job_link(&j.id))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     p.raw(&format!(
@@ -268,7 +279,9 @@ pub async fn run(State(st): State<AppState>, ctx: Ctx, Path(id): Path<String>) -
         badge(&r.status),
         esc(&r.kind),
         Changes::of(r).map_or("—".into(), |c| esc(&c.text())),
-        r.environment.as_deref().map_or("all environments".into(), env_link),
+        r.environment
+            .as_deref()
+            .map_or("all environments".into(), env_link),
         esc(&r.actor),
         ts(&r.started_at),
         esc(&took),
@@ -292,7 +305,11 @@ pub async fn run(State(st): State<AppState>, ctx: Ctx, Path(id): Path<String>) -
         } else {
             format!(
                 "applied by {}",
-                d.applied_by.iter().map(run_ref).collect::<Vec<_>>().join(", ")
+                d.applied_by
+                    .iter()
+                    .map(run_ref)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         p.raw(&format!(
@@ -360,7 +377,11 @@ pub async fn run(State(st): State<AppState>, ctx: Ctx, Path(id): Path<String>) -
                 ]
             })
             .collect();
-        p.table(&["Backup", "Environment", "Kind", "Bytes", "Dump", "Created"], &rows, "");
+        p.table(
+            &["Backup", "Environment", "Kind", "Bytes", "Dump", "Created"],
+            &rows,
+            "",
+        );
     }
     p.h2("Artifacts");
     let rows: Vec<Vec<String>> = d
@@ -418,9 +439,11 @@ pub async fn job(State(st): State<AppState>, ctx: Ctx, Path(id): Path<String>) -
     if let Some(b) = data::result_id(&j.result, "backup_id") {
         rows.push(vec!["Backup".into(), backup_link(&b)]);
     }
-    if let Some(plan) = data::result_id(&j.result, "plan_id")
-        .or_else(|| j.payload["plan_id"].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()))
-    {
+    if let Some(plan) = data::result_id(&j.result, "plan_id").or_else(|| {
+        j.payload["plan_id"]
+            .as_str()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+    }) {
         rows.push(vec!["Plan".into(), plan_link(&plan)]);
     }
     rows.push(vec!["Id".into(), format!("<code>{}</code>", j.id)]);
