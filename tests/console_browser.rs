@@ -472,6 +472,19 @@ async fn audit(d: &Driver, base: &str, path: &str, axe: Option<&str>, problems: 
             .await;
         problems.push(format!("{path}: {width} px wide at 420 px ({culprit})"));
     }
+    let name: String = path
+        .trim_start_matches('/')
+        .replace(['/', '?', '&', '='], "_")
+        .chars()
+        .take(40)
+        .collect();
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
+    let _ = std::fs::create_dir_all(&out);
+    d.screenshot(&out.join(format!(
+        "phone_{}.png",
+        if name.is_empty() { "overview" } else { &name }
+    )))
+    .await;
     if let Some(axe) = axe {
         for v in axe_violations(d, axe).await {
             problems.push(format!("{path}: {v}"));
@@ -580,7 +593,10 @@ async fn every_page_passes_axe_and_fits_a_420px_screen() {
         let width_probe = d
             .script("const e = document.createElement('div'); e.style.width = '900px'; e.textContent = 'x'; document.querySelector('main').append(e); return document.documentElement.scrollWidth")
             .await;
-        assert!(width_probe.as_u64().unwrap_or(0) > 420, "the 420 px probe: {width_probe}");
+        assert!(
+            width_probe.as_u64().unwrap_or(0) > 420,
+            "the 420 px probe: {width_probe}"
+        );
     }
     for token in [Some(OPERATOR), None] {
         set_token(&d, &base, token).await;

@@ -434,7 +434,8 @@ pub struct BoardRow {
     pub latest_release: Option<Release>,
     /// The release serving now.
     pub serving: Option<Release>,
-    /// Its last run failed, or its latest release did not end healthy.
+    /// Its last run (its own or one over every environment) failed, or its latest release
+    /// did not end healthy.
     pub failing: bool,
 }
 
@@ -508,7 +509,7 @@ pub async fn board(st: &AppState, q: &BoardQuery) -> R<Board> {
         .map(|e| {
             let latest_release = latest.iter().find(|r| r.environment == e.name).cloned();
             let serving = serving.iter().find(|r| r.environment == e.name).cloned();
-            let failing = e.health == "failed"
+            let failing = e.last_run.as_ref().is_some_and(|r| r.status == "failed")
                 || latest_release.as_ref().is_some_and(|r| {
                     matches!(
                         r.status.as_str(),

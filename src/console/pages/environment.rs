@@ -221,11 +221,15 @@ pub async fn environment(
     p.h2("Actions");
     actions(&mut p, &ctx, &v);
 
-    p.h2(&format!(
-        "Releases ({} newest of {})",
-        v.releases.len(),
-        v.release_total
-    ));
+    if v.release_total > v.releases.len() as i64 {
+        p.h2(&format!(
+            "Releases ({} newest of {})",
+            v.releases.len(),
+            v.release_total
+        ));
+    } else {
+        p.h2("Releases");
+    }
     releases_table(&mut p, &v.releases, false);
     if !v.deploys.is_empty() {
         let deploys: Vec<charts::Deploy> = v
