@@ -89,7 +89,7 @@ fn frame(label: &str, from: &Timestamp, to: &Timestamp, max: f64, unit: &str) ->
     for frac in [0.0, 0.5, 1.0] {
         let v = f.max * frac;
         let y = f.y(v);
-        let text = if f.max < 10.0 && frac == 0.5 {
+        let text = if v.fract() != 0.0 && f.max < 10.0 {
             format!("{v:.1}")
         } else {
             format!("{}", v.round())

@@ -91,6 +91,20 @@ pub async fn overview(st: &AppState) -> R<Overview> {
     })
 }
 
+/// An environment's health from its open findings and its last run (its own or one over
+/// every environment, whichever is newer).
+pub fn health_of(open_drift: i64, last_run: Option<&Run>) -> &'static str {
+    if open_drift > 0 {
+        "drifted"
+    } else if last_run.is_some_and(|r| r.status == "failed") {
+        "failed"
+    } else if last_run.is_some() {
+        "in sync"
+    } else {
+        "unknown"
+    }
+}
+
 /// Health of every SSOT environment from the open-drift counts, each environment's last run
 /// (`last`) and the latest run over every environment (`global`, which counts for each one:
 /// an environment's "last run" is the newer of the two).
@@ -119,15 +133,7 @@ fn env_health(
                 (None, g) => g,
             }
             .cloned();
-            let health = if open > 0 {
-                "drifted"
-            } else if last_run.as_ref().is_some_and(|r| r.status == "failed") {
-                "failed"
-            } else if last_run.is_some() {
-                "in sync"
-            } else {
-                "unknown"
-            };
+            let health = health_of(open, last_run.as_ref());
             EnvHealth {
                 project: e.spec.project.clone(),
                 stage: value_str(&e.spec.stage),

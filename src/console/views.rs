@@ -5,7 +5,7 @@
 use super::data::{self, EnvHealth};
 use super::errors::ApiError;
 use super::AppState;
-use crate::ssot::model::{MailMode, Stage};
+use crate::ssot::model::Stage;
 use crate::store::{
     Action, Backup, Diff, DriftFinding, DriftSpan, GateResult, InventoryObject, ManagedRow, Plan,
     QueueJob, Release, Run, Timestamp,
@@ -297,22 +297,34 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
         .ok_or_else(|| ApiError::not_found(format!("no environment {name:?} in the SSOT")))?;
     let since = crate::store::now() - chrono::Duration::days(DRIFT_DAYS);
     let s = &st.store;
-    let (health, releases, release_total, managed, inventory, open_drift, drift_spans) = futures::try_join!(
-        async { Ok::<_, ApiError>(data::environment_list(st).await?) },
-        async { Ok(s.releases(Some(name), DEPLOY_CHART).await?) },
-        async { Ok(s.release_count(name).await?) },
-        async { Ok(s.managed_in(name).await?) },
-        async { Ok(s.inventory_in(name).await?) },
-        async { Ok(s.open_drift(Some(name), 200).await?) },
-        async { Ok(s.drift_spans(Some(name), since, 20_000).await?) },
+    let (open, releases, timings, release_total, managed, inventory, open_drift, drift_spans) = futures::try_join!(
+        s.open_drift_count(name),
+        s.releases(Some(name), RELEASE_LIST),
+        s.release_timings(name, DEPLOY_CHART),
+        s.release_count(name),
+        s.managed_in(name),
+        s.inventory_in(name),
+        s.open_drift(Some(name), 200),
+        s.drift_spans(Some(name), since, 20_000),
     )?;
     let (backups, gate_results, jobs, runs) = futures::try_join!(
         s.backups(Some(name), 50),
         s.gate_results_in(name, 20),
-        s.recent_jobs(200),
+        s.jobs_in(name, 20),
         s.runs_in(name, 20),
     )?;
-    let health = health.into_iter().find(|h| h.name == name);
+    // Its runs and the runs over every environment, newest first: the first is its last run.
+    let last_run = runs.first().cloned();
+    let health = Some(EnvHealth {
+        name: name.to_string(),
+        project: env.spec.project.clone(),
+        stage: data::value_str(&env.spec.stage),
+        branch: env.spec.branch.clone(),
+        maturity: data::value_str(&env.spec.maturity),
+        health: data::health_of(open, last_run.as_ref()).into(),
+        open_drift: open,
+        last_run,
+    });
     let serving = releases
         .iter()
         .find(|r| r.status == crate::store::RELEASE_HEALTHY)
@@ -330,7 +342,7 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
         .and_then(|r| r.url.clone())
         .or_else(|| releases.iter().find_map(|r| r.url.clone()))
         .or_else(|| domain_url(env));
-    let deploys = releases
+    let deploys = timings
         .iter()
         .filter_map(|r| {
             duration_secs(&r.started_at, &r.finished_at).map(|d| {
@@ -363,19 +375,23 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
         })
         .collect();
     let production = env.spec.stage == Stage::Production;
-    let host = inventory
-        .iter()
-        .find_map(|o| {
-            o.attributes
-                .get("ip")
-                .or_else(|| o.attributes.get("ipv4"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
+    let delivery = env.spec.delivery.as_ref();
+    let host = delivery
+        .and_then(|d| d.address.clone())
+        .or_else(|| {
+            inventory.iter().find_map(|o| {
+                o.attributes
+                    .get("ip")
+                    .or_else(|| o.attributes.get("ipv4"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
         })
         .unwrap_or_else(|| "<host>".into());
-    let mail_catcher = (!production || env.spec.mail.mode == MailMode::Catcher).then(|| {
+    let user = delivery.map_or("root", |d| d.user.as_str());
+    let mail_catcher = crate::odoo::render::captures_mail(env).then(|| {
         format!(
-            "ssh -L 8025:127.0.0.1:8025 odoo@{host}, then http://127.0.0.1:8025 (Mailpit on the host's loopback)"
+            "ssh -L 8025:127.0.0.1:8025 {user}@{host}, then http://127.0.0.1:8025 (Mailpit on the host's loopback)"
         )
     });
     let production_source = ssot
@@ -401,7 +417,7 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
         health,
         url,
         serving,
-        releases: releases.into_iter().take(RELEASE_LIST as usize).collect(),
+        releases,
         release_total,
         deploys,
         managed,
@@ -411,12 +427,7 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
         policies,
         backups,
         gate_results,
-        jobs: jobs
-            .into_iter()
-            .map(JobRow::of)
-            .filter(|j| j.environment.as_deref() == Some(name))
-            .take(20)
-            .collect(),
+        jobs: jobs.into_iter().map(JobRow::of).collect(),
         runs,
         mail_catcher,
         production_source,

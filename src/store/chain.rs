@@ -225,4 +225,49 @@ impl Store {
         Ok(with_pool!(self, p => sqlx::query_as::<_, Run>(&sql)
             .bind(environment).bind(limit).fetch_all(p).await?))
     }
+
+    /// Open findings of one environment (the partial index on open findings).
+    pub async fn open_drift_count(&self, environment: &str) -> Result<i64> {
+        let sql = self.sql(
+            "SELECT count(*) FROM ops.drift_findings WHERE environment = $1 AND resolved_at IS NULL",
+        );
+        Ok(with_pool!(self, p => sqlx::query_scalar::<_, i64>(&sql)
+            .bind(environment).fetch_one(p).await?))
+    }
+
+    /// When the last `limit` finished deploys of one environment started and ended, and how
+    /// they ended (the deploy-duration chart), newest first.
+    pub async fn release_timings(
+        &self,
+        environment: &str,
+        limit: i64,
+    ) -> Result<Vec<ReleaseTiming>> {
+        let sql = self.sql(
+            "SELECT started_at, finished_at, status FROM ops.releases
+             WHERE environment = $1 AND finished_at IS NOT NULL
+             ORDER BY started_at DESC LIMIT $2",
+        );
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, ReleaseTiming>(&sql)
+            .bind(environment).bind(limit).fetch_all(p).await?),
+        )
+    }
+
+    /// The jobs of one environment (their payload's `environment`), most recently updated first.
+    pub async fn jobs_in(&self, environment: &str, limit: i64) -> Result<Vec<QueueJob>> {
+        let sql = self.sql(
+            "SELECT * FROM ops.work_queue WHERE payload->>'environment' = $1
+             ORDER BY updated_at DESC LIMIT $2",
+        );
+        Ok(with_pool!(self, p => sqlx::query_as::<_, QueueJob>(&sql)
+            .bind(environment).bind(limit).fetch_all(p).await?))
+    }
+}
+
+/// A deploy's timing (see [`Store::release_timings`]).
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+pub struct ReleaseTiming {
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub status: String,
 }

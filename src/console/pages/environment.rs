@@ -313,18 +313,25 @@ pub async fn environment(
     p.h2("Drift");
     let to = crate::store::now();
     let from = to - chrono::Duration::days(views::DRIFT_DAYS);
-    p.raw(&format!(
-        "<figure>{}<figcaption>Open findings, last {} days ({}) · <a href=\"/drift?environment={}\">drift history</a></figcaption></figure>",
-        charts::step_chart(
-            &format!("open drift findings of {}", v.name),
-            &from,
-            &to,
-            &charts::open_series(&v.drift_spans, from, to)
-        ),
-        views::DRIFT_DAYS,
-        esc(&charts::range_caption(&from, &to)),
-        url_enc(&v.name)
-    ));
+    if v.drift_spans.is_empty() {
+        p.empty(&format!(
+            "No drift was open in the last {} days.",
+            views::DRIFT_DAYS
+        ));
+    } else {
+        p.raw(&format!(
+            "<figure>{}<figcaption>Open findings, last {} days ({}) · <a href=\"/drift?environment={}\">drift history</a></figcaption></figure>",
+            charts::step_chart(
+                &format!("open drift findings of {}", v.name),
+                &from,
+                &to,
+                &charts::open_series(&v.drift_spans, from, to)
+            ),
+            views::DRIFT_DAYS,
+            esc(&charts::range_caption(&from, &to)),
+            url_enc(&v.name)
+        ));
+    }
     super::overview::drift_table(&mut p, &v.open_drift);
 
     p.h2("Backups");

@@ -128,7 +128,9 @@ pub(super) async fn overview(
         b.rows.len(),
         b.total
     ));
-    if let (Some(from), Some(to)) = (o.drift_series.first(), o.drift_series.last()) {
+    let any_drift = o.drift_series.iter().any(|p| p.1 > 0) || o.drift_series.len() > 2;
+    if let (Some(from), Some(to), true) = (o.drift_series.first(), o.drift_series.last(), any_drift)
+    {
         p.h2("Open drift, last 30 days");
         p.raw(&format!(
             "<figure>{}<figcaption>{} · <a href=\"/drift\">per environment and resolved drift</a></figcaption></figure>",
@@ -284,16 +286,24 @@ pub(super) async fn drift(
         "Open drift over the last {} days ({scope})",
         h.days
     ));
-    p.raw(&format!(
-        "<figure>{}<figcaption>{}</figcaption></figure>",
-        charts::step_chart(
-            &format!("open drift findings of {scope}, last {} days", h.days),
-            &h.from,
-            &h.to,
-            &charts::open_series(&h.spans, h.from, h.to)
-        ),
-        esc(&range)
-    ));
+    if h.spans.is_empty() {
+        // A stable empty state (a chart's axes would name the current time).
+        p.empty(&format!(
+            "No drift was open in the last {} days ({scope}).",
+            h.days
+        ));
+    } else {
+        p.raw(&format!(
+            "<figure>{}<figcaption>{}</figcaption></figure>",
+            charts::step_chart(
+                &format!("open drift findings of {scope}, last {} days", h.days),
+                &h.from,
+                &h.to,
+                &charts::open_series(&h.spans, h.from, h.to)
+            ),
+            esc(&range)
+        ));
+    }
     if env.is_none() && !d.by_environment.is_empty() {
         let mut most: Vec<&crate::store::DriftCount> = d.by_environment.iter().collect();
         most.sort_by(|a, b| b.open.cmp(&a.open).then(a.environment.cmp(&b.environment)));
@@ -364,11 +374,13 @@ pub(super) async fn drift(
     p.h2(&format!("Resolved drift, last {} days", h.days));
     let times: Vec<crate::store::Timestamp> =
         h.resolved.iter().filter_map(|f| f.resolved_at).collect();
-    p.raw(&format!(
-        "<figure>{}<figcaption>Findings resolved per day ({})</figcaption></figure>",
-        charts::daily_bars("drift findings resolved per day", &h.from, &h.to, &times),
-        esc(&range)
-    ));
+    if !times.is_empty() {
+        p.raw(&format!(
+            "<figure>{}<figcaption>Findings resolved per day ({})</figcaption></figure>",
+            charts::daily_bars("drift findings resolved per day", &h.from, &h.to, &times),
+            esc(&range)
+        ));
+    }
     let rows: Vec<Vec<String>> = h
         .resolved
         .iter()
