@@ -255,8 +255,18 @@ fn rss(n: usize) {
     let tree = tempfile::tempdir().expect("tempdir");
     generate(tree.path(), n);
     let data = tempfile::tempdir().expect("tempdir");
-    let once = |batch: usize| {
-        let mut c = Command::new(exe);
+    // `ODOOOPS_BENCH_HEAPTRACK=converge|noop|resync:FILE`: that run under heaptrack (a
+    // profile only: its RSS figure then includes heaptrack's own).
+    let heaptrack = std::env::var("ODOOOPS_BENCH_HEAPTRACK").ok();
+    let once = |batch: usize, run: &str| {
+        let mut c = match heaptrack.as_deref().and_then(|h| h.split_once(':')) {
+            Some((which, out)) if which == run => {
+                let mut c = Command::new("heaptrack");
+                c.args(["-o", out, exe]);
+                c
+            }
+            _ => Command::new(exe),
+        };
         c.arg("--ssot")
             .arg(tree.path())
             .args(["--sim", &format!("http://127.0.0.1:{port}"), "--data-dir"])
@@ -274,11 +284,11 @@ fn rss(n: usize) {
         data.path().join("resync.log"),
     ];
     // The first rollout, in the default batches of 500 environments.
-    let (converge_kb, converge_t, ok1) = run_and_peak(once(500), &logs[0]);
+    let (converge_kb, converge_t, ok1) = run_and_peak(once(500, "converge"), &logs[0]);
     // A restart: every environment is re-checked, again in batches.
-    let (noop_kb, noop_t, ok2) = run_and_peak(once(500), &logs[1]);
+    let (noop_kb, noop_t, ok2) = run_and_peak(once(500, "noop"), &logs[1]);
     // A settled controller's resync: the whole fleet in one cycle.
-    let (resync_kb, resync_t, ok3) = run_and_peak(once(n), &logs[2]);
+    let (resync_kb, resync_t, ok3) = run_and_peak(once(n, "resync"), &logs[2]);
     let requests = sim_requests(port);
     let state = sim_get(port, "/_sim/state");
     let count = |kind: &str| {

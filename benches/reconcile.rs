@@ -341,6 +341,7 @@ async fn releases(dir: &tempfile::TempDir, engine: Engine, sim: &sim::Running, e
     git(&repo, &["commit", "-q", "-m", "bench"]);
     git(&repo, &["branch", "staging"]);
     git(&repo, &["branch", "dev"]);
+    git(&repo, &["branch", "production"]);
     let odoo = dir.path().join("odoo-src");
     std::fs::create_dir_all(&odoo).expect("mkdir");
     std::fs::write(odoo.join("odoo-bin"), "#!/usr/bin/env python3\n").expect("odoo-bin");
@@ -394,11 +395,24 @@ async fn releases(dir: &tempfile::TempDir, engine: Engine, sim: &sim::Running, e
         wanted.len(),
         t.elapsed().as_secs_f64()
     );
+    let missing: Vec<String> = ssot
+        .environments()
+        .map(|e| e.metadata.name.clone())
+        .filter(|n| !wanted.iter().any(|a| &a.diff.key.env == n))
+        .take(3)
+        .collect();
+    let notes: Vec<String> = first
+        .plan
+        .detected_only
+        .iter()
+        .filter(|d| d.key.kind.as_str() == "release")
+        .take(3)
+        .map(|d| format!("{}: {:?}", d.key.env, d.note))
+        .collect();
     assert_eq!(
         wanted.len(),
         envs,
-        "{}",
-        first.text.lines().take(20).collect::<Vec<_>>().join("\n")
+        "releases not wanted for {missing:?}; held: {notes:?}"
     );
     for a in wanted {
         let v = a.diff.after.clone().expect("desired");

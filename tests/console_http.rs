@@ -326,12 +326,45 @@ async fn openapi_lists_every_api_route_and_artifacts_are_served() {
     let pop = populate(&b.store).await;
     let base = start(b.store.clone(), config(true)).await;
     let c = client();
+    // The plain document (no envelope), with typed response schemas.
     let (s, v) = get_json(&c, &format!("{base}/api/openapi.json")).await;
     assert_eq!(s, 200);
-    assert_eq!(v["data"]["openapi"], "3.0.3");
+    assert_eq!(v["openapi"], "3.0.3", "not the plain document: {v}");
+    assert!(v.get("ok").is_none(), "the document is not in the envelope");
+    let schemas = &v["components"]["schemas"];
+    for name in [
+        "Run",
+        "Plan",
+        "Event",
+        "DriftFinding",
+        "Backup",
+        "QueueJob",
+        "Overview",
+        "Error",
+    ] {
+        assert!(
+            schemas[name].is_object(),
+            "components/schemas/{name} missing"
+        );
+    }
+    assert_eq!(schemas["Run"]["properties"]["id"]["format"], "uuid");
+    assert_eq!(
+        schemas["Run"]["properties"]["started_at"]["format"],
+        "date-time"
+    );
+    assert_eq!(
+        v["paths"]["/api/runs/{id}"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["properties"]["data"]["$ref"],
+        "#/components/schemas/RunDetail"
+    );
+    assert_eq!(
+        v["paths"]["/api/runs"]["get"]["responses"]["404"],
+        Value::Null,
+        "a list without path or environment parameter has no 404"
+    );
     for route in API_ROUTES {
         assert!(
-            v["data"]["paths"][route.path][route.method].is_object(),
+            v["paths"][route.path][route.method].is_object(),
             "{} missing",
             route.path
         );
@@ -388,6 +421,84 @@ async fn openapi_lists_every_api_route_and_artifacts_are_served() {
         m.contains("odooops_runs_total{status=\"succeeded\"} 1"),
         "{m}"
     );
+    assert!(m.contains("# TYPE odooops_runs counter"), "{m}");
+    assert!(
+        m.ends_with("# EOF\n"),
+        "OpenMetrics text ends with # EOF: {m}"
+    );
+    b.finish().await;
+}
+
+/// Every documented query parameter is honoured, and any other one is refused with a JSON 400
+/// that names it.
+#[tokio::test]
+async fn query_parameters_are_honoured_or_refused_by_name() {
+    let b = common::sqlite().await;
+    let run_ids = {
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(populate(&b.store).await.run_id);
+        }
+        ids
+    };
+    let base = start(b.store.clone(), config(false)).await;
+    let c = client();
+    // limit on /api/runs: honoured, newest first.
+    let (s, v) = get_json(&c, &format!("{base}/api/runs?limit=2")).await;
+    assert_eq!(s, 200, "{v}");
+    let runs = v["data"]["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "{v}");
+    assert_eq!(runs[0]["id"], run_ids[2].to_string());
+    let (_, v) = get_json(&c, &format!("{base}/api/runs")).await;
+    assert_eq!(v["data"]["runs"].as_array().map(Vec::len), Some(3));
+    // Out of bounds or not a number: 400 naming the parameter.
+    for bad in ["0", "1001", "-1", "x", ""] {
+        let (s, v) = get_json(&c, &format!("{base}/api/runs?limit={bad}")).await;
+        assert_eq!(s, 400, "limit={bad}: {v}");
+        let number = bad.parse::<i64>().is_ok();
+        assert_error(
+            &v,
+            if number {
+                "bad_request"
+            } else {
+                "invalid_query"
+            },
+        );
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("limit")),
+            "{v}"
+        );
+    }
+    let (s, v) = get_json(&c, &format!("{base}/api/events?limit=1")).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"].as_array().map(Vec::len), Some(1), "{v}");
+    // A parameter a route does not document: refused, named.
+    for url in [
+        "/api/runs?environment=staging",
+        "/api/overview?limit=5",
+        "/api/gates?x=1",
+        "/api/events?env=staging",
+        "/api/drift?since=2026-01-01T00:00:00Z",
+        "/api/jobs?limit=5",
+        "/api/drift/history?limit=5",
+    ] {
+        let (s, v) = get_json(&c, &format!("{base}{url}")).await;
+        assert_eq!(s, 400, "{url}: {v}");
+        assert_error(&v, "invalid_query");
+        let name = url
+            .split('?')
+            .nth(1)
+            .and_then(|q| q.split('=').next())
+            .unwrap_or_default();
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(name)),
+            "{url}: the message names {name}: {v}"
+        );
+    }
     b.finish().await;
 }
 

@@ -421,7 +421,20 @@ async fn controller_on_sqlite_watches_runs_jobs_and_refuses_a_second_loop() {
     assert_eq!(executions.len(), 1, "{executions:?}");
     assert_eq!(executions[0].outcome, "ok");
 
-    // 5. Metrics.
+    // 5. Metrics. An open drift finding in the store is exposed per environment (an empty
+    // gauge family is left out of the OpenMetrics text, as prometheus-client does).
+    store
+        .upsert_drift(&[odooops::store::DriftObservation {
+            environment: "staging".into(),
+            resource_kind: "droplet".into(),
+            resource_name: "quickstart-staging".into(),
+            field_path: "tags".into(),
+            desired: Some(serde_json::json!(["a"])),
+            observed: Some(serde_json::json!([])),
+            run_id: None,
+        }])
+        .await
+        .expect("drift");
     let (status, text) = a.get("/metrics").await;
     assert_eq!(status, 200);
     assert!(
@@ -447,6 +460,11 @@ async fn controller_on_sqlite_watches_runs_jobs_and_refuses_a_second_loop() {
         text.contains("# TYPE odooops_drift_resources gauge"),
         "{text}"
     );
+    assert!(
+        metric(&text, "odooops_drift_resources{environment=\"staging\"}").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"), "{text}");
     let (status, body) = a.get("/nope").await;
     assert_eq!(status, 404);
     assert_eq!(

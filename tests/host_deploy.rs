@@ -208,22 +208,6 @@ impl Case<'_> {
     }
 }
 
-/// A client that trusts Caddy's internal CA of the host.
-fn https_client(layout: &Layout) -> reqwest::Client {
-    let pem = std::fs::read(
-        Path::new(&layout.root).join("proxy/data/caddy/pki/authorities/local/root.crt"),
-    )
-    .or_else(|_| {
-        std::fs::read(Path::new(&layout.root).join("proxy/data/pki/authorities/local/root.crt"))
-    })
-    .expect("Caddy's internal root certificate");
-    reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_is_a_transaction_on_a_real_host() {
     let Some(odoo) = RealOdoo::discover("host_deploy").await else {
@@ -333,7 +317,7 @@ async fn a_deploy_is_a_transaction_on_a_real_host() {
     .await
     .unwrap_or_else(|e| panic!("release A: {e}"));
     assert_eq!(a.slot, Slot::A);
-    let client = https_client(&layout);
+    let client = support::delivery::https_client(Path::new(&layout.root));
     let login = format!("{}/web/login", proxy.site);
     let r = client.get(&login).send().await.expect("https");
     assert_eq!(r.status(), 200);
@@ -394,6 +378,29 @@ async fn a_deploy_is_a_transaction_on_a_real_host() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(b.slot, Slot::B);
     assert!(sent.load(Ordering::SeqCst) >= 40, "load was applied");
+    if failed.load(Ordering::SeqCst) > 0 {
+        let tail = |f: &str| {
+            let text = std::fs::read_to_string(Path::new(&layout.root).join(f)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(40)..].join("\n")
+        };
+        let journal: Vec<String> = steps
+            .0
+            .lock()
+            .map(|v| {
+                v.iter()
+                    .map(|s| format!("{} {} {}ms {}", s.name, s.outcome, s.duration_ms, s.detail))
+                    .collect()
+            })
+            .unwrap_or_default();
+        eprintln!(
+            "steps:\n{}\n--- odoo-a.log\n{}\n--- odoo-b.log\n{}\n--- Caddyfile\n{}",
+            journal.join("\n"),
+            tail("logs/odoo-a.log"),
+            tail("logs/odoo-b.log"),
+            tail("proxy/Caddyfile")
+        );
+    }
     assert_eq!(
         failed.load(Ordering::SeqCst),
         0,

@@ -24,21 +24,9 @@ use odooops::ssot::Ssot;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 use support::delivery::{free_port, link_venv, manifest, Tree, BROKEN_DATA, MODELS_A, MODELS_B};
 use support::real_odoo::{drop_database, RealOdoo};
 use support::sshd::Sshd;
-
-fn https_client(root: &Path) -> reqwest::Client {
-    let pem = std::fs::read(root.join("staging/proxy/data/caddy/pki/authorities/local/root.crt"))
-        .or_else(|_| std::fs::read(root.join("staging/proxy/data/pki/authorities/local/root.crt")))
-        .expect("Caddy's internal root certificate");
-    reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
 
 /// Every byte the store holds: its SQLite database (every ops table), its write-ahead log
 /// and its artifacts (plans, update logs, backups' manifests).
@@ -210,7 +198,7 @@ async fn a_pushed_commit_becomes_a_healthy_odoo_and_a_failed_update_is_undone() 
         .apply(&s1, plan.plan_id, &ctx)
         .await
         .unwrap_or_else(|e| panic!("apply A: {e}"));
-    let client = https_client(host_root.path());
+    let client = support::delivery::https_client(&host_root.path().join("staging"));
     let login = format!("https://127.0.0.1:{}/web/login", tree.https_port);
     let r = client.get(&login).send().await.expect("https");
     assert_eq!(r.status(), 200, "Odoo serves through the proxy");
@@ -385,6 +373,22 @@ async fn a_pushed_commit_becomes_a_healthy_odoo_and_a_failed_update_is_undone() 
     assert!(!serde_json::to_string(&plan.plan)
         .unwrap_or_default()
         .contains(&canary));
+
+    // Nor in any console page or API answer: every one reachable from the start pages.
+    let crawled = support::crawl::crawl(b.store.clone(), s2.clone(), 400).await;
+    assert!(
+        crawled.pages.len() > 20,
+        "the console was walked: {:?}",
+        crawled.pages.iter().map(|p| &p.0).collect::<Vec<_>>()
+    );
+    assert!(
+        crawled
+            .pages
+            .iter()
+            .any(|(p, _)| p.starts_with("/artifacts/") || p.starts_with("/api/artifacts/")),
+        "artifacts (the update logs among them) were read"
+    );
+    assert_eq!(crawled.containing(&canary), Vec::<&str>::new());
 
     // Stop Odoo and the proxy.
     support::delivery::stop_host(&host_root.path().join("staging"));

@@ -254,19 +254,7 @@ async fn a_killed_deploy_is_rolled_back_then_completed_and_never_runs_twice() {
         !host_root.path().join("staging/deploy.lock").exists(),
         "the host's deploy lock is given up"
     );
-    let client = {
-        let pem = std::fs::read(
-            host_root
-                .path()
-                .join("staging/proxy/data/caddy/pki/authorities/local/root.crt"),
-        )
-        .expect("Caddy's root");
-        reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client")
-    };
+    let client = support::delivery::https_client(&host_root.path().join("staging"));
     let r = client
         .get(format!("https://127.0.0.1:{}/web/login", tree.https_port))
         .send()

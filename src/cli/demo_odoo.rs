@@ -116,7 +116,39 @@ fn setup(o: &Options) -> anyhow::Result<Setup> {
     })
 }
 
-/// The demo's database on the user's server, reached as the same user.
+/// The role Odoo connects as when the given one is `postgres` (Odoo refuses to run as it).
+const DEMO_ROLE: &str = "odooops_demo";
+
+/// The role Odoo runs as and the server URL to reach it with: the URL's own user, unless
+/// that is `postgres` (or none: libpq's default for root is `postgres`), in which case
+/// the role `odooops_demo` (LOGIN CREATEDB) is created when missing and used instead.
+async fn odoo_role(server: &str) -> anyhow::Result<(String, String)> {
+    let mut url = reqwest::Url::parse(server).context("--odoo-database-url is not a URL")?;
+    if !matches!(url.username(), "" | "postgres") {
+        return Ok((url.username().to_string(), server.to_string()));
+    }
+    let mut conn: sqlx::PgConnection = sqlx::Connection::connect(server)
+        .await
+        .with_context(|| format!("connecting to {}", url.host_str().unwrap_or("PostgreSQL")))?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = $1")
+        .bind(DEMO_ROLE)
+        .fetch_optional(&mut conn)
+        .await?;
+    if exists.is_none() {
+        sqlx::query(&format!("CREATE ROLE {DEMO_ROLE} LOGIN CREATEDB"))
+            .execute(&mut conn)
+            .await
+            .with_context(|| {
+                format!("creating the role {DEMO_ROLE} (Odoo refuses to run as postgres)")
+            })?;
+        println!("== created the PostgreSQL role {DEMO_ROLE} (Odoo refuses to run as postgres)");
+    }
+    url.set_username(DEMO_ROLE)
+        .map_err(|()| anyhow!("--odoo-database-url cannot carry a user name"))?;
+    Ok((DEMO_ROLE.to_string(), url.to_string()))
+}
+
+/// The demo's database on the user's server, reached as the demo's role.
 fn db_url(server: &str, db: &str) -> anyhow::Result<String> {
     let mut u = reqwest::Url::parse(server).context("--odoo-database-url is not a URL")?;
     u.set_path(&format!("/{db}"));
@@ -259,12 +291,8 @@ pub fn run(o: Options) -> anyhow::Result<i32> {
         "odooops_demo_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let server = reqwest::Url::parse(&s.database_url).context("the PostgreSQL URL")?;
-    let db_user = if server.username().is_empty() {
-        "postgres".to_string()
-    } else {
-        server.username().to_string()
-    };
+    let rt = tokio::runtime::Runtime::new()?;
+    let (db_user, odoo_server) = rt.block_on(odoo_role(&s.database_url))?;
     let root = work.join("host");
     let odoo_port = free_port()?;
     let caddy = on_path("caddy");
@@ -305,7 +333,6 @@ pub fn run(o: Options) -> anyhow::Result<i32> {
     } else {
         println!("== no --odoo-python: the first release builds a virtualenv with pip (minutes)");
     }
-    let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let running = sim::start_with("127.0.0.1:0", sim::SimOptions::default()).await?;
         println!("== provider simulator on {}", running.url());
@@ -322,7 +349,7 @@ pub fn run(o: Options) -> anyhow::Result<i32> {
         engine.secrets = Arc::new(
             StaticSecrets::default()
                 .with("DIGITALOCEAN_TOKEN", "test-token-demo")
-                .with("DEMO_DB_URL", &db_url(&s.database_url, &db)?),
+                .with("DEMO_DB_URL", &db_url(&odoo_server, &db)?),
         );
         let ctx = Context {
             actor: "demo".into(),

@@ -70,6 +70,25 @@ pub struct Cli {
     /// replicas): more than one needs a shared PostgreSQL store, never the SQLite file.
     #[arg(long, global = true, env = "ODOOOPS_REPLICAS", default_value_t = 1)]
     pub replicas: u32,
+    /// Read the SSOT from this git remote instead of --ssot: its --ssot-git-branch at
+    /// --ssot-git-path, exported under DATA_DIR/ssot/. `odooops run` fetches it on every
+    /// resync and falls back to the last valid revision when the head is invalid.
+    #[arg(long, global = true, env = "ODOOOPS_SSOT_GIT")]
+    pub ssot_git: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "ODOOOPS_SSOT_GIT_BRANCH",
+        default_value = "main"
+    )]
+    pub ssot_git_branch: String,
+    /// The SSOT's directory inside the repository (default: its root).
+    #[arg(long, global = true, env = "ODOOOPS_SSOT_GIT_PATH", default_value = "")]
+    pub ssot_git_path: String,
+    /// Registry key (a variable of this process's environment) of the SSOT repository's
+    /// credentials: a token for https URLs, an OpenSSH private key otherwise.
+    #[arg(long, global = true, env = "ODOOOPS_SSOT_GIT_CREDENTIALS")]
+    pub ssot_git_credentials: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -375,6 +394,40 @@ pub(crate) enum SsotRef<'a> {
     Dir(&'a std::path::Path),
 }
 
+/// The SSOT's git source, when `--ssot-git` names one.
+fn git_source(
+    url: Option<String>,
+    branch: String,
+    path: String,
+    credentials: Option<String>,
+) -> anyhow::Result<Option<crate::git::SsotSource>> {
+    use crate::provider::SecretSource as _;
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let auth = match credentials {
+        None => crate::git::GitAuth::None,
+        Some(key) => {
+            let value = crate::provider::EnvSecrets.get(&key).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--ssot-git-credentials {key}: the variable is not set in this process's environment"
+                )
+            })?;
+            if url.starts_with("https://") || url.starts_with("http://") {
+                crate::git::GitAuth::Token(value)
+            } else {
+                crate::git::GitAuth::SshKey(value)
+            }
+        }
+    };
+    Ok(Some(crate::git::SsotSource::Git {
+        url,
+        branch,
+        path,
+        auth,
+    }))
+}
+
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let Cli {
         ssot,
@@ -382,9 +435,31 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         data_dir,
         sim,
         replicas,
+        ssot_git,
+        ssot_git_branch,
+        ssot_git_path,
+        ssot_git_credentials,
         command,
     } = cli;
     let _ = REPLICAS.set(replicas);
+    let source = git_source(
+        ssot_git,
+        ssot_git_branch,
+        ssot_git_path,
+        ssot_git_credentials,
+    )?;
+    // A git source: every command but the controller reads its head (exported under the
+    // data directory); the controller follows it itself.
+    let ssot = match (&source, &command) {
+        (Some(src), c) if !matches!(c, Command::Run(_)) => {
+            let rt = tokio::runtime::Runtime::new()?;
+            let out = rt
+                .block_on(src.checkout(&data_dir))
+                .with_context(|| format!("reading the SSOT from {}", src.key()))?;
+            out.dir
+        }
+        _ => ssot,
+    };
     let target = || reconcile::Target {
         sim: sim.as_deref(),
         database_url: database_url.as_deref(),
@@ -535,7 +610,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             &data_dir,
             serve.then_some(listen.as_str()),
         ),
-        Command::Run(args) => run::run(&ssot, database_url, &data_dir, sim, args),
+        Command::Run(args) => run::run(&ssot, source, database_url, &data_dir, sim, args),
         Command::Serve { listen } => serve::run(&ssot, database_url.as_deref(), &data_dir, &listen),
     }
 }

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Address of /metrics, /healthz and /readyz (port 0: any free port, printed).
+    /// Address of /metrics, /healthz and /readyz (port 0: any free port, printed); in a
+    /// cluster, 0.0.0.0:9464 so Prometheus can scrape it. `--metrics-listen` is the same flag.
     #[arg(
         long,
+        visible_alias = "metrics-listen",
         default_value = "127.0.0.1:9464",
         env = "ODOOOPS_CONTROLLER_LISTEN"
     )]
@@ -82,6 +84,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(
     ssot_dir: &Path,
+    source: Option<crate::git::SsotSource>,
     database_url: Option<String>,
     data_dir: &Path,
     sim: Option<String>,
@@ -91,6 +94,7 @@ pub fn run(
         anyhow::bail!("--jitter {}: expected a fraction from 0 to 0.9", a.jitter);
     }
     let mut opts = Options::new(ssot_dir.to_path_buf(), data_dir.to_path_buf());
+    opts.source = source;
     opts.database_url = database_url;
     opts.sim = sim;
     opts.replicas = super::REPLICAS.get().copied().unwrap_or(1);
@@ -128,7 +132,8 @@ pub fn run(
     Ok(EXIT_OK)
 }
 
-async fn wait_for_signal() {
+/// The first SIGTERM or SIGINT (as a container's PID 1, where neither has a default action).
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
@@ -148,13 +153,26 @@ async fn wait_for_signal() {
 /// one arena is not reused by another, so the resident size drifts far above what is in
 /// use. Two arenas keep it close (measured in BENCHMARKS.md). An explicit
 /// `MALLOC_ARENA_MAX` in the environment wins.
+///
+/// Large buffers (a batch's plan as JSON text, a list page) are mapped and unmapped on
+/// their own: glibc otherwise raises its mmap threshold after the first such free, and the
+/// next ones are carved from the heap, where they stay resident. An explicit
+/// `MALLOC_MMAP_THRESHOLD_` wins.
 fn few_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter; it is called before the runtime
-        // starts its threads, with a documented option and value.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
+    {
+        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            // SAFETY: mallopt only sets an allocator parameter; it is called before the
+            // runtime starts its threads, with a documented option and value.
+            unsafe {
+                libc::mallopt(libc::M_ARENA_MAX, 2);
+            }
+        }
+        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+            // SAFETY: as above; 256 KiB is within the documented range.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+            }
         }
     }
 }

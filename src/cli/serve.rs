@@ -23,13 +23,14 @@ pub fn run(
     })
 }
 
-/// Bind, print the URL and serve until interrupted (Ctrl-C).
+/// Bind, print the URL and serve until SIGTERM or SIGINT: the listener stops accepting,
+/// requests in flight finish, and the process exits 0.
 pub async fn serve(store: Store, mut cfg: Config, listen: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen} (is another console running there?)"))?;
     let addr = listener.local_addr()?;
-    if !addr.ip().is_loopback() && cfg.auth.public_read {
+    if !addr.ip().is_loopback() && cfg.auth.any_public() {
         eprintln!("warning: publicRead is on and the console listens on {addr}, beyond loopback");
     }
     for key in &cfg.auth.missing {
@@ -40,7 +41,8 @@ pub async fn serve(store: Store, mut cfg: Config, listen: &str) -> anyhow::Resul
     let app = console::router(store, cfg);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+            super::run::wait_for_signal().await;
+            eprintln!("== signal received: the console stops");
         })
         .await
         .context("serving the console")?;

@@ -1,6 +1,7 @@
 //! `/api/**` handlers: the pages' data as JSON in the envelope, and operator actions.
 
-use super::auth::Principal;
+use super::access::Scope;
+use super::auth::{Principal, Role};
 use super::data::{self, EventQuery};
 use super::errors::{ok, ApiError, ApiResult, Data, Query};
 use super::views;
@@ -11,20 +12,52 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub async fn overview(State(st): State<AppState>) -> ApiResult<data::Overview> {
+/// The query of a route that takes no parameter: any parameter is refused (400, named), so a
+/// caller never mistakes an ignored parameter for an honoured one.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// `limit`: absent means `default`; anything but an integer in `1..=max` is a 400 naming it
+/// (`invalid_query` when it is not an integer, `bad_request` when it is out of bounds).
+pub fn parse_limit(v: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
+    let Some(v) = v else { return Ok(default) };
+    let shown = v.chars().take(64).collect::<String>();
+    match v.trim().parse::<i64>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        Ok(_) => Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {max}, got {shown}"
+        ))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("limit: expected an integer from 1 to {max}, got {shown:?}"),
+        )),
+    }
+}
+
+pub async fn overview(
+    State(st): State<AppState>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<data::Overview> {
     Ok(ok(data::overview(&st).await?))
 }
 
-pub async fn environments(State(st): State<AppState>) -> ApiResult<Vec<data::EnvHealth>> {
+pub async fn environments(
+    State(st): State<AppState>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<Vec<data::EnvHealth>> {
     Ok(ok(data::environment_list(&st).await?))
 }
 
 pub async fn environment(
     State(st): State<AppState>,
     Path(name): Path<String>,
+    Query(NoParams {}): Query<NoParams>,
 ) -> ApiResult<views::EnvPage> {
     Ok(ok(views::environment(&st, &name).await?))
 }
@@ -32,11 +65,14 @@ pub async fn environment(
 pub async fn plan(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    Query(NoParams {}): Query<NoParams>,
 ) -> ApiResult<views::PlanView> {
     Ok(ok(views::plan(&st, &id).await?))
 }
 
+/// `/api/jobs`' query.
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct JobFilter {
     pub status: Option<String>,
 }
@@ -49,10 +85,12 @@ pub async fn jobs(
     Ok(ok(views::jobs(&st, status.as_deref()).await?))
 }
 
+/// `/api/drift/history`'s query.
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryFilter {
     pub environment: Option<String>,
-    pub days: Option<i64>,
+    pub days: Option<String>,
 }
 
 pub async fn drift_history(
@@ -60,89 +98,177 @@ pub async fn drift_history(
     Query(q): Query<HistoryFilter>,
 ) -> ApiResult<views::DriftHistory> {
     let env = q.environment.filter(|e| !e.is_empty());
-    let days = q.days.unwrap_or(views::DRIFT_DAYS);
+    let days = parse_days(q.days.as_deref())?;
     Ok(ok(views::drift_history(&st, env.as_deref(), days).await?))
 }
 
+/// `days`: absent means [`views::DRIFT_DAYS`]; anything but an integer is a 400 naming it
+/// (`invalid_query`, as `limit`); the bounds are checked by [`views::drift_history`].
+fn parse_days(v: Option<&str>) -> Result<i64, ApiError> {
+    let Some(v) = v else {
+        return Ok(views::DRIFT_DAYS);
+    };
+    v.trim().parse::<i64>().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!(
+                "days: expected an integer from 1 to 365, got {:?}",
+                v.chars().take(64).collect::<String>()
+            ),
+        )
+    })
+}
+
+/// `/api/drift`'s query.
 #[derive(Deserialize, Default)]
-pub struct EnvFilter {
+#[serde(deny_unknown_fields)]
+pub struct DriftParams {
     pub environment: Option<String>,
-    pub limit: Option<i64>,
+    pub limit: Option<String>,
 }
 
 pub async fn drift(
     State(st): State<AppState>,
-    Query(q): Query<EnvFilter>,
+    Query(q): Query<DriftParams>,
 ) -> ApiResult<data::Drift> {
     let env = q.environment.filter(|e| !e.is_empty());
-    Ok(ok(data::drift(&st, env.as_deref(), q.limit).await?))
+    let limit = parse_limit(q.limit.as_deref(), data::DRIFT_LIST, 1000)?;
+    Ok(ok(data::drift(&st, env.as_deref(), Some(limit)).await?))
 }
 
-pub async fn runs(State(st): State<AppState>) -> ApiResult<data::Runs> {
-    Ok(ok(data::runs(&st).await?))
+/// `/api/runs`'s query.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RunsParams {
+    pub limit: Option<String>,
 }
 
-pub async fn run(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<data::RunDetail> {
+pub async fn runs(
+    State(st): State<AppState>,
+    Query(q): Query<RunsParams>,
+) -> ApiResult<data::Runs> {
+    let limit = parse_limit(q.limit.as_deref(), data::RUN_LIST, 1000)?;
+    Ok(ok(data::runs_limited(&st, limit).await?))
+}
+
+pub async fn run(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<data::RunDetail> {
     Ok(ok(data::run(&st, &id).await?))
 }
 
 pub async fn run_events(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    Query(NoParams {}): Query<NoParams>,
 ) -> ApiResult<Vec<crate::store::Event>> {
     Ok(ok(data::run(&st, &id).await?.events))
 }
 
-pub async fn job(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<data::JobView> {
+pub async fn job(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<data::JobView> {
     Ok(ok(data::job(&st, &id).await?))
 }
 
-pub async fn gates(State(st): State<AppState>) -> ApiResult<data::Gates> {
+pub async fn gates(
+    State(st): State<AppState>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<data::Gates> {
     Ok(ok(data::gates(&st).await?))
 }
 
-pub async fn backups(State(st): State<AppState>) -> ApiResult<data::Backups> {
+pub async fn backups(
+    State(st): State<AppState>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<data::Backups> {
     Ok(ok(data::backups(&st).await?))
 }
 
-pub async fn modules(State(st): State<AppState>) -> ApiResult<Vec<data::EnvModules>> {
+pub async fn modules(
+    State(st): State<AppState>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<Vec<data::EnvModules>> {
     Ok(ok(data::modules(&st)))
 }
 
-pub async fn secrets(State(st): State<AppState>) -> ApiResult<data::Secrets> {
+pub async fn secrets(
+    State(st): State<AppState>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<data::Secrets> {
     Ok(ok(data::secrets(&st).await?))
+}
+
+/// `/api/events`'s query (the events page's, with unknown parameters refused).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EventParams {
+    pub environment: Option<String>,
+    pub level: Option<String>,
+    pub correlation_id: Option<String>,
+    pub since: Option<String>,
+    pub limit: Option<String>,
 }
 
 pub async fn events(
     State(st): State<AppState>,
-    Query(q): Query<EventQuery>,
+    Query(q): Query<EventParams>,
 ) -> ApiResult<Vec<crate::store::Event>> {
+    let limit = parse_limit(q.limit.as_deref(), 200, 1000)?;
+    let q = EventQuery {
+        environment: q.environment,
+        level: q.level,
+        correlation_id: q.correlation_id,
+        since: q.since,
+        limit: Some(limit),
+    };
     Ok(ok(data::events(&st, &q).await?))
 }
 
 pub async fn inventory(
     State(st): State<AppState>,
+    Query(NoParams {}): Query<NoParams>,
 ) -> ApiResult<Vec<crate::store::InventoryObject>> {
     Ok(ok(data::inventory(&st).await?))
 }
 
-pub async fn settings(State(st): State<AppState>) -> ApiResult<data::Settings> {
+pub async fn settings(
+    State(st): State<AppState>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<data::Settings> {
     Ok(ok(data::settings(&st).await?))
+}
+
+/// `/api/artifacts/{id}`: the artifact's metadata and where its content is.
+#[derive(Serialize, JsonSchema)]
+pub struct ArtifactAnswer {
+    pub artifact: crate::store::Artifact,
+    pub links: ArtifactLinks,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ArtifactLinks {
+    /// The content (`/artifacts/{sha256}`), served with its media type.
+    pub content: String,
 }
 
 pub async fn artifact(
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<serde_json::Value> {
-    crate::store::validate_artifact_id(&id)?;
-    let a = st
-        .store
-        .artifact(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("artifact {id} not found")))?;
-    Ok(ok(
-        json!({"artifact": a, "links": {"content": format!("/artifacts/{id}")}}),
-    ))
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<ArtifactAnswer> {
+    let a = data::artifact(&st, &id).await?;
+    Ok(ok(ArtifactAnswer {
+        links: ArtifactLinks {
+            content: format!("/artifacts/{}", a.sha256),
+        },
+        artifact: a,
+    }))
 }
 
 /// Test-only route (mounted with `Config::test_routes`): proves panics become JSON 500s.
@@ -197,13 +323,21 @@ impl ActionBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ActionAnswer {
     pub action: String,
     /// True when this Idempotency-Key was seen before and the first answer is returned.
     pub replayed: bool,
     pub job: QueueJob,
-    pub links: serde_json::Value,
+    pub links: JobAnswerLinks,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct JobAnswerLinks {
+    /// `/api/jobs/{id}`.
+    pub job: String,
+    /// `/jobs/{id}`.
+    pub page: String,
 }
 
 fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -278,9 +412,15 @@ async fn action_payload(
             let plan_id = match body.field("plan_id") {
                 Some(v) => {
                     let id = uuid_field("plan_id", v)?;
-                    let plan = st.store.plan(id).await?.ok_or_else(|| {
-                        unprocessable("unknown_plan", format!("plan_id: no plan {id}"))
-                    })?;
+                    let plan = match st.store.plan(id).await? {
+                        Some(p) if super::access::plan_visible(st, &p).await? => p,
+                        _ => {
+                            return Err(unprocessable(
+                                "unknown_plan",
+                                format!("plan_id: no plan {id}"),
+                            ))
+                        }
+                    };
                     if plan.status != "planned" {
                         return Err(unprocessable(
                             "plan_not_applicable",
@@ -299,7 +439,8 @@ async fn action_payload(
         "restore" => {
             let v = body.field("backup_id").unwrap_or_default();
             let id = uuid_field("backup_id", v)?;
-            if st.store.backup(id).await?.is_none() {
+            let backup = st.store.backup(id).await?;
+            if !backup.is_some_and(|b| super::access::visible(st, Some(&b.environment))) {
                 return Err(unprocessable(
                     "unknown_backup",
                     format!("backup_id: no backup {id}"),
@@ -363,6 +504,42 @@ fn body_request(kind: &str, body: &ActionBody) -> serde_json::Value {
     serde_json::Value::Object(out)
 }
 
+/// Writes need the operator role on the project of every environment the action names, or
+/// on every project when it names none. An environment outside the scope is answered as an
+/// unknown one (422), so its existence is not revealed. Checked before an Idempotency-Key
+/// replay, so a replay never shows another project's job.
+fn operator_on_targets(st: &AppState, kind: &str, body: &ActionBody) -> Result<(), ApiError> {
+    let scope = Scope::current();
+    let ssot = st.ssot.as_ref();
+    let need = |role: Option<Role>, what: String| -> Result<(), ApiError> {
+        match role {
+            Some(Role::Operator) => Ok(()),
+            _ => Err(ApiError::forbidden(format!(
+                "the {kind} action on {what} needs the operator role there"
+            ))),
+        }
+    };
+    let targets: Vec<(&str, &str)> = ["environment", "from"]
+        .iter()
+        .filter_map(|f| body.field(f).map(|v| (*f, v)))
+        .collect();
+    if targets.is_empty() {
+        return need(scope.role_on_all(ssot), "every project".into());
+    }
+    for (field, env) in targets {
+        match scope.role_on_env(ssot, env) {
+            None => {
+                return Err(unprocessable(
+                    "unknown_environment",
+                    format!("{field}: no environment {env:?} in the SSOT"),
+                ))
+            }
+            role => need(role, format!("environment {env:?}"))?,
+        }
+    }
+    Ok(())
+}
+
 /// Validate and enqueue an action; returns the answer and whether the job is new.
 pub async fn enqueue_action(
     st: &AppState,
@@ -388,6 +565,7 @@ pub async fn enqueue_action(
             "send an Idempotency-Key header: 1-200 printable ASCII characters, unique per intended action",
         ));
     }
+    operator_on_targets(st, kind, body)?;
     let request = body_request(kind, body);
     let key = format!("console:{kind}:{idempotency_key}");
     let check = |job: &QueueJob| -> Result<(), ApiError> {
@@ -402,7 +580,10 @@ pub async fn enqueue_action(
     let answer = |job: QueueJob, replayed: bool| ActionAnswer {
         action: kind.to_string(),
         replayed,
-        links: json!({"job": format!("/api/jobs/{}", job.id), "page": format!("/jobs/{}", job.id)}),
+        links: JobAnswerLinks {
+            job: format!("/api/jobs/{}", job.id),
+            page: format!("/jobs/{}", job.id),
+        },
         job,
     };
     // A replay answers with the first job even when its inputs have changed since (the plan

@@ -1,10 +1,14 @@
 //! Bearer-token authentication and roles. Tokens are the values of secret-registry keys named
-//! in the Project's `console.tokens`, read from the process environment once at start-up and
-//! kept only as sha256 hashes; comparison is constant time. Forms use a double-submit CSRF
-//! cookie.
+//! in a Project's `console.tokens`, read from the process environment once at start-up and
+//! kept only as sha256 hashes, each with its project and role; comparison is constant time
+//! (`subtle`). What a token (or an anonymous reader, through `publicRead`) may see is its
+//! [`Scope`]. Forms use a double-submit CSRF cookie.
 
+pub use super::access::Scope;
 use crate::ssot::{ConsoleRole, Ssot};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use subtle::ConstantTimeEq as _;
 
 /// Who is asking, by role; `Anonymous` only reads when `publicRead` is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -28,16 +32,21 @@ impl Role {
 /// The principal of a request, put in its extensions by the auth middleware.
 #[derive(Clone, Copy, Debug)]
 pub struct Principal {
+    /// The token's best role over its projects (Anonymous without a token).
     pub role: Role,
     /// The credential came from the Authorization header (not a cookie).
     pub via_header: bool,
 }
 
-/// Configured tokens (hashes only) and the public-read switch.
+/// Configured tokens (hashes only, each with its project) and the public-read switches.
 #[derive(Clone, Debug, Default)]
 pub struct Auth {
+    /// Every project readable without a token (the demo's loopback console).
     pub public_read: bool,
-    tokens: Vec<([u8; 32], Role)>,
+    /// Projects readable without a token (their `console.publicRead`).
+    pub public_projects: BTreeSet<String>,
+    /// (sha256 of the token, role, project: None for every project).
+    tokens: Vec<([u8; 32], Role, Option<String>)>,
     /// Registry keys named as tokens whose env var was unset at start-up.
     pub missing: Vec<String>,
 }
@@ -46,16 +55,10 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// Constant-time equality of two byte strings of the same length (length is not secret).
+/// Constant-time equality of two byte strings (`subtle`); a length mismatch is `false` at
+/// once (the length is not secret: tokens are compared as sha256 hashes).
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut diff = 0u8;
-    for (x, y) in a.iter().zip(b) {
-        diff |= x ^ y;
-    }
-    std::hint::black_box(diff) == 0
+    a.ct_eq(b).into()
 }
 
 impl Auth {
@@ -65,35 +68,84 @@ impl Auth {
         let mut auth = Auth::default();
         for p in ssot.projects() {
             let Some(c) = &p.spec.console else { continue };
-            auth.public_read |= c.public_read;
+            let project = &p.metadata.name;
+            if c.public_read {
+                auth.public_projects.insert(project.clone());
+            }
             for t in &c.tokens {
                 let role = match t.role {
                     ConsoleRole::Viewer => Role::Viewer,
                     ConsoleRole::Operator => Role::Operator,
                 };
                 match lookup(&t.secret).filter(|v| !v.is_empty()) {
-                    Some(v) => auth.add_token(&v, role),
-                    None => auth.missing.push(t.secret.clone()),
+                    Some(v) => auth.add_project_token(&v, role, project),
+                    None => {
+                        if !auth.missing.contains(&t.secret) {
+                            auth.missing.push(t.secret.clone())
+                        }
+                    }
                 }
             }
         }
         auth
     }
 
+    /// A token with `role` on every project.
     pub fn add_token(&mut self, token: &str, role: Role) {
-        self.tokens.push((sha256(token.as_bytes()), role));
+        self.tokens.push((sha256(token.as_bytes()), role, None));
+    }
+
+    /// A token with `role` on one project.
+    pub fn add_project_token(&mut self, token: &str, role: Role, project: &str) {
+        self.tokens
+            .push((sha256(token.as_bytes()), role, Some(project.to_string())));
     }
 
     pub fn token_count(&self, role: Role) -> usize {
-        self.tokens.iter().filter(|(_, r)| *r == role).count()
+        self.tokens.iter().filter(|(_, r, _)| *r == role).count()
     }
 
-    /// The role of a presented token, or None. Every configured hash is compared (no early
-    /// exit), each in constant time.
+    /// Whether anything is readable without a token.
+    pub fn any_public(&self) -> bool {
+        self.public_read || !self.public_projects.is_empty()
+    }
+
+    /// What a reader without a token sees: the `publicRead` projects.
+    pub fn anonymous_scope(&self) -> Scope {
+        let mut s = Scope::none();
+        if self.public_read {
+            s.grant_all(Role::Anonymous);
+        }
+        for p in &self.public_projects {
+            s.grant(p, Role::Anonymous);
+        }
+        s
+    }
+
+    /// What a presented token sees (with the `publicRead` projects), or None when it is not
+    /// a configured token. Every configured hash is compared (no early exit), each in
+    /// constant time.
+    pub fn scope_of(&self, token: &str) -> Option<Scope> {
+        let h = sha256(token.as_bytes());
+        let mut scope = self.anonymous_scope();
+        let mut found = false;
+        for (hash, role, project) in &self.tokens {
+            if ct_eq(hash, &h) {
+                found = true;
+                match project {
+                    Some(p) => scope.grant(p, *role),
+                    None => scope.grant_all(*role),
+                }
+            }
+        }
+        found.then_some(scope)
+    }
+
+    /// The best role of a presented token over its projects, or None.
     pub fn role_of(&self, token: &str) -> Option<Role> {
         let h = sha256(token.as_bytes());
         let mut found: Option<Role> = None;
-        for (hash, role) in &self.tokens {
+        for (hash, role, _) in &self.tokens {
             if ct_eq(hash, &h) {
                 found = Some(found.map_or(*role, |f| f.max(*role)));
             }
@@ -152,6 +204,15 @@ mod tests {
         assert_eq!(a.role_of("view-token"), Some(Role::Viewer));
         assert_eq!(a.role_of("op-token"), Some(Role::Operator));
         assert_eq!(a.role_of("nope"), None);
+        let mut p = Auth::default();
+        p.public_projects.insert("b".into());
+        p.add_project_token("a-view-token", Role::Viewer, "a");
+        let s = p.scope_of("a-view-token").expect("a configured token");
+        assert_eq!(s.role_on("a"), Some(Role::Viewer));
+        assert_eq!(s.role_on("b"), Some(Role::Anonymous));
+        assert_eq!(s.role_on("c"), None);
+        assert!(p.scope_of("nope").is_none());
+        assert_eq!(p.anonymous_scope().role_on("a"), None);
         assert!(ct_eq(b"abc", b"abc"));
         assert!(!ct_eq(b"abc", b"abd"));
         assert!(!ct_eq(b"abc", b"ab"));

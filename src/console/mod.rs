@@ -4,14 +4,17 @@
 //!
 //! Layers, outermost first: body limit → envelope (rewrites any non-JSON `/api` error from
 //! the framework into the envelope) → panic catcher (JSON 500 on `/api`, HTML elsewhere) →
-//! authentication (bearer token or cookie, roles) → handlers.
+//! authentication (bearer token or cookie, roles, the request's project [`access::Scope`]) →
+//! handlers (which see only what the scope covers).
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod charts;
 pub mod data;
 pub mod errors;
 pub mod html;
+pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod views;
@@ -161,7 +164,7 @@ pub fn router(store: Store, cfg: Config) -> Router {
         .route("/favicon.ico", get(favicon))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics::handler))
         .nest("/api", api)
         .route("/api", get(api_no_route))
         .fallback(pages::not_found)
@@ -232,49 +235,6 @@ async fn readyz(State(st): State<AppState>) -> Result<errors::Data<serde_json::V
     Ok(errors::ok(serde_json::json!({"status": "ready"})))
 }
 
-async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
-    use std::fmt::Write as _;
-    let drift = st.store.open_drift_by_env().await?;
-    let depth = st.store.queue_depth().await?;
-    let runs = st.store.runs_by_status().await?;
-    let mut out = String::new();
-    out.push_str("# HELP odooops_drift_resources Open drift findings per environment.\n# TYPE odooops_drift_resources gauge\n");
-    for d in &drift {
-        let _ = writeln!(
-            out,
-            "odooops_drift_resources{{environment=\"{}\"}} {}",
-            prom_label(&d.environment),
-            d.open
-        );
-    }
-    out.push_str("# HELP odooops_queue_depth Jobs queued or claimed on the work queue.\n# TYPE odooops_queue_depth gauge\n");
-    let _ = writeln!(out, "odooops_queue_depth {depth}");
-    out.push_str("# HELP odooops_runs_total Runs recorded in the evidence store, by status.\n# TYPE odooops_runs_total counter\n");
-    for r in &runs {
-        let _ = writeln!(
-            out,
-            "odooops_runs_total{{status=\"{}\"}} {}",
-            prom_label(&r.status),
-            r.count
-        );
-    }
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response())
-}
-
-/// A Prometheus label value, escaped (also used by the controller's /metrics).
-pub(crate) fn prom_label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 /// Routes that need no token: probes, the stylesheet, the login form and the webhooks (which
 /// authenticate by signature).
 fn is_public(path: &str) -> bool {
@@ -300,16 +260,18 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
         role: Role::Anonymous,
         via_header: false,
     };
+    let mut scope = st.auth.anonymous_scope();
     let presented = header_token
         .clone()
         .or_else(|| cookie_token.clone().filter(|c| !c.is_empty()));
     if let Some(tok) = &presented {
-        match st.auth.role_of(tok) {
-            Some(role) => {
+        match st.auth.scope_of(tok) {
+            Some(s) => {
                 principal = Principal {
-                    role,
+                    role: st.auth.role_of(tok).unwrap_or(Role::Anonymous),
                     via_header: header_token.is_some(),
-                }
+                };
+                scope = s;
             }
             None if !is_public(&path) => {
                 return deny(
@@ -332,7 +294,13 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
         } else {
             principal.role
         };
-        let allowed = role >= needed || (!write && st.auth.public_read);
+        // Reads need some project in scope (a token's, or a publicRead one); writes an
+        // operator role somewhere, checked per project by the action itself.
+        let allowed = if write {
+            role >= needed
+        } else {
+            !scope.is_empty()
+        };
         if !allowed {
             let err = if role == Role::Anonymous {
                 ApiError::unauthorized()
@@ -347,7 +315,7 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
         }
     }
     req.extensions_mut().insert(principal);
-    next.run(req).await
+    scope.run(next.run(req)).await
 }
 
 fn deny(api: bool, err: ApiError) -> Response {

@@ -1,8 +1,14 @@
 //! `/api/openapi.json`: an OpenAPI 3.0 document generated from [`API_ROUTES`], the table the
-//! tests hold the router to.
+//! tests hold the router to. It is served as the document itself (not in the envelope), so
+//! Swagger UI and client generators read it. Response schemas are typed: each route's `data`
+//! is the JSON Schema of the Rust type its handler serializes (`schemars`, OpenAPI 3.0 dialect),
+//! under `components/schemas`, inside the `{"ok":true,"data":…}` envelope; every error is the
+//! `Error` envelope.
 
-use super::errors::{ok, Data};
+use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
+use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +60,7 @@ pub const API_ROUTES: &[ApiRoute] = &[
         "get",
         "/api/environments/{name}",
         Access::Read,
-        "One environment: desired settings, last backup, gates, open drift",
+        "One environment's page: health, serving release, releases and deploy timings, managed objects, inventory, drift, backups, gates, jobs, runs",
     ),
     r(
         "get",
@@ -64,9 +70,27 @@ pub const API_ROUTES: &[ApiRoute] = &[
     ),
     r(
         "get",
+        "/api/drift/history",
+        Access::Read,
+        "Drift over time: the lives of the findings open in the last `days` days and those resolved since (?environment=&days=)",
+    ),
+    r(
+        "get",
+        "/api/plans/{id}",
+        Access::Read,
+        "One saved plan: the run that made it, its diffs, the actions carrying it out, the runs that applied it",
+    ),
+    r(
+        "get",
+        "/api/jobs",
+        Access::Read,
+        "Work-queue jobs, most recently updated first (?status=)",
+    ),
+    r(
+        "get",
         "/api/runs",
         Access::Read,
-        "Recent runs and queue jobs",
+        "Recent runs (?limit=), queue jobs and saved plans awaiting apply",
     ),
     r(
         "get",
@@ -231,6 +255,28 @@ fn query_params(path: &str) -> Vec<Value> {
                 "At most this many open findings in `open`, most recently seen first (the counts cover all)",
             ),
         ],
+        "/api/drift/history" => vec![
+            query(
+                "environment",
+                json!({"type": "string"}),
+                "Only this environment's findings (empty: all)",
+            ),
+            query(
+                "days",
+                json!({"type": "integer", "minimum": 1, "maximum": 365, "default": 30}),
+                "How many days back, ending now",
+            ),
+        ],
+        "/api/jobs" => vec![query(
+            "status",
+            json!({"type": "string", "enum": super::views::JOB_STATUSES}),
+            "Only jobs of this status (empty: all)",
+        )],
+        "/api/runs" => vec![query(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}),
+            "At most this many runs, newest first",
+        )],
         "/api/events" => vec![
             query(
                 "environment",
@@ -262,12 +308,125 @@ fn query_params(path: &str) -> Vec<Value> {
     }
 }
 
-fn response(description: &str, schema: &str) -> Value {
-    json!({"description": description, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+fn error(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
 }
 
-fn error(description: &str) -> Value {
-    response(description, "Error")
+/// A success answer: the envelope around the route's `data` schema.
+fn ok_response(description: &str, data: &Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {
+        "type": "object",
+        "required": ["ok", "data"],
+        "properties": {"ok": {"type": "boolean", "enum": [true]}, "data": data}
+    }}}})
+}
+
+/// Schemas of what the handlers serialize, in the OpenAPI 3.0 dialect (`nullable`, refs under
+/// `#/components/schemas`).
+struct Schemas(SchemaGenerator);
+
+impl Schemas {
+    fn new() -> Schemas {
+        let settings = SchemaSettings::openapi3().with(|s| {
+            s.contract = Contract::Serialize;
+            s.meta_schema = None;
+        });
+        Schemas(settings.into_generator())
+    }
+
+    /// The schema of `T` (a `$ref` for named types), with the dialect's transforms applied.
+    fn of<T: JsonSchema>(&mut self) -> Value {
+        let mut schema: Schema = self.0.subschema_for::<T>();
+        for t in self.0.transforms_mut() {
+            t.transform(&mut schema);
+        }
+        let mut v = schema.to_value();
+        fix_dialect(&mut v);
+        v
+    }
+
+    fn definitions(mut self) -> Map<String, Value> {
+        let mut defs = self.0.take_definitions(true);
+        for v in defs.values_mut() {
+            fix_dialect(v);
+        }
+        defs
+    }
+}
+
+/// What `schemars`' OpenAPI 3.0 output still holds that 3.0 does not allow, fixed in one
+/// schema and its subschemas: a `true` schema (any value) becomes `{}`, and a tuple's
+/// `items: [a, b]` becomes `items: {anyOf: [a, b]}`. Only schema positions are visited
+/// (`nullable: true` and `default` values are not schemas).
+fn fix_dialect(v: &mut Value) {
+    match v {
+        Value::Bool(true) => *v = json!({}),
+        Value::Object(o) => {
+            if let Some(Value::Array(items)) = o.get("items").cloned() {
+                let mut uniq: Vec<Value> = Vec::new();
+                for i in items {
+                    if !uniq.contains(&i) {
+                        uniq.push(i);
+                    }
+                }
+                let merged = if uniq.len() == 1 {
+                    uniq.remove(0)
+                } else {
+                    json!({"anyOf": uniq})
+                };
+                o.insert("items".into(), merged);
+                o.remove("additionalItems");
+            }
+            for key in ["items", "not"] {
+                if let Some(child) = o.get_mut(key) {
+                    fix_dialect(child);
+                }
+            }
+            if let Some(Value::Object(_)) = o.get("additionalProperties") {
+                if let Some(child) = o.get_mut("additionalProperties") {
+                    fix_dialect(child);
+                }
+            }
+            if let Some(Value::Object(props)) = o.get_mut("properties") {
+                props.values_mut().for_each(fix_dialect);
+            }
+            for key in ["anyOf", "oneOf", "allOf"] {
+                if let Some(Value::Array(a)) = o.get_mut(key) {
+                    a.iter_mut().for_each(fix_dialect);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The `data` schema of a route's success answer.
+fn data_schema(s: &mut Schemas, route: &ApiRoute) -> Value {
+    use super::{api, data, views, webhooks};
+    use crate::store::{Event, InventoryObject};
+    match route.path {
+        "/api/overview" => s.of::<data::Overview>(),
+        "/api/environments" => s.of::<Vec<data::EnvHealth>>(),
+        "/api/environments/{name}" => s.of::<views::EnvPage>(),
+        "/api/drift" => s.of::<data::Drift>(),
+        "/api/drift/history" => s.of::<views::DriftHistory>(),
+        "/api/plans/{id}" => s.of::<views::PlanView>(),
+        "/api/jobs" => s.of::<Vec<views::JobRow>>(),
+        "/api/runs" => s.of::<data::Runs>(),
+        "/api/runs/{id}" => s.of::<data::RunDetail>(),
+        "/api/runs/{id}/events" | "/api/events" => s.of::<Vec<Event>>(),
+        "/api/jobs/{id}" => s.of::<data::JobView>(),
+        "/api/gates" => s.of::<data::Gates>(),
+        "/api/backups" => s.of::<data::Backups>(),
+        "/api/modules" => s.of::<Vec<data::EnvModules>>(),
+        "/api/secrets" => s.of::<data::Secrets>(),
+        "/api/inventory" => s.of::<Vec<InventoryObject>>(),
+        "/api/settings" => s.of::<data::Settings>(),
+        "/api/artifacts/{id}" => s.of::<api::ArtifactAnswer>(),
+        p if p.starts_with("/api/actions/") => s.of::<api::ActionAnswer>(),
+        p if p.starts_with("/api/webhooks/") => s.of::<webhooks::WebhookAnswer>(),
+        _ => json!({}),
+    }
 }
 
 /// The JSON body an action accepts (unknown fields are refused).
@@ -303,11 +462,17 @@ fn action_body(kind: &str) -> Value {
     body
 }
 
-/// The OpenAPI document: every route with the statuses it really answers, each with the
-/// envelope schema (`Ok` for 2xx, `Error` otherwise).
+/// The OpenAPI document: every route with the statuses it really answers, 2xx with the
+/// route's typed `data` in the envelope, every other status with the `Error` envelope.
 pub fn document() -> Value {
+    let mut schemas = Schemas::new();
     let mut paths = Map::new();
     for route in API_ROUTES {
+        if route.path == "/api/openapi.json" {
+            paths.insert(route.path.to_string(), openapi_route(route));
+            continue;
+        }
+        let data = data_schema(&mut schemas, route);
         let mut params = path_params(route.path);
         params.extend(query_params(route.path));
         let mut responses = Map::new();
@@ -315,16 +480,28 @@ pub fn document() -> Value {
         match route.access {
             Access::Read => {
                 op["security"] = json!([{"bearer": []}, {}]);
-                responses.insert("200".into(), response("OK", "Ok"));
-                if !params.is_empty() {
-                    responses.insert("400".into(), error("A malformed parameter"));
-                }
+                responses.insert("200".into(), ok_response("OK", &data));
+                responses.insert(
+                    "400".into(),
+                    error("A malformed parameter, or a query parameter the route does not take (named in the message)"),
+                );
                 responses.insert(
                     "401".into(),
-                    error("No token (and publicRead is off), or an invalid token"),
+                    error("No token (and no project is publicRead), or an invalid token"),
                 );
                 if route.path.contains('{') {
-                    responses.insert("404".into(), error("Not found"));
+                    responses.insert(
+                        "404".into(),
+                        error("Not found, or of a project the token cannot see"),
+                    );
+                } else if query_params(route.path)
+                    .iter()
+                    .any(|p| p["name"] == "environment")
+                {
+                    responses.insert(
+                        "404".into(),
+                        error("The environment is of a project the token cannot see"),
+                    );
                 }
             }
             Access::Write => {
@@ -342,12 +519,15 @@ pub fn document() -> Value {
                 });
                 responses.insert(
                     "200".into(),
-                    response(
+                    ok_response(
                         "A replay: the job of the first request with this Idempotency-Key",
-                        "Ok",
+                        &data,
                     ),
                 );
-                responses.insert("202".into(), response("Enqueued (Location: the job)", "Ok"));
+                responses.insert(
+                    "202".into(),
+                    ok_response("Enqueued (Location: the job)", &data),
+                );
                 responses.insert(
                     "400".into(),
                     error("Missing Idempotency-Key or malformed JSON"),
@@ -356,7 +536,10 @@ pub fn document() -> Value {
                     "401".into(),
                     error("No operator token in the Authorization header, or an invalid token"),
                 );
-                responses.insert("403".into(), error("The token is not an operator's"));
+                responses.insert(
+                    "403".into(),
+                    error("The token is not an operator's on the project of every environment the action names (none named: on every project)"),
+                );
                 responses.insert("413".into(), error("Body too large"));
                 responses.insert("415".into(), error("Body not application/json"));
                 responses.insert("422".into(), error("A field is wrong for this action: unknown environment, plan or backup, clone into production, or an Idempotency-Key reused for a different request"));
@@ -386,9 +569,9 @@ pub fn document() -> Value {
                 });
                 responses.insert(
                     "200".into(),
-                    response("Processed, or a duplicate delivery", "Ok"),
+                    ok_response("Processed, or a duplicate delivery", &data),
                 );
-                responses.insert("202".into(), response("Accepted: jobs enqueued", "Ok"));
+                responses.insert("202".into(), ok_response("Accepted: jobs enqueued", &data));
                 responses.insert(
                     "400".into(),
                     error("Missing delivery id or malformed payload"),
@@ -398,6 +581,10 @@ pub fn document() -> Value {
                 responses.insert("503".into(), error("The webhook secret is not configured"));
             }
         }
+        responses.insert(
+            "500".into(),
+            error("The evidence store failed (details in the server log)"),
+        );
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
         }
@@ -407,23 +594,10 @@ pub fn document() -> Value {
             .or_insert_with(|| Value::Object(Map::new()));
         entry[route.method] = op;
     }
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "OdooOps console API", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Every answer is a JSON envelope: {\"ok\":true,\"data\":…} or {\"ok\":false,\"error\":{…}}."},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Ok": {
-                    "type": "object",
-                    "required": ["ok", "data"],
-                    "properties": {
-                        "ok": {"type": "boolean", "enum": [true]},
-                        "data": {}
-                    }
-                },
-                "Error": {
+    let mut components = schemas.definitions();
+    components.insert(
+        "Error".into(),
+        json!({
                     "type": "object",
                     "required": ["ok", "error"],
                     "properties": {
@@ -439,10 +613,36 @@ pub fn document() -> Value {
                             }
                         }
                     }
-                }
-            }
+        }),
+    );
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "OdooOps console API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Every answer but this document is a JSON envelope: {\"ok\":true,\"data\":…} or {\"ok\":false,\"error\":{…}}. A token sees the projects it is configured for (and anonymous callers the publicRead projects): lists hold only their environments, and anything else answers 404."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": components
         }
     })
+}
+
+/// `/api/openapi.json` itself: the plain document, no envelope.
+fn openapi_route(route: &ApiRoute) -> Value {
+    json!({"get": {
+        "summary": route.summary,
+        "operationId": operation_id(route),
+        "security": [{"bearer": []}, {}],
+        "responses": {
+            "200": {"description": "The OpenAPI 3.0 document", "content": {"application/json": {"schema": {
+                "type": "object",
+                "required": ["openapi", "info", "paths"],
+                "properties": {"openapi": {"type": "string"}, "info": {"type": "object"}, "paths": {"type": "object"}, "components": {"type": "object"}}
+            }}}},
+            "401": error("No token (and no project is publicRead), or an invalid token"),
+            "500": error("Internal error")
+        }
+    }})
 }
 
 fn operation_id(route: &ApiRoute) -> String {
@@ -458,6 +658,13 @@ fn operation_id(route: &ApiRoute) -> String {
     id
 }
 
-pub async fn handler() -> Data<Value> {
-    ok(document())
+/// The document, built once (it depends only on the code).
+pub fn cached() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(document)
+}
+
+/// `GET /api/openapi.json`: the plain document (Swagger UI and generators read it as is).
+pub async fn handler() -> axum::response::Response {
+    super::errors::json_response(axum::http::StatusCode::OK, cached())
 }

@@ -1,7 +1,10 @@
 //! View models of the control-plane pages: the environment page (Odoo.sh's branch view), the
 //! plan page, the jobs list, the overview board and the drift charts. Shared by the HTML pages
-//! and the JSON API like [`super::data`].
+//! and the JSON API like [`super::data`], and like it scoped to the request's projects (see
+//! [`super::access`]): a record outside the scope is a 404 as a missing one, lists are
+//! filtered, and a run over every environment counts only for a reader of every project.
 
+use super::access::{check_env_filter, fetch, job_visible, plan_visible, sees_all, visible, Scope};
 use super::data::{self, EnvHealth};
 use super::errors::ApiError;
 use super::AppState;
@@ -10,6 +13,7 @@ use crate::store::{
     Action, Backup, Diff, DriftFinding, DriftSpan, GateResult, InventoryObject, ManagedRow, Plan,
     QueueJob, Release, Run, Timestamp,
 };
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -25,7 +29,7 @@ pub const DRIFT_DAYS: i64 = 30;
 // ------------------------------------------------------------------ runs and plans
 
 /// What a run changed, from its summary: a plan's counts, or an apply's outcomes.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, JsonSchema)]
 pub struct Changes {
     pub create: u64,
     pub update: u64,
@@ -100,7 +104,7 @@ pub fn plan_actions(plan: &Plan) -> usize {
 }
 
 /// A planned plan the runs page does not offer for apply, and why.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct SetAside {
     pub plan_id: Uuid,
     pub run_id: Uuid,
@@ -144,7 +148,7 @@ pub async fn triage_planned(st: &AppState, planned: Vec<Plan>) -> R<(Vec<Plan>, 
     Ok((keep, aside))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct PlanView {
     pub plan: Plan,
     /// The run that made the plan.
@@ -161,17 +165,17 @@ pub struct PlanView {
 
 pub async fn plan(st: &AppState, id: &str) -> R<PlanView> {
     let id = data::parse_uuid(id, "plan id")?;
-    let plan = st
-        .store
-        .plan(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("plan {id} not found")))?;
-    let (run, diffs, actions, applied_by) = futures::try_join!(
+    let plan = match st.store.plan(id).await? {
+        Some(p) if plan_visible(st, &p).await? => p,
+        _ => return Err(ApiError::not_found(format!("plan {id} not found"))),
+    };
+    let (run, diffs, actions, mut applied_by) = futures::try_join!(
         st.store.run(plan.run_id),
         st.store.diffs_for_run(plan.run_id),
         st.store.actions_for_plan(id),
         st.store.runs_applying_plan(id),
     )?;
+    applied_by.retain(|r| visible(st, r.environment.as_deref()));
     Ok(PlanView {
         action_count: plan_actions(&plan),
         summary: plan.plan.get("summary").cloned().unwrap_or(Value::Null),
@@ -185,7 +189,7 @@ pub async fn plan(st: &AppState, id: &str) -> R<PlanView> {
 
 // ------------------------------------------------------------------ jobs
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct JobRow {
     #[serde(flatten)]
     pub job: QueueJob,
@@ -208,6 +212,9 @@ impl JobRow {
     }
 }
 
+/// Jobs the jobs list shows.
+pub const JOB_LIST: i64 = 200;
+
 pub const JOB_STATUSES: &[&str] = &["queued", "claimed", "done", "failed"];
 
 pub async fn jobs(st: &AppState, status: Option<&str>) -> R<Vec<JobRow>> {
@@ -219,18 +226,17 @@ pub async fn jobs(st: &AppState, status: Option<&str>) -> R<Vec<JobRow>> {
             )));
         }
     }
-    Ok(st
-        .store
-        .jobs(status, 200)
-        .await?
-        .into_iter()
-        .map(JobRow::of)
-        .collect())
+    let mut jobs = st.store.jobs(status, fetch(st, JOB_LIST)).await?;
+    if !sees_all(st) {
+        jobs.retain(|j| job_visible(st, j));
+        jobs.truncate(JOB_LIST as usize);
+    }
+    Ok(jobs.into_iter().map(JobRow::of).collect())
 }
 
 // ------------------------------------------------------------------ the environment page
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct PolicyView {
     pub name: String,
     pub schedule: String,
@@ -243,7 +249,7 @@ pub struct PolicyView {
     pub next_run: Option<Timestamp>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct EnvPage {
     pub name: String,
     pub project: String,
@@ -294,10 +300,20 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
         .ok_or_else(|| ApiError::not_found(format!("no environment {name:?}: no SSOT loaded")))?;
     let env = ssot
         .environment(name)
+        .filter(|e| Scope::current().role_on(&e.spec.project).is_some())
         .ok_or_else(|| ApiError::not_found(format!("no environment {name:?} in the SSOT")))?;
     let since = crate::store::now() - chrono::Duration::days(DRIFT_DAYS);
     let s = &st.store;
-    let (open, releases, timings, release_total, managed, inventory, open_drift, drift_spans) = futures::try_join!(
+    let (
+        open,
+        mut releases,
+        timings,
+        release_total,
+        managed,
+        mut inventory,
+        mut open_drift,
+        drift_spans,
+    ) = futures::try_join!(
         s.open_drift_count(name),
         s.releases(Some(name), RELEASE_LIST),
         s.release_timings(name, DEPLOY_CHART),
@@ -307,12 +323,26 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
         s.open_drift(Some(name), 200),
         s.drift_spans(Some(name), since, 20_000),
     )?;
-    let (backups, gate_results, jobs, runs) = futures::try_join!(
+    let (backups, gate_results, mut jobs, mut runs) = futures::try_join!(
         s.backups(Some(name), 50),
         s.gate_results_in(name, 20),
         s.jobs_in(name, 20),
         s.runs_in(name, 20),
     )?;
+    if !sees_all(st) {
+        // Runs over every environment only for a reader of every project; a job naming
+        // another environment (a clone's `from`) only when that one is in scope too; links
+        // to such runs from this environment's rows are cleared.
+        runs.retain(|r| r.environment.is_some());
+        jobs.retain(|j| job_visible(st, j));
+        let links = releases
+            .iter_mut()
+            .map(|r| &mut r.run_id)
+            .chain(inventory.iter_mut().map(|o| &mut o.run_id))
+            .chain(open_drift.iter_mut().map(|f| &mut f.last_run_id))
+            .collect();
+        data::hide_unseen_runs(st, links).await?;
+    }
     // Its runs and the runs over every environment, newest first: the first is its last run.
     let last_run = runs.first().cloned();
     let health = Some(EnvHealth {
@@ -329,7 +359,7 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
         .iter()
         .find(|r| r.status == crate::store::RELEASE_HEALTHY)
         .cloned();
-    let serving = match serving {
+    let mut serving = match serving {
         Some(r) => Some(r),
         None => s
             .serving_releases()
@@ -337,6 +367,8 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
             .into_iter()
             .find(|r| r.environment == name),
     };
+    let links = serving.iter_mut().map(|r| &mut r.run_id).collect();
+    data::hide_unseen_runs(st, links).await?;
     let url = serving
         .as_ref()
         .and_then(|r| r.url.clone())
@@ -436,7 +468,7 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
 
 // ------------------------------------------------------------------ the overview board
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct BoardRow {
     #[serde(flatten)]
     pub env: EnvHealth,
@@ -450,7 +482,7 @@ pub struct BoardRow {
     pub failing: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct Board {
     pub rows: Vec<BoardRow>,
     pub projects: Vec<String>,
@@ -482,13 +514,27 @@ fn rank(r: &BoardRow) -> u8 {
 }
 
 pub async fn board(st: &AppState, q: &BoardQuery) -> R<Board> {
-    let (envs, latest, serving, failed_runs, failed_jobs) = futures::try_join!(
+    let (envs, mut latest, mut serving, mut failed_runs, mut failed_jobs) = futures::try_join!(
         data::environment_list(st),
         async { Ok(st.store.latest_releases().await?) },
         async { Ok(st.store.serving_releases().await?) },
-        async { Ok(st.store.failed_runs(10).await?) },
-        async { Ok(st.store.jobs(Some("failed"), 10).await?) },
+        async { Ok(st.store.failed_runs(fetch(st, 10)).await?) },
+        async { Ok(st.store.jobs(Some("failed"), fetch(st, 10)).await?) },
     )?;
+    if !sees_all(st) {
+        failed_runs.retain(|r| visible(st, r.environment.as_deref()));
+        failed_runs.truncate(10);
+        failed_jobs.retain(|j| job_visible(st, j));
+        failed_jobs.truncate(10);
+        latest.retain(|r| visible(st, Some(&r.environment)));
+        serving.retain(|r| visible(st, Some(&r.environment)));
+        let links = latest
+            .iter_mut()
+            .chain(serving.iter_mut())
+            .map(|r| &mut r.run_id)
+            .collect();
+        data::hide_unseen_runs(st, links).await?;
+    }
     let pick = |v: &Option<String>| {
         v.as_deref()
             .map(str::trim)
@@ -552,7 +598,11 @@ pub async fn board(st: &AppState, q: &BoardQuery) -> R<Board> {
 
 // ------------------------------------------------------------------ drift charts
 
-#[derive(Serialize)]
+/// At most this many finding lives and resolved findings in a drift history.
+const SPAN_LIMIT: i64 = 50_000;
+const RESOLVED_LIMIT: i64 = 2_000;
+
+#[derive(Serialize, JsonSchema)]
 pub struct DriftHistory {
     pub from: Timestamp,
     pub to: Timestamp,
@@ -567,12 +617,31 @@ pub async fn drift_history(st: &AppState, environment: Option<&str>, days: i64) 
             "days must be between 1 and 365, got {days}"
         )));
     }
+    check_env_filter(st, environment)?;
     let to = crate::store::now();
     let from = to - chrono::Duration::days(days);
-    let (spans, resolved) = futures::try_join!(
-        st.store.drift_spans(environment, from, 50_000),
-        st.store.resolved_drift(environment, from, 2_000),
-    )?;
+    let (spans, resolved) = if environment.is_some() || sees_all(st) {
+        futures::try_join!(
+            st.store.drift_spans(environment, from, SPAN_LIMIT),
+            st.store.resolved_drift(environment, from, RESOLVED_LIMIT),
+        )?
+    } else {
+        // A partial scope: its environments' findings, one query each, merged.
+        let (mut spans, mut resolved) = (Vec::new(), Vec::new());
+        for env in Scope::current().environments(st.ssot.as_ref()) {
+            spans.extend(st.store.drift_spans(Some(&env), from, SPAN_LIMIT).await?);
+            resolved.extend(
+                st.store
+                    .resolved_drift(Some(&env), from, RESOLVED_LIMIT)
+                    .await?,
+            );
+        }
+        spans.sort_by_key(|s| s.first_seen);
+        spans.truncate(SPAN_LIMIT as usize);
+        resolved.sort_by_key(|f| std::cmp::Reverse(f.resolved_at));
+        resolved.truncate(RESOLVED_LIMIT as usize);
+        (spans, resolved)
+    };
     Ok(DriftHistory {
         from,
         to,

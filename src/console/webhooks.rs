@@ -3,48 +3,39 @@
 //! recorded in `ops.webhook_deliveries` before acting, so a redelivery of a processed
 //! delivery is a no-op.
 
-use super::auth::ct_eq;
 use super::errors::{ok, ApiError, Data};
 use super::AppState;
 use crate::store::{Enqueued, Level, NewEvent};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-/// HMAC-SHA256 (RFC 2104, 64-byte block).
+type HmacSha256 = Hmac<Sha256>;
+
+/// HMAC-SHA256 (RFC 2104) of `msg` under `key` (RustCrypto `hmac`): how a sender signs.
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut ipad = [0x36u8; BLOCK];
-    let mut opad = [0x5cu8; BLOCK];
-    for i in 0..BLOCK {
-        ipad[i] ^= k[i];
-        opad[i] ^= k[i];
-    }
-    let inner = Sha256::new()
-        .chain_update(ipad)
-        .chain_update(msg)
-        .finalize();
-    Sha256::new()
-        .chain_update(opad)
-        .chain_update(inner)
-        .finalize()
-        .into()
+    let mut mac = mac(key);
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
 }
 
-/// Check a hex signature (case-insensitive) against the body's HMAC, in constant time.
+fn mac(key: &[u8]) -> HmacSha256 {
+    // HMAC takes a key of any length (a long one is hashed first), so this never fails.
+    <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
+}
+
+/// Check a hex signature (either case) against the body's HMAC with `hmac`'s constant-time
+/// `verify_slice` (a truncated or over-long signature fails).
 pub fn verify_hex(secret: &[u8], body: &[u8], sig_hex: &str) -> bool {
-    match hex::decode(sig_hex.trim().to_ascii_lowercase()) {
-        Ok(sig) => ct_eq(&sig, &hmac_sha256(secret, body)),
-        Err(_) => false,
-    }
+    let Ok(sig) = hex::decode(sig_hex.trim()) else {
+        return false;
+    };
+    let mut mac = mac(secret);
+    mac.update(body);
+    mac.verify_slice(&sig).is_ok()
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -97,15 +88,51 @@ async fn record(st: &AppState, id: &str, source: &str, body: &[u8]) -> Result<bo
         .is_some_and(|d| d.processed))
 }
 
-fn duplicate(id: &str) -> Data<Value> {
-    ok(json!({"delivery": id, "duplicate": true, "jobs": []}))
+/// A webhook's answer.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct WebhookAnswer {
+    /// The delivery id (Plane's prefixed `plane:`).
+    pub delivery: String,
+    /// True when this delivery was processed before (nothing was done again).
+    pub duplicate: bool,
+    /// The event name (`X-GitHub-Event`, Plane's `event`); absent on a duplicate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The pushed branch (GitHub pushes only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The reconcile jobs enqueued, one per environment tracking the branch.
+    pub jobs: Vec<WebhookJob>,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct WebhookJob {
+    pub environment: String,
+    pub job: uuid::Uuid,
+    pub links: WebhookJobLinks,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct WebhookJobLinks {
+    /// `/api/jobs/{id}`.
+    pub job: String,
+}
+
+fn duplicate(id: &str) -> Data<WebhookAnswer> {
+    ok(WebhookAnswer {
+        delivery: id.to_string(),
+        duplicate: true,
+        event: None,
+        branch: None,
+        jobs: Vec::new(),
+    })
 }
 
 pub async fn github(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Data<Value>, ApiError> {
+) -> Result<Data<WebhookAnswer>, ApiError> {
     let secret = st
         .github_secret
         .as_deref()
@@ -156,7 +183,13 @@ pub async fn github(
                 let job = match st.store.enqueue("reconcile", &key, &payload, None).await? {
                     Enqueued::New(j) | Enqueued::Existing(j) => j,
                 };
-                jobs.push(json!({"environment": env, "job": job.id, "links": {"job": format!("/api/jobs/{}", job.id)}}));
+                jobs.push(WebhookJob {
+                    links: WebhookJobLinks {
+                        job: format!("/api/jobs/{}", job.id),
+                    },
+                    environment: env,
+                    job: job.id,
+                });
             }
         }
     }
@@ -179,7 +212,13 @@ pub async fn github(
     };
     Ok(Data(
         status,
-        json!({"delivery": delivery, "duplicate": false, "event": event, "branch": branch, "jobs": jobs}),
+        WebhookAnswer {
+            delivery,
+            duplicate: false,
+            event: Some(event),
+            branch,
+            jobs,
+        },
     ))
 }
 
@@ -187,7 +226,7 @@ pub async fn plane(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Data<Value>, ApiError> {
+) -> Result<Data<WebhookAnswer>, ApiError> {
     let secret = st
         .plane_secret
         .as_deref()
@@ -224,9 +263,13 @@ pub async fn plane(
     ev.fields = json!({"event": event, "action": action});
     st.store.append_events(&[ev]).await?;
     st.store.mark_webhook_processed(&delivery).await?;
-    Ok(ok(
-        json!({"delivery": delivery, "duplicate": false, "event": event, "jobs": []}),
-    ))
+    Ok(ok(WebhookAnswer {
+        delivery,
+        duplicate: false,
+        event: Some(event),
+        branch: None,
+        jobs: Vec::new(),
+    }))
 }
 
 #[cfg(test)]
@@ -257,5 +300,11 @@ mod tests {
             "5BDCC146BF60754E6A042426089575C75A003F089D2739839DEC58B964EC3843"
         ));
         assert!(!verify_hex(b"Jefe", b"x", "zz"));
+        // A truncated signature is refused (verify_slice needs the whole tag).
+        assert!(!verify_hex(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            "5bdcc146bf60754e6a042426089575c7"
+        ));
     }
 }

@@ -131,8 +131,15 @@ impl Controller {
         shutdown: &mut signal::Receiver<bool>,
     ) -> anyhow::Result<bool> {
         let guard = LeaderWatch::start(guard, self.leading.clone(), self.opts.leader_check);
-        let mut ssot_watch = watch::SsotWatch::start(&self.opts.ssot_dir, self.opts.debounce)
-            .with_context(|| format!("watching {}", self.opts.ssot_dir.display()))?;
+        // A directory is watched (and followed through a symlink flip); a git source is
+        // fetched on every resync.
+        let mut ssot_watch = match &self.source {
+            crate::git::SsotSource::Dir(dir) => Some(
+                watch::SsotWatch::start(dir, self.opts.debounce)
+                    .with_context(|| format!("watching {}", dir.display()))?,
+            ),
+            crate::git::SsotSource::Git { .. } => None,
+        };
         let grace = self.opts.grace;
         // A fresh leader first reconciles everything.
         self.reload().await;
@@ -181,11 +188,30 @@ impl Controller {
                 _ = std::future::ready(()), if more => {
                     guarded(self.continue_rollout(), shutdown, grace).await.map(|_| ())
                 }
-                changed = ssot_watch.changed() => {
+                changed = async {
+                    match ssot_watch.as_mut() {
+                        Some(w) => w.changed().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
                     let Some(paths) = changed else {
                         anyhow::bail!("the SSOT watcher stopped");
                     };
                     tracing::info!(?paths, "SSOT files changed");
+                    // git-sync flipped `current`: watch the tree it points at now, before
+                    // reading it, so that no edit made there while it is reconciled is missed.
+                    let now = self.source.watched_target();
+                    if let (Some(w), Some(now), crate::git::SsotSource::Dir(dir)) =
+                        (ssot_watch.as_ref(), now, &self.source)
+                    {
+                        if crate::git::flipped(w.target(), &now) {
+                            tracing::info!(target = %now.display(), "the SSOT symlink flipped: watching its new target");
+                            ssot_watch = Some(
+                                watch::SsotWatch::start(dir, self.opts.debounce)
+                                    .with_context(|| format!("watching {}", dir.display()))?,
+                            );
+                        }
+                    }
                     let work = async {
                         if self.reload().await {
                             self.reconcile(Trigger::Watch, None, true).await;

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod watch;
 mod worker;
 
+use crate::git::{load_with_fallback, SsotFinding, SsotLoadError, SsotSource};
 use crate::provider::http::Metrics as HttpMetrics;
 use crate::reconcile::engine::Engine;
 use crate::ssot::Ssot;
@@ -42,6 +43,9 @@ use tokio::sync::watch as signal;
 #[derive(Clone, Debug)]
 pub struct Options {
     pub ssot_dir: PathBuf,
+    /// Where the SSOT comes from: `None` is the directory `ssot_dir` (followed through a
+    /// symlink flip, as git-sync's `current`); a git remote is fetched on every resync.
+    pub source: Option<SsotSource>,
     pub database_url: Option<String>,
     pub data_dir: PathBuf,
     /// Point every provider adapter at a simulator.
@@ -81,6 +85,7 @@ impl Options {
     pub fn new(ssot_dir: PathBuf, data_dir: PathBuf) -> Options {
         Options {
             ssot_dir,
+            source: None,
             database_url: None,
             data_dir,
             sim: None,
@@ -138,6 +143,10 @@ pub(crate) struct Controller {
     ssot: Ssot,
     engine: Engine,
     git: Option<String>,
+    /// Where the SSOT comes from.
+    source: SsotSource,
+    /// The invalid head last reported (reported once).
+    invalid_head: Option<String>,
     backoff: Backoff,
     /// A clone of the shutdown signal, for jobs that cancel themselves.
     stop: signal::Receiver<bool>,
@@ -156,11 +165,6 @@ pub(crate) struct Controller {
     /// Whether this controller still leads: re-checked in the background while it leads
     /// ([`LeaderWatch`]), read by every apply before each action.
     leading: Arc<std::sync::atomic::AtomicBool>,
-}
-
-fn load(dir: &std::path::Path) -> Result<Ssot, String> {
-    crate::ssot::load_checked(dir)
-        .map_err(|(diagnostics, summary)| format!("{summary}\n{diagnostics}"))
 }
 
 async fn wait_shutdown(rx: &mut signal::Receiver<bool>) {
@@ -198,13 +202,28 @@ impl Controller {
         }
     }
 
-    /// Re-read the SSOT tree and its git revision. Returns true when the content changed.
-    /// An invalid tree keeps the last valid one (and says so in the evidence).
+    /// Re-read the SSOT (fetching a git source) and record its revision. Returns true when
+    /// the content changed. An invalid head keeps the last valid revision (and says so in
+    /// the evidence, once per head).
     async fn reload(&mut self) -> bool {
-        let git = watch::git_revision(&self.opts.ssot_dir);
-        match load(&self.opts.ssot_dir) {
-            Ok(ssot) => {
-                self.metrics.ssot_valid.store(true, Ordering::Relaxed);
+        let loaded = load_with_fallback(&self.source, &self.opts.data_dir, &self.store).await;
+        match loaded {
+            Ok(loaded) => {
+                match &loaded.finding {
+                    None => self.metrics.ssot_valid.store(true, Ordering::Relaxed),
+                    Some(f) => {
+                        self.metrics.ssot_valid.store(false, Ordering::Relaxed);
+                        if self.invalid_head.as_deref() != Some(f.head.as_str()) {
+                            self.invalid_head = Some(f.head.clone());
+                            self.head_finding(f).await;
+                        }
+                    }
+                }
+                let git = loaded
+                    .commit
+                    .clone()
+                    .or_else(|| watch::git_revision(&loaded.dir));
+                let ssot = loaded.ssot;
                 let changed = ssot.revision != self.ssot.revision;
                 if changed || git != self.git {
                     match engine_for(&self.opts, &ssot, self.store.clone(), self.http.clone()) {
@@ -226,7 +245,7 @@ impl Controller {
                         Level::Info,
                         None,
                         format!("SSOT reloaded: {}", ssot.revision),
-                        json!({"ssot_revision": ssot.revision, "git_revision": git, "previous": self.ssot.revision}),
+                        json!({"ssot_revision": ssot.revision, "git_revision": git, "previous": self.ssot.revision, "source": self.source.key()}),
                     )
                     .await;
                     let names: BTreeSet<String> = ssot
@@ -240,13 +259,19 @@ impl Controller {
                 }
                 changed
             }
-            Err(text) => {
+            Err(e) => {
                 if self.metrics.ssot_valid.swap(false, Ordering::Relaxed) {
-                    tracing::error!("{text}");
+                    let text = match &e {
+                        SsotLoadError::Invalid { rendered, .. } => rendered.clone(),
+                        other => other.to_string(),
+                    };
+                    tracing::error!("{e}");
                     self.event(
                         Level::Error,
                         None,
-                        "the SSOT tree is invalid; reconciling the last valid revision".into(),
+                        format!(
+                            "the SSOT cannot be read ({e}); reconciling the last valid revision"
+                        ),
                         json!({"last_valid": self.ssot.revision, "diagnostics": text}),
                     )
                     .await;
@@ -255,6 +280,65 @@ impl Controller {
             }
         }
     }
+
+    /// The head of the SSOT is invalid and an earlier valid revision serves: an error event
+    /// naming the first error's file and line.
+    async fn head_finding(&self, f: &SsotFinding) {
+        tracing::error!(head = %f.head, used = %f.used, "the SSOT head is invalid");
+        self.event(
+            Level::Error,
+            None,
+            format!(
+                "{}: the SSOT head {} is invalid ({} errors; first {}:{}:{}: {}); reconciling the last valid revision {}",
+                f.code, f.head, f.error_count, f.file, f.line, f.column, f.message, f.used
+            ),
+            serde_json::to_value(f).unwrap_or(serde_json::Value::Null),
+        )
+        .await;
+    }
+}
+
+/// The SSOT and the store a controller starts with: the source's head when it is valid
+/// (its `Project.spec.store`); else the default store (`--database-url` or the embedded
+/// file), where the last valid revision recorded for the source is read and loaded.
+async fn initial_load(
+    opts: &Options,
+    source: &SsotSource,
+) -> anyhow::Result<(crate::git::LoadedSsot, Store)> {
+    let head = source
+        .checkout(&opts.data_dir)
+        .await
+        .with_context(|| format!("reading the SSOT from {}", source.key()))?;
+    let report = crate::ssot::load(&head.dir, &crate::ssot::Limits::default());
+    let head_ssot = report.into_ssot();
+    let first = Store::open_for(
+        head_ssot.as_ref(),
+        opts.database_url.as_deref(),
+        &opts.data_dir,
+        opts.replicas,
+    )
+    .await
+    .context("opening the evidence store")?;
+    let loaded = load_with_fallback(source, &opts.data_dir, &first)
+        .await
+        .map_err(|e| match &e {
+            SsotLoadError::Invalid { rendered, .. } => anyhow::anyhow!("{rendered}\n{e}"),
+            _ => anyhow::anyhow!(e),
+        })?;
+    if head_ssot.is_some() {
+        return Ok((loaded, first));
+    }
+    // The head was invalid: the store is the one the last valid revision names.
+    first.close().await;
+    let store = Store::open_for(
+        Some(&loaded.ssot),
+        opts.database_url.as_deref(),
+        &opts.data_dir,
+        opts.replicas,
+    )
+    .await
+    .context("opening the evidence store")?;
+    Ok((loaded, store))
 }
 
 /// Run the controller until `shutdown` turns true (or, with `once`, after one pass).
@@ -273,20 +357,24 @@ fn engine_for(
 }
 
 pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow::Result<()> {
-    let ssot = load(&opts.ssot_dir).map_err(|e| anyhow::anyhow!(e))?;
+    let source = opts
+        .source
+        .clone()
+        .unwrap_or_else(|| SsotSource::Dir(opts.ssot_dir.clone()));
     // The same store every process of this SSOT opens (its Project.spec.store and
     // artifacts, unless --database-url says otherwise).
-    let store = Store::open_for(
-        Some(&ssot),
-        opts.database_url.as_deref(),
-        &opts.data_dir,
-        opts.replicas,
-    )
-    .await
-    .context("opening the evidence store")?;
+    let (loaded, store) = initial_load(&opts, &source).await?;
+    let finding = loaded.finding.clone();
+    let git = loaded
+        .commit
+        .clone()
+        .or_else(|| watch::git_revision(&loaded.dir));
+    let ssot = loaded.ssot;
     let http = Arc::new(HttpMetrics::default());
     let metrics = Arc::new(ControllerMetrics::default());
-    metrics.ssot_valid.store(true, Ordering::Relaxed);
+    metrics
+        .ssot_valid
+        .store(finding.is_none(), Ordering::Relaxed);
     let engine = engine_for(&opts, &ssot, store.clone(), http.clone())?;
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
@@ -308,7 +396,9 @@ pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow:
         metrics.clone(),
     ));
     let mut ctl = Controller {
-        git: watch::git_revision(&opts.ssot_dir),
+        git,
+        invalid_head: finding.as_ref().map(|f| f.head.clone()),
+        source,
         backoff: Backoff::new(opts.backoff_base, opts.backoff_max),
         stop: shutdown.clone(),
         scheduled: Default::default(),
@@ -325,6 +415,9 @@ pub async fn run(opts: Options, mut shutdown: signal::Receiver<bool>) -> anyhow:
         ssot,
         engine,
     };
+    if let Some(f) = &finding {
+        ctl.head_finding(f).await;
+    }
     let result = ctl.lead_or_wait(&mut shutdown).await;
     server.abort();
     ctl.store.close().await;

@@ -10,6 +10,8 @@ use tokio::sync::mpsc;
 /// A running watch; dropping it stops watching.
 pub struct SsotWatch {
     _watcher: notify::RecommendedWatcher,
+    /// The directory watched (the SSOT path with its symlinks resolved).
+    target: PathBuf,
     rx: mpsc::UnboundedReceiver<PathBuf>,
     debounce: Duration,
     /// Changes received and not yet reported.
@@ -32,10 +34,24 @@ fn relevant(root: &Path, path: &Path) -> bool {
 }
 
 impl SsotWatch {
+    /// Watch the tree at `dir`. When `dir` is a symlink (git-sync's `current`), its parent
+    /// directory is watched too: a flip of the link (a new link renamed over it) is a change,
+    /// after which the caller starts a new watch on the new target ([`SsotWatch::target`],
+    /// [`crate::git::flipped`]).
     pub fn start(dir: &Path, debounce: Duration) -> notify::Result<SsotWatch> {
         let (tx, rx) = mpsc::unbounded_channel();
         let root = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         let inner = root.clone();
+        let link = std::fs::symlink_metadata(dir)
+            .is_ok_and(|m| m.file_type().is_symlink())
+            .then(|| {
+                let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+                let parent = abs.parent().map(Path::to_path_buf);
+                (abs, parent)
+            });
+        let link_name = link
+            .as_ref()
+            .and_then(|(abs, parent)| Some((abs.file_name()?.to_owned(), parent.clone()?)));
         let mut watcher =
             notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
                 let Ok(event) = res else { return };
@@ -44,20 +60,38 @@ impl SsotWatch {
                 }
                 tracing::debug!(kind = ?event.kind, paths = ?event.paths, "file-system event");
                 for p in event.paths {
+                    // A flip of the symlink the SSOT path is (in its parent directory).
+                    let flip = link_name.as_ref().is_some_and(|(name, parent)| {
+                        p.file_name() == Some(name.as_os_str())
+                            && p.parent().is_some_and(|d| {
+                                d == parent.as_path()
+                                    || d.canonicalize().ok().as_deref()
+                                        == parent.canonicalize().ok().as_deref()
+                            })
+                    });
                     // A rename or removal of a directory also changes the tree.
-                    if relevant(&inner, &p) || matches!(event.kind, EventKind::Remove(_)) {
+                    if flip || relevant(&inner, &p) || matches!(event.kind, EventKind::Remove(_)) {
                         let _ = tx.send(p);
                     }
                 }
             })?;
         watcher.watch(&root, RecursiveMode::Recursive)?;
+        if let Some((_, Some(parent))) = &link {
+            watcher.watch(parent, RecursiveMode::NonRecursive)?;
+        }
         Ok(SsotWatch {
             _watcher: watcher,
+            target: root,
             rx,
             debounce,
             pending: Vec::new(),
             quiet_at: None,
         })
+    }
+
+    /// The directory watched (symlinks resolved when the watch started).
+    pub fn target(&self) -> &Path {
+        &self.target
     }
 
     /// Wait for the next change and then for quiet; returns the paths that changed.

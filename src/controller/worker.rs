@@ -332,10 +332,7 @@ fn role(m: &ControllerMetrics) -> &'static str {
 async fn prometheus(State(p): State<Probe>) -> Response {
     let body = p.metrics.render(&p.store, &p.http).await;
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, crate::console::metrics::CONTENT_TYPE)],
         body,
     )
         .into_response()

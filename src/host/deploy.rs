@@ -339,7 +339,28 @@ async fn run(
     }
     if let (Some(old), false) = (prev, p.old_stopped) {
         // Requests in flight on the old slot finish before it stops.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        if p.switched {
+            timed(journal, "drain the previous release", async {
+                let started = std::time::Instant::now();
+                service::drain(
+                    t,
+                    l,
+                    old.slot,
+                    Duration::from_secs(1),
+                    Duration::from_secs(10),
+                )
+                .await
+                .map(|_| {
+                    let ms = started.elapsed().as_millis() as u64;
+                    (
+                        (),
+                        json!({"slot": old.slot.as_str(), "drained_after_ms": ms}),
+                    )
+                })
+                .map_err(s)
+            })
+            .await?;
+        }
         timed(journal, "stop the previous release", async {
             service::stop(t, l, old.slot, d.supervisor, Duration::from_secs(30))
                 .await

@@ -263,6 +263,46 @@ pub async fn warm(
     .map(|_| ())
 }
 
+/// Let a slot the proxy no longer routes to finish what it was sent. After a reload the
+/// proxy's old configuration still serves the client connections it holds until they close,
+/// and Odoo answers each proxied request on a fresh connection: so wait at least `min`,
+/// then until no connection to the slot's HTTP port has been seen for half a second (five
+/// samples), at most `max`. Without `ss` on the host only `min` is waited.
+pub async fn drain(
+    t: &Transport,
+    layout: &Layout,
+    slot: Slot,
+    min: Duration,
+    max: Duration,
+) -> Result<(), HostError> {
+    let tenths = |d: Duration| (d.as_millis() / 100).max(1).to_string();
+    t.run(
+        "draining the previous release",
+        r#"i=0
+quiet=0
+while [ "$i" -lt "$3" ]; do
+  if command -v ss >/dev/null 2>&1; then
+    n=$(ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l)
+  else
+    n=0
+  fi
+  if [ "$n" -eq 0 ]; then quiet=$((quiet+1)); else quiet=0; fi
+  [ "$i" -ge "$2" ] && [ "$quiet" -ge 5 ] && exit 0
+  sleep 0.1
+  i=$((i+1))
+done"#,
+        &[
+            &layout.http_port(slot).to_string(),
+            &tenths(min),
+            &tenths(max),
+        ],
+        None,
+        max + Duration::from_secs(15),
+    )
+    .await
+    .map(|_| ())
+}
+
 /// Wait until a slot is healthy; an error (with the log's tail) when it dies or the
 /// deadline passes.
 pub async fn wait_healthy(

@@ -7,7 +7,7 @@ use super::{with_pool, Result, Store, Timestamp};
 use uuid::Uuid;
 
 /// One drift finding's life: when it was first seen and when (if) it was resolved.
-#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct DriftSpan {
     pub environment: String,
     pub first_seen: Timestamp,
@@ -15,7 +15,7 @@ pub struct DriftSpan {
 }
 
 /// A managed object of one environment with the time it was recorded.
-#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct ManagedRow {
     pub resource_key: String,
     pub kind: String,

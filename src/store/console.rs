@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 /// Open drift findings of one field path: in one environment, or in all of them
 /// (`environment` None).
-#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct FieldCount {
     pub environment: Option<String>,
     pub field_path: String,
@@ -15,7 +15,7 @@ pub struct FieldCount {
 }
 
 /// A count per status (or outcome) value.
-#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct StatusCount {
     pub status: String,
     pub count: i64,

@@ -258,6 +258,17 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// The newest backup whose dump, filestore or manifest is this artifact.
+    pub async fn backup_by_artifact(&self, sha256: &str) -> Result<Option<Backup>> {
+        let sql = self.sql(
+            "SELECT * FROM ops.backups WHERE $1 IN (sha256, filestore_sha256, manifest_sha256)
+             ORDER BY created_at DESC LIMIT 1",
+        );
+        Ok(
+            with_pool!(self, p => sqlx::query_as::<_, Backup>(&sql).bind(sha256).fetch_optional(p).await?),
+        )
+    }
+
     /// Backups, newest first; all environments when `environment` is None.
     pub async fn backups(&self, environment: Option<&str>, limit: i64) -> Result<Vec<Backup>> {
         let sql = self.sql(

@@ -91,7 +91,7 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Which database a [`Store`] talks to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Postgres,
@@ -231,6 +231,9 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
+            // 1 MiB of page cache per connection instead of SQLite's 2 MiB: the controller's
+            // peak resident set at 5,000 environments is measured against 100 MB.
+            .pragma("cache_size", "-1024")
             .disable_statement_logging();
         let pool = SqlitePoolOptions::new()
             .max_connections(4)

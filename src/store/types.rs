@@ -96,7 +96,7 @@ impl Ord for Level {
 
 // ---------------------------------------------------------------- runs, plans, diffs
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Run {
     pub id: Uuid,
     pub kind: String,
@@ -122,7 +122,7 @@ pub struct NewRun {
     pub correlation_id: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Plan {
     pub id: Uuid,
     pub run_id: Uuid,
@@ -156,7 +156,7 @@ pub struct SavedPlan {
     pub rendered: String,
 }
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Diff {
     pub id: i64,
     pub run_id: Uuid,
@@ -187,7 +187,7 @@ pub struct NewDiff {
 
 // ---------------------------------------------------------------- ledger
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Action {
     pub id: Uuid,
     pub dedupe_key: String,
@@ -228,7 +228,7 @@ pub struct NewAction {
 }
 
 /// Outcome of [`crate::store::Store::ledger_insert`].
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", content = "action", rename_all = "snake_case")]
 pub enum LedgerInsert {
     /// This caller owns the action: perform the side effect.
@@ -259,7 +259,7 @@ pub struct ActionUpdate {
 
 // ---------------------------------------------------------------- events
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Event {
     pub id: i64,
     pub ts: Timestamp,
@@ -314,7 +314,7 @@ pub struct EventFilter {
 
 // ---------------------------------------------------------------- drift
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct DriftFinding {
     pub id: Uuid,
     pub environment: String,
@@ -341,7 +341,7 @@ pub struct DriftObservation {
     pub run_id: Option<Uuid>,
 }
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct DriftCount {
     pub environment: String,
     pub open: i64,
@@ -349,7 +349,7 @@ pub struct DriftCount {
 
 // ---------------------------------------------------------------- gates
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct GateRun {
     pub id: Uuid,
     pub run_id: Option<Uuid>,
@@ -359,7 +359,7 @@ pub struct GateRun {
     pub finished_at: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct GateResult {
     pub id: i64,
     pub gate_run_id: Uuid,
@@ -388,7 +388,7 @@ pub struct NewGateResult {
 
 // ---------------------------------------------------------------- backups
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct BackupJob {
     pub id: Uuid,
     pub run_id: Option<Uuid>,
@@ -400,7 +400,7 @@ pub struct BackupJob {
     pub finished_at: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Backup {
     pub id: Uuid,
     pub job_id: Option<Uuid>,
@@ -456,7 +456,7 @@ text_enum!(
     JobOutcome { Running => "running", Ok => "ok", Failed => "failed", Timeout => "timeout", Cancelled => "cancelled", Refused => "refused" }
 );
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct JobRun {
     pub id: Uuid,
     pub kind: String,
@@ -472,7 +472,7 @@ pub struct JobRun {
     pub consecutive_timeouts: i32,
 }
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct JobState {
     pub kind: String,
     pub environment: String,
@@ -485,7 +485,7 @@ pub struct JobState {
 
 // ---------------------------------------------------------------- secrets, inventory, webhooks
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct SecretSyncRun {
     pub id: Uuid,
     pub run_id: Option<Uuid>,
@@ -510,7 +510,7 @@ pub struct NewSecretSync {
     pub message: String,
 }
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct InventoryObject {
     pub id: i64,
     pub ingest_id: Uuid,
@@ -537,7 +537,7 @@ pub struct ObservedObject {
     pub attributes: Value,
 }
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct WebhookDelivery {
     pub delivery_id: String,
     pub source: String,
@@ -550,7 +550,7 @@ pub struct WebhookDelivery {
 
 // ---------------------------------------------------------------- artifacts, queue
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Artifact {
     /// The artifact id.
     pub sha256: String,
@@ -561,7 +561,7 @@ pub struct Artifact {
     pub created_at: Timestamp,
 }
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct QueueJob {
     pub id: Uuid,
     pub queue: String,
@@ -579,7 +579,7 @@ pub struct QueueJob {
     pub result: Option<Value>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", content = "job", rename_all = "snake_case")]
 pub enum Enqueued {
     /// A new job (or a finished one re-armed).

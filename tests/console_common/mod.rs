@@ -60,6 +60,7 @@ pub fn client() -> reqwest::Client {
 /// What [`populate`] inserted.
 pub struct Populated {
     pub run_id: uuid::Uuid,
+    pub plan_id: uuid::Uuid,
     pub plan_artifact: String,
     pub gate_artifact: String,
 }
@@ -233,6 +234,7 @@ pub async fn populate(store: &Store) -> Populated {
         .expect("enqueue");
     Populated {
         run_id: run.id,
+        plan_id: plan.id,
         plan_artifact: plan.artifact_sha256,
         gate_artifact: report.sha256,
     }

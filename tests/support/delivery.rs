@@ -236,3 +236,19 @@ pub fn stop_host(env_root: &Path) {
         }
     }
 }
+
+/// A client that trusts the internal CA of the Caddy whose state is under `env_root/proxy`
+/// (Caddy keeps it in `data/caddy/…` or, with `XDG_DATA_HOME` set, in `data/…`).
+#[allow(dead_code)]
+pub fn https_client(env_root: &Path) -> reqwest::Client {
+    let pki = "pki/authorities/local/root.crt";
+    let proxy = env_root.join("proxy/data");
+    let pem = std::fs::read(proxy.join("caddy").join(pki))
+        .or_else(|_| std::fs::read(proxy.join(pki)))
+        .expect("Caddy's internal root certificate");
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client")
+}

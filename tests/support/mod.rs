@@ -1,6 +1,7 @@
 //! Helpers shared by integration tests.
 #![allow(dead_code)]
 
+pub mod crawl;
 pub mod db_compare;
 pub mod delivery;
 pub mod odoo_fixture;

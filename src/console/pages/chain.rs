@@ -160,13 +160,32 @@ pub(super) async fn jobs(
     respond(&ctx, &p)
 }
 
-/// `/correlations/{id}`: the run that began the correlation, else its events.
+/// `/correlations/{id}`: the run that began the correlation, else its events; 404 when the
+/// request's scope sees neither (a run or events of another project's, as an unknown id).
 pub async fn correlation(State(st): State<AppState>, Path(id): Path<String>) -> Response {
     match st.store.run_by_correlation(&id).await {
-        Ok(Some(r)) => Redirect::to(&format!("/runs/{}", r.id)).into_response(),
-        Ok(None) => {
+        Ok(Some(r)) if crate::console::access::visible(&st, r.environment.as_deref()) => {
+            return Redirect::to(&format!("/runs/{}", r.id)).into_response()
+        }
+        Ok(_) => {}
+        Err(e) => return fail(e.into()),
+    }
+    let q = EventQuery {
+        correlation_id: Some(id.clone()),
+        limit: Some(1),
+        ..EventQuery::default()
+    };
+    match data::events(&st, &q).await {
+        Ok(events) if !events.is_empty() => {
             Redirect::to(&format!("/events?correlation_id={}", url_enc(&id))).into_response()
         }
-        Err(e) => fail(e.into()),
+        Ok(_) => error_page(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "correlation {:?} not found",
+                id.chars().take(64).collect::<String>()
+            ),
+        ),
+        Err(e) => fail(e),
     }
 }

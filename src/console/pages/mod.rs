@@ -35,11 +35,13 @@ pub struct Ctx {
     pub csrf: String,
     new_csrf: bool,
     pub path: String,
+    /// The console's state (the SSOT: which project an environment is of).
+    st: AppState,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+impl FromRequestParts<AppState> for Ctx {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Ctx, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Ctx, Self::Rejection> {
         let role = parts
             .extensions
             .get::<Principal>()
@@ -55,6 +57,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             csrf,
             new_csrf,
             path: parts.uri.path().to_string(),
+            st: st.clone(),
         })
     }
 }
@@ -163,10 +166,17 @@ pub(super) fn backup_link(id: &uuid::Uuid) -> String {
     )
 }
 
-/// Whether the asker may run operator actions on `environment` (None: on everything). The one
-/// place the console decides it: roles are global today, per project later.
-pub(super) fn may_operate(ctx: &Ctx, _environment: Option<&str>) -> bool {
-    ctx.role >= Role::Operator
+/// Whether the asker may run operator actions on `environment` (None: on everything): the
+/// operator role on that environment's project (on every project for None), as the action
+/// itself checks it (see [`super::access`]).
+pub(super) fn may_operate(ctx: &Ctx, environment: Option<&str>) -> bool {
+    let scope = super::access::Scope::current();
+    let ssot = ctx.st.ssot.as_ref();
+    let role = match environment {
+        Some(e) => scope.role_on_env(ssot, e),
+        None => scope.role_on_all(ssot),
+    };
+    ctx.role >= Role::Operator && role == Some(Role::Operator)
 }
 
 /// An operator action: its form for an operator, else the button disabled with a
@@ -252,6 +262,10 @@ pub(super) fn events_table(p: &mut Page, events: &[crate::store::Event]) {
 pub async fn artifact(State(st): State<AppState>, Path(id): Path<String>) -> Response {
     if let Err(e) = crate::store::validate_artifact_id(&id) {
         return error_page(StatusCode::BAD_REQUEST, &e.to_string());
+    }
+    // Access: only an artifact of a run (or backup) the request's scope covers.
+    if let Err(e) = data::artifact(&st, &id).await {
+        return fail(e);
     }
     match st.store.read_artifact(&id).await {
         Ok((meta, bytes)) => {

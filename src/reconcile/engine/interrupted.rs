@@ -43,9 +43,22 @@ impl Engine {
                     ActionStatus::Adopted,
                     "interrupted; observed converged after restart",
                 ),
-                Some(d) if d.live_id.is_some() && d.change != Change::Conflict => (
-                    ActionStatus::Adopted,
-                    "interrupted; the object exists and is adopted (the fresh plan converges it)",
+                // A create (or replace) that made its object: ours, adopted.
+                Some(d)
+                    if d.live_id.is_some()
+                        && d.change != Change::Conflict
+                        && (row.operation == "create" || row.operation == "replace") =>
+                {
+                    (
+                        ActionStatus::Adopted,
+                        "interrupted; the object exists and is adopted (the fresh plan converges it)",
+                    )
+                }
+                // An update still pending (a release half deployed, a resize): not done; the
+                // fresh plan's action — the same key when nothing else changed — does it.
+                Some(d) if d.change == Change::Update => (
+                    ActionStatus::Failed,
+                    "interrupted before it finished; the fresh plan does it again",
                 ),
                 Some(_) => (
                     ActionStatus::Failed,

@@ -331,7 +331,9 @@ impl Engine {
             }
         }
         diffs.extend(blocked);
-        diffs.sort_by(|a, b| a.key.cmp(&b.key));
+        // Keys are unique: an in-place sort orders them the same without a scratch copy
+        // of every diff (a stable sort's buffer is the fleet's size at the peak).
+        diffs.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         debug_assert!(diffs
             .iter()
             .all(|d| !is_shared_scope(&d.key.env) || d.key.kind == ObjectKind::DatabaseCluster));

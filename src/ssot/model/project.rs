@@ -156,7 +156,8 @@ pub struct ConsoleToken {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConsoleAccess {
-    /// Pages readable without a token (the API's writes still need an operator token).
+    /// This project's pages and API reads are open without a token (other projects stay
+    /// closed; writes still need an operator token).
     #[serde(default)]
     pub public_read: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
