@@ -5,7 +5,8 @@
 //! created and dropped): seed 100,000 evidence rows across the 183 environments of
 //! `examples/agency` (runs, plans, ledger actions, diffs, events, drift findings with 10% open,
 //! gate runs and results, backups, queue jobs), start the console in-process on loopback and
-//! drive `/api/drift` and `/environments` open-loop at a constant 200 requests/s for 20 s
+//! drive `/api/drift`, `/environments` and the page of one environment with a release
+//! history of 1,000 deploys (`/environments/<name>`) open-loop at a constant 200 requests/s for 20 s
 //! each. Requests leave on a fixed timeline whatever the answers do; a request's latency runs
 //! from its scheduled time to the end of its answer's body, so a stall is charged to every
 //! request queued behind it (no coordinated omission). Reports p50/p99/max per route.
@@ -248,8 +249,67 @@ async fn seed(store: &Store, envs: &[String], total: usize) -> usize {
             .expect("enqueue");
         n += 1;
     }
+    // The full run seeds the 1,000-deploy history; the smoke run a tenth of it.
+    let releases = if total >= FULL.rows {
+        RELEASES
+    } else {
+        RELEASES / 10
+    };
+    n += seed_releases(store, &envs[0], releases).await;
     store.analyze().await.expect("analyze");
     n
+}
+
+/// Deploys in the release history of the environment whose page is measured.
+const RELEASES: usize = 1_000;
+
+/// `count` finished releases of `env` (every tenth failed), each with its log artifact
+/// reference and modules, oldest first.
+async fn seed_releases(store: &Store, env: &str, count: usize) -> usize {
+    let mut previous = None;
+    for i in 0..count {
+        let r = store
+            .begin_release(&NewRelease {
+                environment: env.to_string(),
+                run_id: None,
+                commit_sha: format!("{i:040x}"),
+                odoo_revision: "17.0@0123456789abcdef".into(),
+                config_digest: format!("sha256:{i:x}"),
+                modules_installed: vec!["base".into(), "web".into(), "acme_sale".into()],
+                modules_updated: vec!["acme_sale".into()],
+                trigger: "watch".into(),
+                actor: "bench".into(),
+                previous_release_id: previous,
+                ..Default::default()
+            })
+            .await
+            .expect("release");
+        let status = if i % 10 == 9 {
+            RELEASE_FAILED
+        } else {
+            RELEASE_HEALTHY
+        };
+        store
+            .finish_release(
+                r.id,
+                &ReleaseEnd {
+                    status: status.into(),
+                    log_sha256: Some(format!("{i:064x}")),
+                    url: Some(format!("https://{env}.example.test")),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("finish release");
+        if status == RELEASE_HEALTHY {
+            store
+                .supersede_releases(env, r.id)
+                .await
+                .expect("supersede");
+            previous = Some(r.id);
+        }
+    }
+    count
 }
 
 /// Open-loop load: `rate` requests/s for `seconds` to `url`; returns sorted latencies from
@@ -355,7 +415,8 @@ async fn bench(store: Store, ssot: &Ssot, scale: &Scale) {
         .pool_max_idle_per_host(256)
         .build()
         .expect("client");
-    for route in ["/api/drift", "/environments"] {
+    let env_page = format!("/environments/{}", envs[0]);
+    for route in ["/api/drift", "/environments", env_page.as_str()] {
         let url = format!("http://{addr}{route}");
         // Warm-up (connections, caches), not measured; then the service time of one request
         // at a time (closed loop).
@@ -369,7 +430,7 @@ async fn bench(store: Store, ssot: &Ssot, scale: &Scale) {
         }
         alone.sort();
         println!(
-            "  {route:<14} one at a time: p50 {:>7.2} ms   p99 {:>7.2} ms",
+            "  {route:<24} one at a time: p50 {:>7.2} ms   p99 {:>7.2} ms",
             pct(&alone, 0.5),
             pct(&alone, 0.99)
         );
@@ -384,7 +445,7 @@ async fn bench(store: Store, ssot: &Ssot, scale: &Scale) {
             .map(|b| b.len())
             .unwrap_or(0);
         println!(
-            "  {route:<14} {} req at {}/s: p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   non-200 {bad}   ({} KB/answer)",
+            "  {route:<24} {} req at {}/s: p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   non-200 {bad}   ({} KB/answer)",
             lat.len(),
             scale.rate,
             pct(&lat, 0.50),

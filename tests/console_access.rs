@@ -144,6 +144,8 @@ fn config_for(ssot: Ssot) -> Config {
 /// Beta's evidence: what no quickstart reader may see.
 struct Beta {
     run: uuid::Uuid,
+    /// The correlation id of beta's run (and of its events).
+    correlation: String,
     plan: uuid::Uuid,
     plan_artifact: String,
     dump_artifact: String,
@@ -163,6 +165,7 @@ impl Beta {
             "beta.example".into(),
             "BETA_SMTP_PASSWORD".into(),
             self.run.to_string(),
+            self.correlation.clone(),
             self.plan.to_string(),
             self.plan_artifact.clone(),
             self.dump_artifact.clone(),
@@ -181,11 +184,14 @@ impl Beta {
             v.push(format!("{prefix}/runs/{}", self.run));
             v.push(format!("{prefix}/runs/{}", self.global_run));
             v.push(format!("{prefix}/jobs/{}", self.job));
+            v.push(format!("{prefix}/plans/{}", self.plan));
             v.push(format!("{prefix}/artifacts/{}", self.plan_artifact));
             v.push(format!("{prefix}/artifacts/{}", self.dump_artifact));
             v.push(format!("{prefix}/drift?environment=beta-staging"));
             v.push(format!("{prefix}/events?environment=beta-staging"));
         }
+        v.push(format!("/correlations/{}", self.correlation));
+        v.push("/api/drift/history?environment=beta-staging".into());
         v.push(format!("/api/runs/{}/events", self.run));
         v
     }
@@ -330,6 +336,7 @@ async fn populate_beta(store: &Store) -> Beta {
         .await
         .expect("inventory");
     Beta {
+        correlation: run.correlation_id.clone(),
         run: run.id,
         plan: plan.id,
         plan_artifact: plan.artifact_sha256,
@@ -454,6 +461,23 @@ async fn a_project_token_sees_nothing_of_another_project() {
     let (_, body) = get(&base, "/api/drift", Some(A_VIEWER)).await;
     let v: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(v["data"]["open"].as_array().map(Vec::len), Some(1), "{v}");
+    // Quickstart's own records, read by its viewer, link nothing of beta's: the environment
+    // page's runs and last run leave out the project-wide run, the plan page its appliers.
+    for url in [
+        "/environments/staging".to_string(),
+        "/api/environments/staging".to_string(),
+        "/api/environments/production".to_string(),
+        format!("/api/plans/{}", alpha.plan_id),
+        format!("/plans/{}", alpha.plan_id),
+        "/api/drift/history?environment=staging".to_string(),
+        "/api/jobs?status=queued".to_string(),
+    ] {
+        let (s, body) = get(&base, &url, Some(A_VIEWER)).await;
+        assert_eq!(s, 200, "{url}: {body}");
+        for m in beta.markers() {
+            assert!(!body.contains(&m), "{url} shows {m}:\n{body}");
+        }
+    }
 
     // Beta's operator sees beta, and quickstart since it is public: it reads every project,
     // so the project-wide run too (the quickstart readers above got 404 for it).

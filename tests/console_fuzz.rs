@@ -169,17 +169,18 @@ def json_envelope(ctx, response, case):
 /// the SSOT's names or the store's ids. With `pinned`, path parameters are fixed to rows of the
 /// populated store so the read routes answer with real data (and their schemas are checked on
 /// it); without, they are generated (malformed and unknown ids).
-fn config_toml(pinned: Option<(&str, &str, &str)>) -> String {
+fn config_toml(pinned: Option<(&str, &str, &str, &str)>) -> String {
     let mut out = String::from(
         "[checks.positive_data_acceptance]\nexpected-statuses = [\"2xx\", \"401\", \"403\", \"404\", \"422\"]\n",
     );
-    let Some((run, job, artifact)) = pinned else {
+    let Some((run, job, artifact, plan)) = pinned else {
         return out;
     };
     for (op, name, value) in [
         ("get_runs_id", "id", run),
         ("get_runs_id_events", "id", run),
         ("get_jobs_id", "id", job),
+        ("get_plans_id", "id", plan),
         ("get_artifacts_id", "id", artifact),
         ("get_environments_name", "name", "staging"),
     ] {
@@ -210,12 +211,19 @@ async fn schemathesis_finds_no_failure_in_the_api() {
     let schema = dir.path().join("openapi.json");
     std::fs::write(&schema, served_document(&base).await).expect("write schema");
     std::fs::write(dir.path().join("odooops_checks.py"), HOOKS).expect("write hooks");
-    let (run, job) = (pop.run_id.to_string(), job.id.to_string());
+    let (run, job, plan) = (
+        pop.run_id.to_string(),
+        job.id.to_string(),
+        pop.plan_id.to_string(),
+    );
     let generated = dir.path().join("schemathesis.toml");
     std::fs::write(&generated, config_toml(None)).expect("write config");
     let pinned = dir.path().join("schemathesis-pinned.toml");
-    std::fs::write(&pinned, config_toml(Some((&run, &job, &pop.plan_artifact))))
-        .expect("write config");
+    std::fs::write(
+        &pinned,
+        config_toml(Some((&run, &job, &pop.plan_artifact, &plan))),
+    )
+    .expect("write config");
     let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/schemathesis");
     std::fs::create_dir_all(&reports).expect("report dir");
 

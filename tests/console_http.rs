@@ -481,6 +481,8 @@ async fn query_parameters_are_honoured_or_refused_by_name() {
         "/api/gates?x=1",
         "/api/events?env=staging",
         "/api/drift?since=2026-01-01T00:00:00Z",
+        "/api/jobs?limit=5",
+        "/api/drift/history?limit=5",
     ] {
         let (s, v) = get_json(&c, &format!("{base}{url}")).await;
         assert_eq!(s, 400, "{url}: {v}");
@@ -742,6 +744,98 @@ async fn drift_counts_cover_every_open_finding_and_the_list_is_bounded() {
             .expect("staging");
         assert_eq!(staging["last_run"]["id"], run.id.to_string(), "{}", b.name);
         assert_eq!(staging["open_drift"], 20);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn runs_list_changes_set_aside_plans_and_global_last_runs() {
+    for b in common::backends().await {
+        let chain = populate_chain(&b.store).await;
+        // A no-op plan still `planned`, from the console's own SSOT revision.
+        let noop_run = b
+            .store
+            .begin_run(&odooops::store::NewRun {
+                kind: odooops::store::RunKind::Plan,
+                trigger: odooops::store::Trigger::Cli,
+                ssot_revision: quickstart().revision.clone(),
+                actor: "test".into(),
+                environment: Some("production".into()),
+                correlation_id: None,
+            })
+            .await
+            .expect("run");
+        let noop = b
+            .store
+            .save_plan(odooops::store::NewPlan {
+                run_id: noop_run.id,
+                ssot_revision: quickstart().revision.clone(),
+                live_fingerprint: "fp".into(),
+                plan: serde_json::json!({"actions": []}).to_string(),
+                rendered: "no changes\n".into(),
+            })
+            .await
+            .expect("plan");
+        let base = start(b.store.clone(), config(true)).await;
+        let c = client();
+        let (_, runs) = get_json(&c, &format!("{base}/api/runs")).await;
+        assert!(
+            runs["data"]["planned"]
+                .as_array()
+                .expect("planned")
+                .is_empty(),
+            "{}: {runs}",
+            b.name
+        );
+        let aside = runs["data"]["set_aside"].as_array().expect("set aside");
+        assert!(aside.iter().any(|a| a["plan_id"] == noop.id.to_string()
+            && a["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("no changes"))));
+        let html = c
+            .get(format!("{base}/runs"))
+            .send()
+            .await
+            .expect("runs")
+            .text()
+            .await
+            .expect("html");
+        assert!(html.contains("+2"), "plan change counts");
+        assert!(html.contains("2 done, 0 failed"), "apply outcomes");
+        assert!(
+            html.contains("class=\"failures\""),
+            "failures are prominent"
+        );
+        // The run over every environment is staging's last run (newer than its own runs);
+        // production's own no-op plan run came after it.
+        let (_, envs) = get_json(&c, &format!("{base}/api/environments")).await;
+        for e in envs["data"].as_array().expect("envs") {
+            let want = if e["name"] == "production" {
+                noop_run.id
+            } else {
+                chain.failed_run
+            };
+            assert_eq!(e["last_run"]["id"], want.to_string(), "{}: {e}", b.name);
+        }
+        // /modules never shows an empty install list; the drift page names its real range.
+        let modules = c
+            .get(format!("{base}/modules"))
+            .send()
+            .await
+            .expect("modules")
+            .text()
+            .await
+            .expect("html");
+        assert!(!modules.contains("<code></code>"), "{modules}");
+        let (s, h) = get_json(&c, &format!("{base}/api/drift/history?days=7")).await;
+        assert_eq!(s, 200, "{h}");
+        let from = chrono::DateTime::parse_from_rfc3339(h["data"]["from"].as_str().expect("from"))
+            .expect("from");
+        let to = chrono::DateTime::parse_from_rfc3339(h["data"]["to"].as_str().expect("to"))
+            .expect("to");
+        assert_eq!((to - from).num_days(), 7);
+        let (s, _) = get_json(&c, &format!("{base}/api/drift/history?days=0")).await;
+        assert_eq!(s, 400);
         b.finish().await;
     }
 }

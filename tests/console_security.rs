@@ -759,9 +759,25 @@ async fn pages_offer_restore_clone_and_apply_forms_to_operators() {
     assert!(html.contains("action=\"/actions/restore\""), "{html}");
     assert!(html.contains(&format!("name=\"backup_id\" value=\"{backup_id}\"")));
     assert!(html.contains("action=\"/actions/clone\"") && html.contains("name=\"from\""));
+    // The populated plan was made from another SSOT revision than the console's: /runs sets it
+    // aside as outdated (no apply form there); its own page still offers the apply.
     let html = get("/runs", OPERATOR)
         .await
         .expect("runs")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        !html.contains(&format!("name=\"plan_id\" value=\"{planned}\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains("outdated: made from SSOT revision sha256:abc"),
+        "{html}"
+    );
+    let html = get(&format!("/plans/{planned}"), OPERATOR)
+        .await
+        .expect("plan")
         .text()
         .await
         .expect("html");

@@ -4,7 +4,8 @@
 //! (a secret listed by several projects belongs to each, with its role there). `publicRead`
 //! opens one project's pages to anonymous readers. The authentication middleware resolves the
 //! request's [`Scope`] and runs the handler inside it ([`Scope::run`]); the view models in
-//! [`super::data`] read it with [`Scope::current`] and keep only what the scope covers:
+//! [`super::data`] and [`super::views`] read it with [`Scope::current`] and keep only what the
+//! scope covers:
 //!
 //! - a record naming an environment is visible when that environment's project is;
 //! - a record naming no environment (a project-wide run, a global event, a job without a

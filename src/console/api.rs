@@ -4,6 +4,7 @@ use super::access::Scope;
 use super::auth::{Principal, Role};
 use super::data::{self, EventQuery};
 use super::errors::{ok, ApiError, ApiResult, Data, Query};
+use super::views;
 use super::{hv, AppState};
 use crate::store::{Enqueued, QueueJob};
 use axum::body::Bytes;
@@ -57,8 +58,66 @@ pub async fn environment(
     State(st): State<AppState>,
     Path(name): Path<String>,
     Query(NoParams {}): Query<NoParams>,
-) -> ApiResult<data::EnvDetail> {
-    Ok(ok(data::environment(&st, &name).await?))
+) -> ApiResult<views::EnvPage> {
+    Ok(ok(views::environment(&st, &name).await?))
+}
+
+pub async fn plan(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<views::PlanView> {
+    Ok(ok(views::plan(&st, &id).await?))
+}
+
+/// `/api/jobs`' query.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct JobFilter {
+    pub status: Option<String>,
+}
+
+pub async fn jobs(
+    State(st): State<AppState>,
+    Query(q): Query<JobFilter>,
+) -> ApiResult<Vec<views::JobRow>> {
+    let status = q.status.filter(|s| !s.is_empty());
+    Ok(ok(views::jobs(&st, status.as_deref()).await?))
+}
+
+/// `/api/drift/history`'s query.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryFilter {
+    pub environment: Option<String>,
+    pub days: Option<String>,
+}
+
+pub async fn drift_history(
+    State(st): State<AppState>,
+    Query(q): Query<HistoryFilter>,
+) -> ApiResult<views::DriftHistory> {
+    let env = q.environment.filter(|e| !e.is_empty());
+    let days = parse_days(q.days.as_deref())?;
+    Ok(ok(views::drift_history(&st, env.as_deref(), days).await?))
+}
+
+/// `days`: absent means [`views::DRIFT_DAYS`]; anything but an integer is a 400 naming it
+/// (`invalid_query`, as `limit`); the bounds are checked by [`views::drift_history`].
+fn parse_days(v: Option<&str>) -> Result<i64, ApiError> {
+    let Some(v) = v else {
+        return Ok(views::DRIFT_DAYS);
+    };
+    v.trim().parse::<i64>().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!(
+                "days: expected an integer from 1 to 365, got {:?}",
+                v.chars().take(64).collect::<String>()
+            ),
+        )
+    })
 }
 
 /// `/api/drift`'s query.

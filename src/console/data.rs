@@ -26,7 +26,7 @@ fn to_value<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-fn value_str<T: Serialize>(v: &T) -> String {
+pub fn value_str<T: Serialize>(v: &T) -> String {
     match to_value(v) {
         Value::String(s) => s,
         other => other.to_string(),
@@ -56,7 +56,8 @@ pub struct Overview {
     /// Passed results over all results, when there is any.
     pub gate_pass_rate: Option<f64>,
     pub queue_depth: i64,
-    /// Open findings over time: (time, open count) steps.
+    /// Open findings over the last 30 days: the count 30 days ago, then (time, open count)
+    /// at each change, ending now.
     pub drift_series: Vec<(Timestamp, i64)>,
 }
 
@@ -99,16 +100,15 @@ pub async fn overview(st: &AppState) -> R<Overview> {
             .count() as i64;
         (outcomes, depth)
     };
-    let since = crate::store::now() - chrono::Duration::days(30);
-    let history: Vec<DriftFinding> = st
-        .store
-        .drift_history(since, 10_000)
-        .await?
-        .into_iter()
-        .filter(|f| all || visible(st, Some(&f.environment)))
-        .collect();
+    let to = crate::store::now();
+    let since = to - chrono::Duration::days(30);
+    let mut spans = st.store.drift_spans(None, since, 50_000).await?;
+    if !all {
+        spans.retain(|s| visible(st, Some(&s.environment)));
+    }
     let last = st.store.last_run_per_environment().await?;
-    let environments = env_health(st, &drift, &last, &recent);
+    let global = visible_global_run(st).await?;
+    let environments = env_health(st, &drift, &last, global.as_ref());
     let runs: Vec<Run> = recent
         .into_iter()
         .filter(|r| visible(st, r.environment.as_deref()))
@@ -127,16 +127,34 @@ pub async fn overview(st: &AppState) -> R<Overview> {
         gate_pass_rate: (total > 0).then(|| pass as f64 / total as f64),
         gate_outcomes,
         queue_depth,
-        drift_series: drift_series(&history),
+        drift_series: super::charts::open_series(&spans, since, to),
     })
 }
 
+/// An environment's health from its open findings and its last run (its own or one over
+/// every environment, whichever is newer).
+pub fn health_of(open_drift: i64, last_run: Option<&Run>) -> &'static str {
+    if open_drift > 0 {
+        "drifted"
+    } else if last_run.is_some_and(|r| r.status == "failed") {
+        "failed"
+    } else if last_run.is_some() {
+        "in sync"
+    } else {
+        "unknown"
+    }
+}
+
 /// Health of every SSOT environment from the open-drift counts, each environment's last run
-/// (`last`) and the recent runs (`recent`: an all-environment success counts for everyone).
-fn env_health(st: &AppState, drift: &[DriftCount], last: &[Run], recent: &[Run]) -> Vec<EnvHealth> {
-    let global_ok = recent
-        .iter()
-        .any(|r| r.environment.is_none() && r.status == "succeeded");
+/// (`last`) and the latest run over every environment (`global`, which counts for each one:
+/// an environment's "last run" is the newer of the two; None for a reader who does not see
+/// every project, see [`visible_global_run`]).
+fn env_health(
+    st: &AppState,
+    drift: &[DriftCount],
+    last: &[Run],
+    global: Option<&Run>,
+) -> Vec<EnvHealth> {
     let Some(ssot) = &st.ssot else {
         return Vec::new();
     };
@@ -149,19 +167,16 @@ fn env_health(st: &AppState, drift: &[DriftCount], last: &[Run], recent: &[Run])
                 .iter()
                 .find(|d| d.environment == name)
                 .map_or(0, |d| d.open);
-            let last_run = last
+            let own = last
                 .iter()
-                .find(|r| r.environment.as_deref() == Some(&name))
-                .cloned();
-            let health = if open > 0 {
-                "drifted"
-            } else if last_run.as_ref().is_some_and(|r| r.status == "failed") {
-                "failed"
-            } else if last_run.is_some() || global_ok {
-                "in sync"
-            } else {
-                "unknown"
-            };
+                .find(|r| r.environment.as_deref() == Some(&name));
+            let last_run = match (own, global) {
+                (Some(o), Some(g)) if g.started_at > o.started_at => Some(g),
+                (Some(o), _) => Some(o),
+                (None, g) => g,
+            }
+            .cloned();
+            let health = health_of(open, last_run.as_ref());
             EnvHealth {
                 project: e.spec.project.clone(),
                 stage: value_str(&e.spec.stage),
@@ -176,89 +191,23 @@ fn env_health(st: &AppState, drift: &[DriftCount], last: &[Run], recent: &[Run])
         .collect()
 }
 
-/// Step series of the number of open findings: +1 at first_seen, −1 at resolved_at.
-pub fn drift_series(findings: &[DriftFinding]) -> Vec<(Timestamp, i64)> {
-    let mut deltas: Vec<(Timestamp, i64)> = Vec::new();
-    for f in findings {
-        deltas.push((f.first_seen, 1));
-        if let Some(r) = f.resolved_at {
-            deltas.push((r, -1));
-        }
+/// The latest run over every environment, when the request's scope sees every project (a
+/// reader of some projects does not see runs of no project, nor count them as a last run).
+pub(super) async fn visible_global_run(st: &AppState) -> R<Option<Run>> {
+    if !sees_all(st) {
+        return Ok(None);
     }
-    deltas.sort_by_key(|d| d.0);
-    let mut open = 0;
-    let mut out: Vec<(Timestamp, i64)> = Vec::new();
-    for (t, d) in deltas {
-        open += d;
-        match out.last_mut() {
-            Some(last) if last.0 == t => last.1 = open,
-            _ => out.push((t, open)),
-        }
-    }
-    if let Some(last) = out.last().copied() {
-        out.push((crate::store::now().max(last.0), last.1));
-    }
-    out
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct EnvDetail {
-    pub name: String,
-    pub health: Option<EnvHealth>,
-    /// The desired settings from the SSOT (secret key names only).
-    pub desired: Value,
-    pub backup_policies: Vec<Value>,
-    pub last_backup: Option<Backup>,
-    pub gate_runs: Vec<GateRun>,
-    pub open_drift: Vec<DriftFinding>,
-}
-
-pub async fn environment(st: &AppState, name: &str) -> R<EnvDetail> {
-    let env = st
-        .ssot
-        .as_ref()
-        .and_then(|s| s.environment(name))
-        .filter(|e| Scope::current().role_on(&e.spec.project).is_some())
-        .ok_or_else(|| ApiError::not_found(format!("no environment {name:?} in the SSOT")))?;
-    let drift = st.store.open_drift_by_env().await?;
-    let runs = st.store.recent_runs(LIST).await?;
-    let last = st.store.last_run_per_environment().await?;
-    let health = env_health(st, &drift, &last, &runs)
-        .into_iter()
-        .find(|h| h.name == name);
-    let gate_runs = st
-        .store
-        .recent_gate_runs(fetch(st, LIST))
-        .await?
-        .into_iter()
-        .filter(|g| g.environment == name)
-        .take(20)
-        .collect();
-    Ok(EnvDetail {
-        name: name.to_string(),
-        health,
-        desired: to_value(&env.spec),
-        backup_policies: st
-            .ssot
-            .iter()
-            .flat_map(|s| s.backup_policies())
-            .filter(|p| p.spec.environment == name)
-            .map(to_value)
-            .collect(),
-        last_backup: st.store.backups(Some(name), 1).await?.into_iter().next(),
-        gate_runs,
-        open_drift: st.store.open_drift(Some(name), LIST).await?,
-    })
+    Ok(st.store.latest_global_run().await?)
 }
 
 /// The environments list: health per environment without the overview's other panels.
 pub async fn environment_list(st: &AppState) -> R<Vec<EnvHealth>> {
-    let (drift, last, recent) = futures::try_join!(
-        visible_drift_counts(st),
-        st.store.last_run_per_environment(),
-        st.store.recent_runs(20),
+    let (drift, last, global) = futures::try_join!(
+        async { Ok::<_, ApiError>(visible_drift_counts(st).await?) },
+        async { Ok::<_, ApiError>(st.store.last_run_per_environment().await?) },
+        visible_global_run(st),
     )?;
-    Ok(env_health(st, &drift, &last, &recent))
+    Ok(env_health(st, &drift, &last, global.as_ref()))
 }
 
 pub fn environments(st: &AppState) -> Vec<String> {
@@ -329,8 +278,13 @@ pub async fn drift(st: &AppState, environment: Option<&str>, limit: Option<i64>)
 pub struct Runs {
     pub runs: Vec<Run>,
     pub jobs: Vec<QueueJob>,
-    /// Saved plans still `planned` (what `apply` with a `plan_id` accepts), newest first.
+    /// Saved plans still `planned` that have something to apply and are current, newest
+    /// first (what `apply` with a `plan_id` is for).
     pub planned: Vec<Plan>,
+    /// Plans still `planned` that are not worth applying: no changes, or outdated.
+    pub set_aside: Vec<super::views::SetAside>,
+    /// The most recent failed runs.
+    pub failed: Vec<Run>,
 }
 
 /// How many runs the runs list shows unless `limit` says otherwise.
@@ -342,29 +296,31 @@ pub async fn runs(st: &AppState) -> R<Runs> {
 
 /// The runs list with at most `limit` runs (the API's `?limit=`).
 pub async fn runs_limited(st: &AppState, limit: i64) -> R<Runs> {
-    if sees_all(st) {
-        return Ok(Runs {
-            runs: st.store.recent_runs(limit).await?,
-            jobs: st.store.recent_jobs(50).await?,
-            planned: st.store.planned_plans(50).await?,
-        });
-    }
+    let all = sees_all(st);
     let mut runs = st.store.recent_runs(fetch(st, limit)).await?;
-    runs.retain(|r| visible(st, r.environment.as_deref()));
-    runs.truncate(usize::try_from(limit).unwrap_or(0));
     let mut jobs = st.store.recent_jobs(fetch(st, 50)).await?;
-    jobs.retain(|j| job_visible(st, j));
-    jobs.truncate(50);
+    let mut failed = st.store.failed_runs(fetch(st, 10)).await?;
     let mut planned = Vec::new();
     for p in st.store.planned_plans(fetch(st, 50)).await? {
-        if planned.len() < 50 && plan_visible(st, &p).await? {
+        if planned.len() < 50 && (all || plan_visible(st, &p).await?) {
             planned.push(p);
         }
     }
+    if !all {
+        runs.retain(|r| visible(st, r.environment.as_deref()));
+        runs.truncate(usize::try_from(limit).unwrap_or(0));
+        jobs.retain(|j| job_visible(st, j));
+        jobs.truncate(50);
+        failed.retain(|r| visible(st, r.environment.as_deref()));
+        failed.truncate(10);
+    }
+    let (planned, set_aside) = super::views::triage_planned(st, planned).await?;
     Ok(Runs {
         runs,
         jobs,
         planned,
+        set_aside,
+        failed,
     })
 }
 
@@ -406,6 +362,16 @@ pub struct RunDetail {
     pub actions: Vec<Action>,
     pub events: Vec<Event>,
     pub artifacts: Vec<Artifact>,
+    /// The plans this run carried out (an apply run: named by its actions or its summary).
+    pub applied_plans: Vec<Plan>,
+    /// The diffs of the applied plans' runs (an apply run records none of its own).
+    pub plan_diffs: Vec<crate::store::Diff>,
+    /// The runs that applied the plans this run saved.
+    pub applied_by: Vec<Run>,
+    pub releases: Vec<crate::store::Release>,
+    pub backups: Vec<Backup>,
+    /// The jobs that started this run.
+    pub jobs: Vec<QueueJob>,
 }
 
 pub fn parse_uuid(s: &str, what: &str) -> R<Uuid> {
@@ -434,12 +400,63 @@ pub async fn run(st: &AppState, id: &str) -> R<RunDetail> {
         })
         .await?;
     events.reverse();
+    let (plans, diffs, actions, artifacts, mut releases, mut backups, mut jobs) = futures::try_join!(
+        st.store.plans_for_run(id),
+        st.store.diffs_for_run(id),
+        st.store.actions_for_run(id),
+        st.store.artifacts_for_run(id),
+        st.store.releases_for_run(id),
+        st.store.backups_for_run(id),
+        st.store.jobs_for_run(id),
+    )?;
+    let mut applied_ids: Vec<Uuid> = actions.iter().filter_map(|a| a.plan_id).collect();
+    if let Some(p) = result_id(&Some(run.summary.clone()), "plan_id") {
+        if run.kind == "apply" {
+            applied_ids.push(p);
+        }
+    }
+    applied_ids.sort();
+    applied_ids.dedup();
+    let mut applied_plans = Vec::new();
+    let mut plan_diffs = Vec::new();
+    for pid in applied_ids {
+        if plans.iter().any(|p| p.id == pid) {
+            continue;
+        }
+        if let Some(p) = st.store.plan(pid).await? {
+            // Linked records are shown only when the scope covers them too.
+            if plan_visible(st, &p).await? {
+                plan_diffs.extend(st.store.diffs_for_run(p.run_id).await?);
+                applied_plans.push(p);
+            }
+        }
+    }
+    let mut applied_by: Vec<Run> = Vec::new();
+    for p in &plans {
+        for r in st.store.runs_applying_plan(p.id).await? {
+            if r.id != id
+                && !applied_by.iter().any(|a| a.id == r.id)
+                && visible(st, r.environment.as_deref())
+            {
+                applied_by.push(r);
+            }
+        }
+    }
+    releases.retain(|r| visible(st, Some(&r.environment)));
+    backups.retain(|b| visible(st, Some(&b.environment)));
+    jobs.retain(|j| job_visible(st, j));
     Ok(RunDetail {
-        plans: st.store.plans_for_run(id).await?,
-        diffs: st.store.diffs_for_run(id).await?,
-        actions: st.store.actions_for_run(id).await?,
-        artifacts: st.store.artifacts_for_run(id).await?,
+        plans,
+        diffs,
+        actions,
+        artifacts,
         events,
+        applied_plans,
+        plan_diffs,
+        applied_by,
+        releases,
+        backups,
+        jobs,
         run,
     })
 }
@@ -685,6 +702,34 @@ pub async fn secrets(st: &AppState) -> R<Secrets> {
     Ok(Secrets { keys, syncs })
 }
 
+/// Clear the links to runs the request's scope does not see (a row of an environment in scope
+/// that names a project-wide run, or another project's): the row stays, the link goes.
+pub(super) async fn hide_unseen_runs(st: &AppState, links: Vec<&mut Option<Uuid>>) -> R<()> {
+    if sees_all(st) {
+        return Ok(());
+    }
+    let mut runs: Vec<(Uuid, bool)> = Vec::new();
+    for link in links {
+        let Some(id) = *link else { continue };
+        let seen = match runs.iter().find(|(r, _)| *r == id) {
+            Some((_, seen)) => *seen,
+            None => {
+                let seen = st
+                    .store
+                    .run(id)
+                    .await?
+                    .is_some_and(|r| visible(st, r.environment.as_deref()));
+                runs.push((id, seen));
+                seen
+            }
+        };
+        if !seen {
+            *link = None;
+        }
+    }
+    Ok(())
+}
+
 /// Query of the events page and `/api/events`.
 #[derive(Clone, Debug, Default, serde::Deserialize, Serialize)]
 pub struct EventQuery {
@@ -756,25 +801,8 @@ pub async fn inventory(st: &AppState) -> R<Vec<InventoryObject>> {
     }
     objects.retain(|o| visible(st, o.environment.as_deref()));
     // The ingest's run (often project-wide) is linked only when the scope covers it.
-    let mut runs: Vec<(Uuid, bool)> = Vec::new();
-    for o in &mut objects {
-        let Some(id) = o.run_id else { continue };
-        let seen = match runs.iter().find(|(r, _)| *r == id) {
-            Some((_, seen)) => *seen,
-            None => {
-                let seen = st
-                    .store
-                    .run(id)
-                    .await?
-                    .is_some_and(|r| visible(st, r.environment.as_deref()));
-                runs.push((id, seen));
-                seen
-            }
-        };
-        if !seen {
-            o.run_id = None;
-        }
-    }
+    let links = objects.iter_mut().map(|o| &mut o.run_id).collect();
+    hide_unseen_runs(st, links).await?;
     Ok(objects)
 }
 

@@ -10,12 +10,14 @@
 pub mod access;
 pub mod api;
 pub mod auth;
+pub mod charts;
 pub mod data;
 pub mod errors;
 pub mod html;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
+pub mod views;
 pub mod webhooks;
 
 use crate::ssot::Ssot;
@@ -37,6 +39,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/environments", "Environments"),
     ("/drift", "Drift"),
     ("/runs", "Runs & Plans"),
+    ("/jobs", "Jobs"),
     ("/gates", "Gates"),
     ("/backups", "Backups"),
     ("/modules", "Modules"),
@@ -120,6 +123,9 @@ pub fn router(store: Store, cfg: Config) -> Router {
         .route("/environments", get(api::environments))
         .route("/environments/{name}", get(api::environment))
         .route("/drift", get(api::drift))
+        .route("/drift/history", get(api::drift_history))
+        .route("/plans/{id}", get(api::plan))
+        .route("/jobs", get(api::jobs))
         .route("/runs", get(api::runs))
         .route("/runs/{id}", get(api::run))
         .route("/runs/{id}/events", get(api::run_events))
@@ -147,6 +153,8 @@ pub fn router(store: Store, cfg: Config) -> Router {
     app.route("/environments/{name}", get(pages::environment))
         .route("/runs/{id}", get(pages::run))
         .route("/jobs/{id}", get(pages::job))
+        .route("/plans/{id}", get(pages::plan))
+        .route("/correlations/{id}", get(pages::correlation))
         .route("/artifacts/{id}", get(pages::artifact))
         .route("/actions/{kind}", post(pages::action_form))
         .route("/login", get(pages::login_form).post(pages::login))

@@ -60,13 +60,31 @@ pub const API_ROUTES: &[ApiRoute] = &[
         "get",
         "/api/environments/{name}",
         Access::Read,
-        "One environment: desired settings, last backup, gates, open drift",
+        "One environment's page: health, serving release, releases and deploy timings, managed objects, inventory, drift, backups, gates, jobs, runs",
     ),
     r(
         "get",
         "/api/drift",
         Access::Read,
         "Open drift counts by environment and by field, and the most recently seen open findings (?environment=&limit=)",
+    ),
+    r(
+        "get",
+        "/api/drift/history",
+        Access::Read,
+        "Drift over time: the lives of the findings open in the last `days` days and those resolved since (?environment=&days=)",
+    ),
+    r(
+        "get",
+        "/api/plans/{id}",
+        Access::Read,
+        "One saved plan: the run that made it, its diffs, the actions carrying it out, the runs that applied it",
+    ),
+    r(
+        "get",
+        "/api/jobs",
+        Access::Read,
+        "Work-queue jobs, most recently updated first (?status=)",
     ),
     r(
         "get",
@@ -237,6 +255,23 @@ fn query_params(path: &str) -> Vec<Value> {
                 "At most this many open findings in `open`, most recently seen first (the counts cover all)",
             ),
         ],
+        "/api/drift/history" => vec![
+            query(
+                "environment",
+                json!({"type": "string"}),
+                "Only this environment's findings (empty: all)",
+            ),
+            query(
+                "days",
+                json!({"type": "integer", "minimum": 1, "maximum": 365, "default": 30}),
+                "How many days back, ending now",
+            ),
+        ],
+        "/api/jobs" => vec![query(
+            "status",
+            json!({"type": "string", "enum": super::views::JOB_STATUSES}),
+            "Only jobs of this status (empty: all)",
+        )],
         "/api/runs" => vec![query(
             "limit",
             json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}),
@@ -367,13 +402,16 @@ fn fix_dialect(v: &mut Value) {
 
 /// The `data` schema of a route's success answer.
 fn data_schema(s: &mut Schemas, route: &ApiRoute) -> Value {
-    use super::{api, data, webhooks};
+    use super::{api, data, views, webhooks};
     use crate::store::{Event, InventoryObject};
     match route.path {
         "/api/overview" => s.of::<data::Overview>(),
         "/api/environments" => s.of::<Vec<data::EnvHealth>>(),
-        "/api/environments/{name}" => s.of::<data::EnvDetail>(),
+        "/api/environments/{name}" => s.of::<views::EnvPage>(),
         "/api/drift" => s.of::<data::Drift>(),
+        "/api/drift/history" => s.of::<views::DriftHistory>(),
+        "/api/plans/{id}" => s.of::<views::PlanView>(),
+        "/api/jobs" => s.of::<Vec<views::JobRow>>(),
         "/api/runs" => s.of::<data::Runs>(),
         "/api/runs/{id}" => s.of::<data::RunDetail>(),
         "/api/runs/{id}/events" | "/api/events" => s.of::<Vec<Event>>(),

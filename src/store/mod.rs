@@ -7,6 +7,7 @@
 //! placeholders) and adapted for SQLite by [`Store::sql`]. See `spec/store.md`.
 
 mod artifacts;
+mod chain;
 mod configured;
 mod console;
 mod evidence;
@@ -22,6 +23,7 @@ mod ssot_revisions;
 mod types;
 
 pub use artifacts::{validate_artifact_id, ArtifactStore, StoredBlob};
+pub use chain::{DriftSpan, ManagedRow, ReleaseTiming};
 pub use configured::{artifact_store, placement, Placement};
 pub use console::{FieldCount, StatusCount};
 pub use leader::{LeaderGuard, NotLeader, PG_LEADER_LOCK};

@@ -17,7 +17,7 @@ pub const RELEASE_SUPERSEDED: &str = "superseded";
 /// Its controller died mid-deploy; the next apply undid it (and deploys it again).
 pub const RELEASE_INTERRUPTED: &str = "interrupted";
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Release {
     pub id: Uuid,
     pub environment: String,

@@ -60,6 +60,7 @@ pub fn client() -> reqwest::Client {
 /// What [`populate`] inserted.
 pub struct Populated {
     pub run_id: uuid::Uuid,
+    pub plan_id: uuid::Uuid,
     pub plan_artifact: String,
     pub gate_artifact: String,
 }
@@ -233,7 +234,210 @@ pub async fn populate(store: &Store) -> Populated {
         .expect("enqueue");
     Populated {
         run_id: run.id,
+        plan_id: plan.id,
         plan_artifact: plan.artifact_sha256,
         gate_artifact: report.sha256,
+    }
+}
+
+/// What [`populate_chain`] inserted: a plan run and its plan, the apply run that carried it
+/// out, the release that apply deployed (with its log and pre-update backup) and a failed run
+/// over every environment.
+pub struct Chain {
+    pub plan_run: uuid::Uuid,
+    pub plan_id: uuid::Uuid,
+    pub apply_run: uuid::Uuid,
+    pub release_id: uuid::Uuid,
+    pub log_sha: String,
+    pub backup_id: uuid::Uuid,
+    pub failed_run: uuid::Uuid,
+    pub commit: String,
+}
+
+/// The evidence of one plan → apply → release cycle of staging, as the engine records it.
+pub async fn populate_chain(store: &Store) -> Chain {
+    let plan_run = store
+        .begin_run(&NewRun {
+            kind: RunKind::Plan,
+            trigger: Trigger::Watch,
+            ssot_revision: "sha256:chain".into(),
+            actor: "test".into(),
+            environment: Some("staging".into()),
+            correlation_id: None,
+        })
+        .await
+        .expect("plan run");
+    let plan = store
+        .save_plan(NewPlan {
+            run_id: plan_run.id,
+            ssot_revision: "sha256:chain".into(),
+            live_fingerprint: "fp-chain".into(),
+            plan: json!({"actions": [
+                {"op": "create", "resource": "droplet/quickstart-staging"},
+                {"op": "create", "resource": "record/staging"}
+            ], "summary": {"create": 2, "update": 0, "replace": 0, "delete": 0, "no_op": 3, "held": 0}})
+            .to_string(),
+            rendered: "+ create droplet quickstart-staging\n+ create record staging\n".into(),
+        })
+        .await
+        .expect("plan");
+    store
+        .insert_diffs(&[NewDiff {
+            run_id: plan_run.id,
+            environment: Some("staging".into()),
+            resource_kind: "record".into(),
+            resource_name: "staging".into(),
+            before: None,
+            after: Some(json!({"type": "A"})),
+            changes: json!([]),
+            unified: "--- live\n+++ desired\n+type: A-record-for-chain\n".into(),
+        }])
+        .await
+        .expect("diffs");
+    store
+        .finish_run(
+            plan_run.id,
+            RunStatus::Succeeded,
+            &json!({"plan_id": plan.id, "summary": {"create": 2, "update": 0, "replace": 0, "delete": 0}}),
+        )
+        .await
+        .expect("finish plan run");
+    let apply = store
+        .begin_run(&NewRun {
+            kind: RunKind::Apply,
+            trigger: Trigger::Watch,
+            ssot_revision: "sha256:chain".into(),
+            actor: "test".into(),
+            environment: Some("staging".into()),
+            correlation_id: None,
+        })
+        .await
+        .expect("apply run");
+    for (i, res) in ["quickstart-staging", "staging"].iter().enumerate() {
+        let a = store
+            .ledger_insert(&NewAction {
+                dedupe_key: format!("chain/{res}:create:{i}"),
+                plan_id: Some(plan.id),
+                run_id: Some(apply.id),
+                resource_kind: if i == 0 { "droplet" } else { "record" }.into(),
+                resource_name: res.to_string(),
+                operation: "create".into(),
+                request_summary: None,
+                resource_key: None,
+            })
+            .await
+            .expect("action");
+        store
+            .ledger_update(
+                a.action().id,
+                &ActionUpdate {
+                    status: Some(ActionStatus::Succeeded),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("action done");
+    }
+    let log = store
+        .put_artifact(
+            b"odoo: updating module acme_sale\nodoo: modules loaded\n",
+            "text/plain; charset=utf-8",
+            Some(apply.id),
+        )
+        .await
+        .expect("log");
+    let dump = store
+        .put_artifact(b"PGDMP pre-update", "application/octet-stream", None)
+        .await
+        .expect("dump");
+    let backup = store
+        .record_backup_details(
+            &NewBackup {
+                job_id: None,
+                environment: "staging".into(),
+                kind: "pre-update".into(),
+                size_bytes: 16,
+                sha256: dump.sha256.clone(),
+                location: "artifacts".into(),
+                retention_class: "manual".into(),
+                expires_at: None,
+            },
+            &BackupDetails {
+                run_id: Some(apply.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("backup");
+    let commit = "c0ffee1234567890abcdef1234567890abcdef12".to_string();
+    let release = store
+        .begin_release(&NewRelease {
+            environment: "staging".into(),
+            run_id: Some(apply.id),
+            commit_sha: commit.clone(),
+            odoo_revision: "17.0@0123456789".into(),
+            config_digest: "sha256:conf".into(),
+            modules_installed: vec!["base".into(), "acme_sale".into()],
+            modules_updated: vec!["acme_sale".into()],
+            trigger: "watch".into(),
+            actor: "test".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("release");
+    store
+        .finish_release(
+            release.id,
+            &ReleaseEnd {
+                status: RELEASE_HEALTHY.into(),
+                backup_id: Some(backup.id),
+                log_sha256: Some(log.sha256.clone()),
+                url: Some("https://staging.quickstart.test".into()),
+                error: None,
+            },
+        )
+        .await
+        .expect("finish release");
+    store
+        .finish_run(
+            apply.id,
+            RunStatus::Succeeded,
+            &json!({"run_id": apply.id, "plan_id": plan.id, "succeeded": 2, "adopted": 0,
+                    "skipped": 0, "failed": 0, "stale": []}),
+        )
+        .await
+        .expect("finish apply");
+    store
+        .set_plan_status(plan.id, PlanStatus::Applied)
+        .await
+        .expect("applied");
+    let failed = store
+        .begin_run(&NewRun {
+            kind: RunKind::Reconcile,
+            trigger: Trigger::Resync,
+            ssot_revision: "sha256:chain".into(),
+            actor: "controller".into(),
+            environment: None,
+            correlation_id: None,
+        })
+        .await
+        .expect("global run");
+    store
+        .finish_run(
+            failed.id,
+            RunStatus::Failed,
+            &json!({"error": "observe failed: the provider answered 503"}),
+        )
+        .await
+        .expect("finish global run");
+    Chain {
+        plan_run: plan_run.id,
+        plan_id: plan.id,
+        apply_run: apply.id,
+        release_id: release.id,
+        log_sha: log.sha256,
+        backup_id: backup.id,
+        failed_run: failed.id,
+        commit,
     }
 }

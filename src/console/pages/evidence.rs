@@ -120,15 +120,17 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
             };
             vec![
                 format!(
-                    "<span id=\"backup-{}\"><code>{}</code></span>",
+                    "<span id=\"backup-{}\" title=\"backup {}\"><code>·{}</code></span>",
                     k.id,
-                    &k.id.to_string()[..8]
+                    k.id,
+                    short_id(&k.id)
                 ),
                 env_link(&k.environment),
                 esc(&k.kind),
                 k.size_bytes.to_string(),
                 esc(&k.retention_class),
                 artifact_link(&k.sha256),
+                k.run_id.as_ref().map_or("—".into(), run_link),
                 ts(&k.created_at),
                 k.expires_at.as_ref().map_or("—".into(), ts),
                 restore,
@@ -143,6 +145,7 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
             "Bytes",
             "Retention",
             "Dump",
+            "Run",
             "Created",
             "Expires",
             "Restore into",
@@ -186,11 +189,15 @@ pub(super) async fn modules(State(st): State<AppState>, ctx: Ctx) -> Response {
     }
     for e in &envs {
         p.h2(&e.environment);
+        let install = if e.install.is_empty() {
+            "none besides the module set's".to_string()
+        } else {
+            format!("<code>{}</code>", esc(&e.install.join(", ")))
+        };
         p.raw(&format!(
-            "<p>Module set: {} · core policy: {} · install: <code>{}</code></p>",
+            "<p>Module set: {} · core policy: {} · extra modules to install: {install}</p>",
             opt(e.module_set.as_deref()),
             opt(e.core_policy.as_deref()),
-            esc(&e.install.join(", "))
         ));
         let rows: Vec<Vec<String>> = e
             .waves
@@ -294,10 +301,10 @@ pub(super) async fn events(
     }
     p.raw(&format!(
         "<form class=\"filters\" method=\"get\" action=\"/events\">\
-         <input name=\"environment\" placeholder=\"environment\" value=\"{}\">\
-         <select name=\"level\">{levels}</select>\
-         <input name=\"correlation_id\" placeholder=\"correlation id\" value=\"{}\">\
-         <input name=\"since\" placeholder=\"since (RFC 3339)\" value=\"{}\">\
+         <input name=\"environment\" aria-label=\"environment\" placeholder=\"environment\" value=\"{}\">\
+         <select name=\"level\" aria-label=\"minimum level\">{levels}</select>\
+         <input name=\"correlation_id\" aria-label=\"correlation id\" placeholder=\"correlation id\" value=\"{}\">\
+         <input name=\"since\" aria-label=\"since (RFC 3339)\" placeholder=\"since (RFC 3339)\" value=\"{}\">\
          <button type=\"submit\">Filter</button></form>",
         v(&q.environment),
         v(&q.correlation_id),

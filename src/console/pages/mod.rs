@@ -4,7 +4,10 @@
 use super::auth::{self, Principal, Role};
 use super::data::{self, EventQuery};
 use super::errors::ApiError;
-use super::html::{artifact_link, badge, diff_block, esc, opt, ts, url_enc, Maturity, Page};
+use super::html::{
+    artifact_link, badge, diff_block, duration, esc, opt, run_label, short_id, ts, url_enc,
+    Maturity, Page,
+};
 use super::{hv, AppState};
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -15,11 +18,14 @@ use axum::routing::{get, MethodRouter};
 use axum::Form;
 use std::fmt::Write as _;
 
+mod chain;
+mod environment;
 mod evidence;
 mod overview;
 mod runs;
 
-pub use overview::environment;
+pub use chain::{correlation, plan};
+pub use environment::environment;
 pub use runs::{action_form, job, run};
 use runs::{action_form_html, env_options, NEED_OPERATOR};
 
@@ -29,11 +35,13 @@ pub struct Ctx {
     pub csrf: String,
     new_csrf: bool,
     pub path: String,
+    /// The console's state (the SSOT: which project an environment is of).
+    st: AppState,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+impl FromRequestParts<AppState> for Ctx {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Ctx, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Ctx, Self::Rejection> {
         let role = parts
             .extensions
             .get::<Principal>()
@@ -49,6 +57,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             csrf,
             new_csrf,
             path: parts.uri.path().to_string(),
+            st: st.clone(),
         })
     }
 }
@@ -74,15 +83,11 @@ pub(super) fn respond(ctx: &Ctx, page: &Page) -> Response {
 
 /// An HTML error page.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
-    let mut p = Page::new(
-        format!(
-            "{} {}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("Error")
-        ),
-        Maturity::Beta,
-        &[],
-    );
+    let mut p = Page::error(format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    ));
     p.para(message);
     if status == StatusCode::UNAUTHORIZED {
         p.raw("<p><a href=\"/login\">Sign in with a console token</a></p>");
@@ -110,6 +115,7 @@ pub fn nav_handler(path: &str) -> MethodRouter<AppState> {
         "/environments" => get(overview::environments),
         "/drift" => get(overview::drift),
         "/runs" => get(runs::runs),
+        "/jobs" => get(chain::jobs),
         "/gates" => get(evidence::gates),
         "/backups" => get(evidence::backups),
         "/modules" => get(evidence::modules),
@@ -121,10 +127,82 @@ pub fn nav_handler(path: &str) -> MethodRouter<AppState> {
     }
 }
 
+/// A link to a run known by id only: the id's random tail.
 pub(super) fn run_link(id: &uuid::Uuid) -> String {
     format!(
-        "<a href=\"/runs/{id}\"><code>{}</code></a>",
-        &id.to_string()[..8]
+        "<a href=\"/runs/{id}\" title=\"run {id}\">run ·{}</a>",
+        short_id(id)
+    )
+}
+
+/// A link to a run labelled by kind, start time and the id's random tail.
+pub(super) fn run_ref(r: &crate::store::Run) -> String {
+    format!(
+        "<a href=\"/runs/{}\" title=\"run {}\">{}</a>",
+        r.id,
+        r.id,
+        esc(&run_label(&r.kind, &r.started_at, &r.id))
+    )
+}
+
+pub(super) fn plan_link(id: &uuid::Uuid) -> String {
+    format!(
+        "<a href=\"/plans/{id}\" title=\"plan {id}\">plan ·{}</a>",
+        short_id(id)
+    )
+}
+
+pub(super) fn job_link(id: &uuid::Uuid) -> String {
+    format!(
+        "<a href=\"/jobs/{id}\" title=\"job {id}\">job ·{}</a>",
+        short_id(id)
+    )
+}
+
+pub(super) fn backup_link(id: &uuid::Uuid) -> String {
+    format!(
+        "<a href=\"/backups#backup-{id}\" title=\"backup {id}\">backup ·{}</a>",
+        short_id(id)
+    )
+}
+
+/// Whether the asker may run operator actions on `environment` (None: on everything): the
+/// operator role on that environment's project (on every project for None), as the action
+/// itself checks it (see [`super::access`]).
+pub(super) fn may_operate(ctx: &Ctx, environment: Option<&str>) -> bool {
+    let scope = super::access::Scope::current();
+    let ssot = ctx.st.ssot.as_ref();
+    let role = match environment {
+        Some(e) => scope.role_on_env(ssot, e),
+        None => scope.role_on_all(ssot),
+    };
+    ctx.role >= Role::Operator && role == Some(Role::Operator)
+}
+
+/// An operator action: its form for an operator, else the button disabled with a
+/// "sign in to …" link (`verb`: what the action does, e.g. "deploy").
+pub(super) fn action_or_signin(
+    ctx: &Ctx,
+    environment: Option<&str>,
+    kind: &str,
+    fields: &str,
+    label: &str,
+    verb: &str,
+) -> String {
+    if may_operate(ctx, environment) {
+        return runs::action_form_html(ctx, kind, fields, label);
+    }
+    let why = if ctx.role == Role::Anonymous {
+        format!("<a href=\"/login\">sign in to {}</a>", esc(verb))
+    } else {
+        format!(
+            "<a href=\"/login\">sign in as an operator to {}</a>",
+            esc(verb)
+        )
+    };
+    format!(
+        "<span class=\"off\"><button type=\"button\" disabled>{}</button> {why}</span>",
+        esc(label)
     )
 }
 
@@ -152,26 +230,28 @@ pub(super) fn events_table(p: &mut Page, events: &[crate::store::Event]) {
                 badge(&e.level),
                 esc(&e.service),
                 opt(e.environment.as_deref()),
-                e.correlation_id.as_deref().map_or("—".into(), |c| {
-                    format!(
-                        "<a href=\"/events?correlation_id={}\"><code>{}</code></a>",
+                match (&e.run_id, e.correlation_id.as_deref()) {
+                    (Some(r), _) => run_link(r),
+                    (None, Some(c)) => format!(
+                        "<a href=\"/correlations/{}\">{}</a>",
                         url_enc(c),
-                        esc(c)
-                    )
-                }),
+                        esc(&c
+                            .chars()
+                            .rev()
+                            .take(6)
+                            .collect::<Vec<_>>()
+                            .into_iter()
+                            .rev()
+                            .collect::<String>())
+                    ),
+                    (None, None) => "—".into(),
+                },
                 esc(&e.message),
             ]
         })
         .collect();
     p.table(
-        &[
-            "Time",
-            "Level",
-            "Service",
-            "Environment",
-            "Correlation",
-            "Message",
-        ],
+        &["Time", "Level", "Service", "Environment", "Run", "Message"],
         &rows,
         "No events.",
     );
@@ -211,7 +291,7 @@ pub async fn login_form(ctx: Ctx) -> Response {
     let mut p = Page::new("Sign in", Maturity::Scaffold, &["Project.console.tokens"]);
     p.raw(&format!(
         "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-         <input type=\"password\" name=\"token\" placeholder=\"console token\" autocomplete=\"off\"> <button type=\"submit\">Sign in</button></form>",
+         <label for=\"token\">Console token</label> <input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"off\"> <button type=\"submit\">Sign in</button></form>",
         esc(&ctx.csrf)
     ));
     respond(&ctx, &p)

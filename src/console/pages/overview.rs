@@ -1,79 +1,35 @@
 //! Overview, environments and drift pages.
 
 use super::*;
+use crate::console::charts;
+use crate::console::views::{self, BoardQuery};
 
 // ------------------------------------------------------------------ overview
 
-/// Inline SVG step chart of open drift findings over time.
-pub fn drift_chart(series: &[(crate::store::Timestamp, i64)]) -> String {
-    let (w, h, pad) = (640.0_f64, 140.0_f64, 24.0_f64);
-    let mut svg = format!(
-        "<svg class=\"chart\" role=\"img\" aria-label=\"open drift findings over time\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\">"
+fn select(name: &str, label: &str, options: &[String], current: Option<&str>) -> String {
+    let mut out = format!(
+        "<label for=\"f-{name}\">{label}</label><select id=\"f-{name}\" name=\"{name}\"><option value=\"\">all</option>"
     );
-    if series.len() < 2 {
-        let _ = write!(svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#667085\">No drift recorded in the last 30 days</text></svg>", w / 2.0, h / 2.0);
-        return svg;
+    for o in options {
+        let sel = if current == Some(o.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(out, "<option value=\"{0}\"{sel}>{0}</option>", esc(o));
     }
-    let t0 = series[0].0.timestamp_millis() as f64;
-    let t1 = (series[series.len() - 1].0.timestamp_millis() as f64).max(t0 + 1.0);
-    let max = series.iter().map(|p| p.1).max().unwrap_or(0).max(1) as f64;
-    let x = |t: &crate::store::Timestamp| {
-        pad + (t.timestamp_millis() as f64 - t0) / (t1 - t0) * (w - 2.0 * pad)
-    };
-    let y = |n: i64| h - pad - (n as f64 / max) * (h - 2.0 * pad);
-    let mut d = format!("M{:.1},{:.1}", x(&series[0].0), y(series[0].1));
-    for win in series.windows(2) {
-        let _ = write!(d, " H{:.1} V{:.1}", x(&win[1].0), y(win[1].1));
-    }
-    let _ = write!(
-        svg,
-        "<line x1=\"{pad}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#e4e7ec\"/>\
-         <path d=\"{d}\" fill=\"none\" stroke=\"#714b67\" stroke-width=\"2\"/>\
-         <text x=\"{pad}\" y=\"14\" font-size=\"11\" fill=\"#667085\">max {max}</text>\
-         <text x=\"{pad}\" y=\"{h1}\" font-size=\"11\" fill=\"#667085\">{start}</text>\
-         <text x=\"{r}\" y=\"{h1}\" font-size=\"11\" text-anchor=\"end\" fill=\"#667085\">{end}</text></svg>",
-        b = h - pad,
-        r = w - pad,
-        h1 = h - 6.0,
-        start = ts(&series[0].0),
-        end = ts(&series[series.len() - 1].0),
-    );
-    svg
+    out.push_str("</select>");
+    out
 }
 
-pub(super) fn runs_table(p: &mut Page, runs: &[crate::store::Run]) {
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            vec![
-                run_link(&r.id),
-                esc(&r.kind),
-                esc(&r.trigger),
-                opt(r.environment.as_deref()),
-                badge(&r.status),
-                ts(&r.started_at),
-                esc(&r.actor),
-            ]
-        })
-        .collect();
-    p.table(
-        &[
-            "Run",
-            "Kind",
-            "Trigger",
-            "Environment",
-            "Status",
-            "Started",
-            "Actor",
-        ],
-        &rows,
-        "No runs recorded yet. Run `odooops plan` or `odooops demo`.",
-    );
-}
-
-pub(super) async fn overview(State(st): State<AppState>, ctx: Ctx) -> Response {
-    let o = match data::overview(&st).await {
-        Ok(o) => o,
+pub(super) async fn overview(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    q: Result<Query<BoardQuery>, QueryRejection>,
+) -> Response {
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    let (b, o) = match futures::try_join!(views::board(&st, &q), data::overview(&st)) {
+        Ok(v) => v,
         Err(e) => return fail(e),
     };
     let mut p = Page::new(
@@ -81,38 +37,71 @@ pub(super) async fn overview(State(st): State<AppState>, ctx: Ctx) -> Response {
         Maturity::Beta,
         &[
             "ssot",
+            "ops.releases",
             "ops.runs",
             "ops.drift_findings",
             "ops.gate_results",
             "ops.work_queue",
         ],
     );
+    let failing = b.rows.iter().filter(|r| r.failing).count();
+    let drifted = b.rows.iter().filter(|r| r.env.open_drift > 0).count();
+    let deployed = b.rows.iter().filter(|r| r.serving.is_some()).count();
     let rate = o
         .gate_pass_rate
         .map_or("—".to_string(), |r| format!("{:.0}%", r * 100.0));
     p.raw(&format!(
-        "<div class=\"cards\"><div class=\"card\"><div class=\"n\">{}</div>open drift findings</div>\
+        "<div class=\"cards\"><div class=\"card\"><div class=\"n\">{failing}</div>failing environments</div>\
+         <div class=\"card\"><div class=\"n\">{drifted}</div>drifted ({} open findings)</div>\
+         <div class=\"card\"><div class=\"n\">{deployed}/{}</div>serving a release</div>\
          <div class=\"card\"><div class=\"n\">{}</div>gate pass rate</div>\
-         <div class=\"card\"><div class=\"n\">{}</div>jobs queued</div>\
-         <div class=\"card\"><div class=\"n\">{}</div>environments</div></div>",
+         <div class=\"card\"><div class=\"n\">{}</div>jobs queued</div></div>",
         o.open_drift,
+        b.total,
         esc(&rate),
         o.queue_depth,
-        o.environments.len()
     ));
-    p.h2("Health per environment");
-    let rows: Vec<Vec<String>> = o
-        .environments
+    super::runs::failures_box(&mut p, &b.failed_runs, &b.failed_jobs);
+    p.h2("What is deployed where");
+    p.raw(&format!(
+        "<form class=\"filters\" method=\"get\" action=\"/\">{}{}<label for=\"f-q\">Name</label>\
+         <input id=\"f-q\" name=\"q\" value=\"{}\"> <button type=\"submit\">Filter</button></form>",
+        select("project", "Project", &b.projects, q.project.as_deref()),
+        select("client", "Client", &b.clients, q.client.as_deref()),
+        esc(q.q.as_deref().unwrap_or(""))
+    ));
+    let rows: Vec<Vec<String>> = b
+        .rows
         .iter()
-        .map(|e| {
+        .map(|r| {
+            let release = match (&r.serving, &r.latest_release) {
+                (Some(s), Some(l)) if l.id != s.id => format!(
+                    "<code>{}</code> (latest {} {})",
+                    esc(&s.commit_sha.chars().take(10).collect::<String>()),
+                    badge(&l.status),
+                    esc(&l.commit_sha.chars().take(10).collect::<String>())
+                ),
+                (Some(s), _) => format!(
+                    "<code>{}</code> {}",
+                    esc(&s.commit_sha.chars().take(10).collect::<String>()),
+                    ts(&s.started_at)
+                ),
+                (None, Some(l)) => format!(
+                    "{} <code>{}</code>",
+                    badge(&l.status),
+                    esc(&l.commit_sha.chars().take(10).collect::<String>())
+                ),
+                (None, None) => "—".into(),
+            };
             vec![
-                env_link(&e.name),
-                esc(&e.stage),
-                esc(&e.branch),
-                badge(&e.health),
-                e.open_drift.to_string(),
-                e.last_run.as_ref().map_or("—".into(), |r| {
-                    format!("{} {}", run_link(&r.id), badge(&r.status))
+                env_link(&r.env.name),
+                esc(&r.client),
+                esc(&r.env.stage),
+                badge(if r.failing { "failed" } else { &r.env.health }),
+                release,
+                r.env.open_drift.to_string(),
+                r.env.last_run.as_ref().map_or("—".into(), |l| {
+                    format!("{} {}", run_ref(l), badge(&l.status))
                 }),
             ]
         })
@@ -120,19 +109,41 @@ pub(super) async fn overview(State(st): State<AppState>, ctx: Ctx) -> Response {
     p.table(
         &[
             "Environment",
+            "Client",
             "Stage",
-            "Branch",
             "Health",
+            "Deployed commit",
             "Open drift",
             "Last run",
         ],
         &rows,
-        "No environments: the SSOT defines none (or none was loaded).",
+        if b.total == 0 {
+            "No environments: the SSOT defines none (or none was loaded)."
+        } else {
+            "No environment matches the filter."
+        },
     );
-    p.h2("Drift over time (30 days)");
-    p.raw(&drift_chart(&o.drift_series));
+    p.raw(&format!(
+        "<p>{} of {} environments, failures first.</p>",
+        b.rows.len(),
+        b.total
+    ));
+    let any_drift = o.drift_series.iter().any(|p| p.1 > 0) || o.drift_series.len() > 2;
+    if let (Some(from), Some(to), true) = (o.drift_series.first(), o.drift_series.last(), any_drift)
+    {
+        p.h2("Open drift, last 30 days");
+        p.raw(&format!(
+            "<figure>{}<figcaption>{} · <a href=\"/drift\">per environment and resolved drift</a></figcaption></figure>",
+            charts::step_chart("open drift findings, last 30 days", &from.0, &to.0, &o.drift_series),
+            esc(&charts::range_caption(&from.0, &to.0))
+        ));
+    }
     p.h2("Last runs");
-    runs_table(&mut p, &o.last_runs);
+    super::runs::runs_table(
+        &mut p,
+        &o.last_runs,
+        "No runs recorded yet. Run `odooops plan` or `odooops demo`.",
+    );
     respond(&ctx, &p)
 }
 
@@ -156,9 +167,11 @@ pub(super) async fn environments(State(st): State<AppState>, ctx: Ctx) -> Respon
                 esc(&e.project),
                 esc(&e.stage),
                 esc(&e.branch),
-                esc(&e.maturity),
                 badge(&e.health),
                 e.open_drift.to_string(),
+                e.last_run.as_ref().map_or("—".into(), |l| {
+                    format!("{} {}", run_ref(l), badge(&l.status))
+                }),
             ]
         })
         .collect();
@@ -168,71 +181,13 @@ pub(super) async fn environments(State(st): State<AppState>, ctx: Ctx) -> Respon
             "Project",
             "Stage",
             "Branch",
-            "Maturity",
             "Health",
             "Open drift",
+            "Last run",
         ],
         &rows,
         "No environments in the SSOT.",
     );
-    respond(&ctx, &p)
-}
-
-pub async fn environment(
-    State(st): State<AppState>,
-    ctx: Ctx,
-    Path(name): Path<String>,
-) -> Response {
-    let d = match data::environment(&st, &name).await {
-        Ok(d) => d,
-        Err(e) => return fail(e),
-    };
-    let mut p = Page::new(
-        format!("Environment {}", d.name),
-        Maturity::Beta,
-        &["ssot", "ops.backups", "ops.gate_runs", "ops.drift_findings"],
-    );
-    if let Some(h) = &d.health {
-        p.raw(&format!(
-            "<p>Health: {} · stage {} · branch <code>{}</code></p>",
-            badge(&h.health),
-            esc(&h.stage),
-            esc(&h.branch)
-        ));
-    }
-    p.h2("Desired settings (SSOT)");
-    let pretty = serde_json::to_string_pretty(&d.desired).unwrap_or_default();
-    p.raw(&format!("<pre>{}</pre>", esc(&pretty)));
-    p.h2("Last backup");
-    match &d.last_backup {
-        Some(b) => p.raw(&format!(
-            "<p>{} · {} · {} bytes · {}</p>",
-            ts(&b.created_at),
-            esc(&b.kind),
-            b.size_bytes,
-            artifact_link(&b.sha256)
-        )),
-        None => p.empty("No backup recorded for this environment."),
-    };
-    p.h2("Gates");
-    let rows: Vec<Vec<String>> = d
-        .gate_runs
-        .iter()
-        .map(|g| {
-            vec![
-                format!("<code>{}</code>", &g.id.to_string()[..8]),
-                badge(&g.status),
-                ts(&g.started_at),
-            ]
-        })
-        .collect();
-    p.table(
-        &["Gate run", "Status", "Started"],
-        &rows,
-        "No gate runs for this environment.",
-    );
-    p.h2("Open drift");
-    drift_table(&mut p, &d.open_drift);
     respond(&ctx, &p)
 }
 
@@ -269,24 +224,117 @@ pub(super) fn drift_table(p: &mut Page, findings: &[crate::store::DriftFinding])
 // ------------------------------------------------------------------ drift
 
 #[derive(serde::Deserialize, Default)]
-pub struct EnvQ {
+pub struct DriftQ {
     environment: Option<String>,
+    days: Option<String>,
 }
+
+/// How many environments get a chart of their own on the drift page.
+const CHARTED: usize = 12;
 
 pub(super) async fn drift(
     State(st): State<AppState>,
     ctx: Ctx,
-    q: Result<Query<EnvQ>, QueryRejection>,
+    q: Result<Query<DriftQ>, QueryRejection>,
 ) -> Response {
-    let env = q
-        .ok()
-        .and_then(|Query(q)| q.environment)
-        .filter(|e| !e.is_empty());
-    let d = match data::drift(&st, env.as_deref(), None).await {
-        Ok(d) => d,
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    let env = q.environment.filter(|e| !e.is_empty());
+    let mut p = Page::new("Drift", Maturity::Beta, &["ops.drift_findings"]);
+    let days = match q.days.as_deref().filter(|d| !d.is_empty()) {
+        None => views::DRIFT_DAYS,
+        Some(d) => match d.parse::<i64>() {
+            Ok(n) => n,
+            Err(_) => {
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    &format!("days must be a whole number of days, got {d:?}"),
+                )
+            }
+        },
+    };
+    let (d, h) = match futures::try_join!(
+        data::drift(&st, env.as_deref(), None),
+        views::drift_history(&st, env.as_deref(), days)
+    ) {
+        Ok(v) => v,
         Err(e) => return fail(e),
     };
-    let mut p = Page::new("Drift", Maturity::Beta, &["ops.drift_findings"]);
+    let mut filter = String::from(
+        "<form class=\"filters\" method=\"get\" action=\"/drift\"><label for=\"d-env\">Environment</label>\
+         <select id=\"d-env\" name=\"environment\"><option value=\"\">all</option>",
+    );
+    for e in data::environments(&st) {
+        let sel = if env.as_deref() == Some(e.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(filter, "<option value=\"{0}\"{sel}>{0}</option>", esc(&e));
+    }
+    filter.push_str(
+        "</select><label for=\"d-days\">Days</label><select id=\"d-days\" name=\"days\">",
+    );
+    for n in [1, 7, 30, 90, 365] {
+        let sel = if n == h.days { " selected" } else { "" };
+        let _ = write!(filter, "<option value=\"{n}\"{sel}>{n}</option>");
+    }
+    filter.push_str("</select> <button type=\"submit\">Show</button></form>");
+    p.raw(&filter);
+    let range = charts::range_caption(&h.from, &h.to);
+    let scope = env.as_deref().unwrap_or("all environments");
+    p.h2(&format!(
+        "Open drift over the last {} days ({scope})",
+        h.days
+    ));
+    if h.spans.is_empty() {
+        // A stable empty state (a chart's axes would name the current time).
+        p.empty(&format!(
+            "No drift was open in the last {} days ({scope}).",
+            h.days
+        ));
+    } else {
+        p.raw(&format!(
+            "<figure>{}<figcaption>{}</figcaption></figure>",
+            charts::step_chart(
+                &format!("open drift findings of {scope}, last {} days", h.days),
+                &h.from,
+                &h.to,
+                &charts::open_series(&h.spans, h.from, h.to)
+            ),
+            esc(&range)
+        ));
+    }
+    if env.is_none() && !d.by_environment.is_empty() {
+        let mut most: Vec<&crate::store::DriftCount> = d.by_environment.iter().collect();
+        most.sort_by(|a, b| b.open.cmp(&a.open).then(a.environment.cmp(&b.environment)));
+        p.h2(&format!(
+            "Per environment (the {} with most open findings)",
+            most.len().min(CHARTED)
+        ));
+        p.raw("<div class=\"charts\">");
+        for c in most.into_iter().take(CHARTED) {
+            let spans: Vec<crate::store::DriftSpan> = h
+                .spans
+                .iter()
+                .filter(|s| s.environment == c.environment)
+                .cloned()
+                .collect();
+            p.raw(&format!(
+                "<figure>{}<figcaption><a href=\"/drift?environment={}&amp;days={}\">{}</a>: {} open</figcaption></figure>",
+                charts::step_chart(
+                    &format!("open drift findings of {}", c.environment),
+                    &h.from,
+                    &h.to,
+                    &charts::open_series(&spans, h.from, h.to)
+                ),
+                url_enc(&c.environment),
+                h.days,
+                esc(&c.environment),
+                c.open
+            ));
+        }
+        p.raw("</div>");
+    }
     p.h2("Open findings by environment");
     let rows: Vec<Vec<String>> = d
         .by_environment
@@ -323,5 +371,44 @@ pub(super) async fn drift(
         None => "Open findings".into(),
     });
     drift_table(&mut p, &d.open);
+    p.h2(&format!("Resolved drift, last {} days", h.days));
+    let times: Vec<crate::store::Timestamp> =
+        h.resolved.iter().filter_map(|f| f.resolved_at).collect();
+    if !times.is_empty() {
+        p.raw(&format!(
+            "<figure>{}<figcaption>Findings resolved per day ({})</figcaption></figure>",
+            charts::daily_bars("drift findings resolved per day", &h.from, &h.to, &times),
+            esc(&range)
+        ));
+    }
+    let rows: Vec<Vec<String>> = h
+        .resolved
+        .iter()
+        .take(100)
+        .map(|f| {
+            vec![
+                env_link(&f.environment),
+                esc(&format!("{}/{}", f.resource_kind, f.resource_name)),
+                format!("<code>{}</code>", esc(&f.field_path)),
+                ts(&f.first_seen),
+                f.resolved_at.as_ref().map_or("—".into(), ts),
+                opt(f.resolved_by.as_deref()),
+                f.last_run_id.as_ref().map_or("—".into(), run_link),
+            ]
+        })
+        .collect();
+    p.table(
+        &[
+            "Environment",
+            "Resource",
+            "Field",
+            "First seen",
+            "Resolved",
+            "Resolved by",
+            "Last run",
+        ],
+        &rows,
+        "No drift was resolved in this range.",
+    );
     respond(&ctx, &p)
 }

@@ -1,0 +1,652 @@
+//! View models of the control-plane pages: the environment page (Odoo.sh's branch view), the
+//! plan page, the jobs list, the overview board and the drift charts. Shared by the HTML pages
+//! and the JSON API like [`super::data`], and like it scoped to the request's projects (see
+//! [`super::access`]): a record outside the scope is a 404 as a missing one, lists are
+//! filtered, and a run over every environment counts only for a reader of every project.
+
+use super::access::{check_env_filter, fetch, job_visible, plan_visible, sees_all, visible, Scope};
+use super::data::{self, EnvHealth};
+use super::errors::ApiError;
+use super::AppState;
+use crate::ssot::model::Stage;
+use crate::store::{
+    Action, Backup, Diff, DriftFinding, DriftSpan, GateResult, InventoryObject, ManagedRow, Plan,
+    QueueJob, Release, Run, Timestamp,
+};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+type R<T> = Result<T, ApiError>;
+
+/// Releases listed on an environment page (the chart reads up to [`DEPLOY_CHART`]).
+pub const RELEASE_LIST: i64 = 50;
+pub const DEPLOY_CHART: i64 = 200;
+/// Days of drift the charts show unless asked otherwise.
+pub const DRIFT_DAYS: i64 = 30;
+
+// ------------------------------------------------------------------ runs and plans
+
+/// What a run changed, from its summary: a plan's counts, or an apply's outcomes.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, JsonSchema)]
+pub struct Changes {
+    pub create: u64,
+    pub update: u64,
+    pub replace: u64,
+    pub delete: u64,
+    /// Apply outcomes.
+    pub done: u64,
+    pub failed: u64,
+}
+
+impl Changes {
+    pub fn of(run: &Run) -> Option<Changes> {
+        let s = &run.summary;
+        let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+        if let Some(p) = s.get("summary").filter(|v| v.is_object()) {
+            return Some(Changes {
+                create: n(p, "create"),
+                update: n(p, "update"),
+                replace: n(p, "replace"),
+                delete: n(p, "delete"),
+                ..Changes::default()
+            });
+        }
+        if s.get("succeeded").is_some() || s.get("failed").is_some_and(Value::is_u64) {
+            return Some(Changes {
+                done: n(s, "succeeded") + n(s, "adopted"),
+                failed: n(s, "failed"),
+                ..Changes::default()
+            });
+        }
+        None
+    }
+
+    pub fn planned(&self) -> u64 {
+        self.create + self.update + self.replace + self.delete
+    }
+
+    /// `+2 ~1 -0` for a plan, `3 done, 1 failed` for an apply, `no changes` when empty.
+    pub fn text(&self) -> String {
+        if self.done + self.failed > 0 {
+            return format!("{} done, {} failed", self.done, self.failed);
+        }
+        if self.planned() == 0 {
+            return "no changes".into();
+        }
+        let mut parts = Vec::new();
+        for (sym, n) in [
+            ("+", self.create),
+            ("~", self.update),
+            ("±", self.replace),
+            ("−", self.delete),
+        ] {
+            if n > 0 {
+                parts.push(format!("{sym}{n}"));
+            }
+        }
+        parts.join(" ")
+    }
+}
+
+/// Seconds a run took (None while it runs).
+pub fn duration_secs(started: &Timestamp, finished: &Option<Timestamp>) -> Option<f64> {
+    finished.map(|f| (f - *started).num_milliseconds().max(0) as f64 / 1000.0)
+}
+
+/// Number of actions a stored plan holds.
+pub fn plan_actions(plan: &Plan) -> usize {
+    plan.plan
+        .get("actions")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len)
+}
+
+/// A planned plan the runs page does not offer for apply, and why.
+#[derive(Serialize, JsonSchema)]
+pub struct SetAside {
+    pub plan_id: Uuid,
+    pub run_id: Uuid,
+    pub reason: String,
+}
+
+/// Split `planned` plans (newest first) into those worth applying and those set aside: a
+/// plan with no action, one made from another SSOT revision than the console's, and one
+/// followed by a newer plan of the same scope.
+pub async fn triage_planned(st: &AppState, planned: Vec<Plan>) -> R<(Vec<Plan>, Vec<SetAside>)> {
+    let current = st.ssot.as_ref().map(|s| s.revision.clone());
+    let mut seen_scopes: Vec<Option<String>> = Vec::new();
+    let (mut keep, mut aside) = (Vec::new(), Vec::new());
+    for plan in planned {
+        let scope = st.store.run(plan.run_id).await?.and_then(|r| r.environment);
+        let reason = if plan_actions(&plan) == 0 {
+            Some("no changes: nothing to apply".to_string())
+        } else if seen_scopes.contains(&scope) {
+            Some("outdated: a newer plan covers the same environments".to_string())
+        } else if current.as_ref().is_some_and(|c| *c != plan.ssot_revision) {
+            Some(format!(
+                "outdated: made from SSOT revision {}, the console runs {}",
+                plan.ssot_revision,
+                current.as_deref().unwrap_or_default()
+            ))
+        } else {
+            None
+        };
+        if !seen_scopes.contains(&scope) {
+            seen_scopes.push(scope);
+        }
+        match reason {
+            Some(reason) => aside.push(SetAside {
+                plan_id: plan.id,
+                run_id: plan.run_id,
+                reason,
+            }),
+            None => keep.push(plan),
+        }
+    }
+    Ok((keep, aside))
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct PlanView {
+    pub plan: Plan,
+    /// The run that made the plan.
+    pub run: Option<Run>,
+    pub action_count: usize,
+    pub summary: Value,
+    /// The diffs the plan was made from (its run's).
+    pub diffs: Vec<Diff>,
+    /// The ledger actions carrying out the plan.
+    pub actions: Vec<Action>,
+    /// The runs that applied it, newest first.
+    pub applied_by: Vec<Run>,
+}
+
+pub async fn plan(st: &AppState, id: &str) -> R<PlanView> {
+    let id = data::parse_uuid(id, "plan id")?;
+    let plan = match st.store.plan(id).await? {
+        Some(p) if plan_visible(st, &p).await? => p,
+        _ => return Err(ApiError::not_found(format!("plan {id} not found"))),
+    };
+    let (run, diffs, actions, mut applied_by) = futures::try_join!(
+        st.store.run(plan.run_id),
+        st.store.diffs_for_run(plan.run_id),
+        st.store.actions_for_plan(id),
+        st.store.runs_applying_plan(id),
+    )?;
+    applied_by.retain(|r| visible(st, r.environment.as_deref()));
+    Ok(PlanView {
+        action_count: plan_actions(&plan),
+        summary: plan.plan.get("summary").cloned().unwrap_or(Value::Null),
+        plan,
+        run,
+        diffs,
+        actions,
+        applied_by,
+    })
+}
+
+// ------------------------------------------------------------------ jobs
+
+#[derive(Serialize, JsonSchema)]
+pub struct JobRow {
+    #[serde(flatten)]
+    pub job: QueueJob,
+    pub action: Option<String>,
+    pub environment: Option<String>,
+    pub run_id: Option<Uuid>,
+}
+
+impl JobRow {
+    pub fn of(job: QueueJob) -> JobRow {
+        JobRow {
+            action: job.payload["action"].as_str().map(str::to_string),
+            environment: job.payload["environment"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            run_id: data::result_id(&job.result, "run_id"),
+            job,
+        }
+    }
+}
+
+/// Jobs the jobs list shows.
+pub const JOB_LIST: i64 = 200;
+
+pub const JOB_STATUSES: &[&str] = &["queued", "claimed", "done", "failed"];
+
+pub async fn jobs(st: &AppState, status: Option<&str>) -> R<Vec<JobRow>> {
+    if let Some(s) = status {
+        if !JOB_STATUSES.contains(&s) {
+            return Err(ApiError::bad_request(format!(
+                "status must be one of {}, got {s:?}",
+                JOB_STATUSES.join(", ")
+            )));
+        }
+    }
+    let mut jobs = st.store.jobs(status, fetch(st, JOB_LIST)).await?;
+    if !sees_all(st) {
+        jobs.retain(|j| job_visible(st, j));
+        jobs.truncate(JOB_LIST as usize);
+    }
+    Ok(jobs.into_iter().map(JobRow::of).collect())
+}
+
+// ------------------------------------------------------------------ the environment page
+
+#[derive(Serialize, JsonSchema)]
+pub struct PolicyView {
+    pub name: String,
+    pub schedule: String,
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+    pub manual_keep: u32,
+    pub include_filestore: bool,
+    /// The schedule's next firing after now (UTC); None when the cron does not parse.
+    pub next_run: Option<Timestamp>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct EnvPage {
+    pub name: String,
+    pub project: String,
+    pub client: String,
+    pub stage: String,
+    pub production: bool,
+    pub branch: String,
+    pub health: Option<EnvHealth>,
+    /// Where Odoo answers: the serving release's URL, else the SSOT's domain.
+    pub url: Option<String>,
+    /// The release serving now (its latest healthy one).
+    pub serving: Option<Release>,
+    /// Newest first, at most [`RELEASE_LIST`].
+    pub releases: Vec<Release>,
+    pub release_total: i64,
+    /// (started, seconds, healthy) of the last [`DEPLOY_CHART`] finished deploys.
+    pub deploys: Vec<(Timestamp, f64, bool)>,
+    pub managed: Vec<ManagedRow>,
+    pub inventory: Vec<InventoryObject>,
+    pub open_drift: Vec<DriftFinding>,
+    pub drift_spans: Vec<DriftSpan>,
+    pub policies: Vec<PolicyView>,
+    pub backups: Vec<Backup>,
+    pub gate_results: Vec<GateResult>,
+    pub jobs: Vec<JobRow>,
+    pub runs: Vec<Run>,
+    /// How to reach the mail catcher (non-production environments that capture mail).
+    pub mail_catcher: Option<String>,
+    /// The production environment of the same project (a clone's source), if any.
+    pub production_source: Option<String>,
+}
+
+/// The Odoo URL an environment's domain gives (`https://record.zone`).
+fn domain_url(env: &crate::ssot::model::Environment) -> Option<String> {
+    env.spec.domain.as_ref().map(|d| {
+        if d.record == "@" || d.record.is_empty() {
+            format!("https://{}", d.zone)
+        } else {
+            format!("https://{}.{}", d.record, d.zone)
+        }
+    })
+}
+
+pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
+    let ssot = st
+        .ssot
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found(format!("no environment {name:?}: no SSOT loaded")))?;
+    let env = ssot
+        .environment(name)
+        .filter(|e| Scope::current().role_on(&e.spec.project).is_some())
+        .ok_or_else(|| ApiError::not_found(format!("no environment {name:?} in the SSOT")))?;
+    let since = crate::store::now() - chrono::Duration::days(DRIFT_DAYS);
+    let s = &st.store;
+    let (
+        open,
+        mut releases,
+        timings,
+        release_total,
+        managed,
+        mut inventory,
+        mut open_drift,
+        drift_spans,
+    ) = futures::try_join!(
+        s.open_drift_count(name),
+        s.releases(Some(name), RELEASE_LIST),
+        s.release_timings(name, DEPLOY_CHART),
+        s.release_count(name),
+        s.managed_in(name),
+        s.inventory_in(name),
+        s.open_drift(Some(name), 200),
+        s.drift_spans(Some(name), since, 20_000),
+    )?;
+    let (backups, gate_results, mut jobs, mut runs) = futures::try_join!(
+        s.backups(Some(name), 50),
+        s.gate_results_in(name, 20),
+        s.jobs_in(name, 20),
+        s.runs_in(name, 20),
+    )?;
+    if !sees_all(st) {
+        // Runs over every environment only for a reader of every project; a job naming
+        // another environment (a clone's `from`) only when that one is in scope too; links
+        // to such runs from this environment's rows are cleared.
+        runs.retain(|r| r.environment.is_some());
+        jobs.retain(|j| job_visible(st, j));
+        let links = releases
+            .iter_mut()
+            .map(|r| &mut r.run_id)
+            .chain(inventory.iter_mut().map(|o| &mut o.run_id))
+            .chain(open_drift.iter_mut().map(|f| &mut f.last_run_id))
+            .collect();
+        data::hide_unseen_runs(st, links).await?;
+    }
+    // Its runs and the runs over every environment, newest first: the first is its last run.
+    let last_run = runs.first().cloned();
+    let health = Some(EnvHealth {
+        name: name.to_string(),
+        project: env.spec.project.clone(),
+        stage: data::value_str(&env.spec.stage),
+        branch: env.spec.branch.clone(),
+        maturity: data::value_str(&env.spec.maturity),
+        health: data::health_of(open, last_run.as_ref()).into(),
+        open_drift: open,
+        last_run,
+    });
+    let serving = releases
+        .iter()
+        .find(|r| r.status == crate::store::RELEASE_HEALTHY)
+        .cloned();
+    let mut serving = match serving {
+        Some(r) => Some(r),
+        None => s
+            .serving_releases()
+            .await?
+            .into_iter()
+            .find(|r| r.environment == name),
+    };
+    let links = serving.iter_mut().map(|r| &mut r.run_id).collect();
+    data::hide_unseen_runs(st, links).await?;
+    let url = serving
+        .as_ref()
+        .and_then(|r| r.url.clone())
+        .or_else(|| releases.iter().find_map(|r| r.url.clone()))
+        .or_else(|| domain_url(env));
+    let deploys = timings
+        .iter()
+        .filter_map(|r| {
+            duration_secs(&r.started_at, &r.finished_at).map(|d| {
+                (
+                    r.started_at,
+                    d,
+                    matches!(
+                        r.status.as_str(),
+                        crate::store::RELEASE_HEALTHY | crate::store::RELEASE_SUPERSEDED
+                    ),
+                )
+            })
+        })
+        .collect();
+    let now = crate::store::now();
+    let policies = ssot
+        .backup_policies()
+        .filter(|p| p.spec.environment == name)
+        .map(|p| PolicyView {
+            name: p.metadata.name.clone(),
+            schedule: p.spec.schedule.clone(),
+            daily: p.spec.retention.daily,
+            weekly: p.spec.retention.weekly,
+            monthly: p.spec.retention.monthly,
+            manual_keep: p.spec.retention.manual_keep,
+            include_filestore: p.spec.include_filestore,
+            next_run: crate::ssot::cron::Cron::parse(&p.spec.schedule)
+                .ok()
+                .and_then(|c| c.next_after(now)),
+        })
+        .collect();
+    let production = env.spec.stage == Stage::Production;
+    let delivery = env.spec.delivery.as_ref();
+    let host = delivery
+        .and_then(|d| d.address.clone())
+        .or_else(|| {
+            inventory.iter().find_map(|o| {
+                o.attributes
+                    .get("ip")
+                    .or_else(|| o.attributes.get("ipv4"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+        })
+        .unwrap_or_else(|| "<host>".into());
+    let user = delivery.map_or("root", |d| d.user.as_str());
+    let mail_catcher = crate::odoo::render::captures_mail(env).then(|| {
+        format!(
+            "ssh -L 8025:127.0.0.1:8025 {user}@{host}, then http://127.0.0.1:8025 (Mailpit on the host's loopback)"
+        )
+    });
+    let production_source = ssot
+        .environments()
+        .find(|e| {
+            e.spec.project == env.spec.project
+                && e.spec.stage == Stage::Production
+                && e.metadata.name != name
+        })
+        .map(|e| e.metadata.name.clone());
+    Ok(EnvPage {
+        name: name.to_string(),
+        project: env.spec.project.clone(),
+        client: env
+            .metadata
+            .labels
+            .get("client")
+            .cloned()
+            .unwrap_or_else(|| env.spec.project.clone()),
+        stage: data::value_str(&env.spec.stage),
+        production,
+        branch: env.spec.branch.clone(),
+        health,
+        url,
+        serving,
+        releases,
+        release_total,
+        deploys,
+        managed,
+        inventory,
+        open_drift,
+        drift_spans,
+        policies,
+        backups,
+        gate_results,
+        jobs: jobs.into_iter().map(JobRow::of).collect(),
+        runs,
+        mail_catcher,
+        production_source,
+    })
+}
+
+// ------------------------------------------------------------------ the overview board
+
+#[derive(Serialize, JsonSchema)]
+pub struct BoardRow {
+    #[serde(flatten)]
+    pub env: EnvHealth,
+    pub client: String,
+    /// The latest release, whatever its status.
+    pub latest_release: Option<Release>,
+    /// The release serving now.
+    pub serving: Option<Release>,
+    /// Its last run (its own or one over every environment) failed, or its latest release
+    /// did not end healthy.
+    pub failing: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Board {
+    pub rows: Vec<BoardRow>,
+    pub projects: Vec<String>,
+    pub clients: Vec<String>,
+    pub failed_runs: Vec<Run>,
+    pub failed_jobs: Vec<QueueJob>,
+    pub total: usize,
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize, Serialize)]
+pub struct BoardQuery {
+    pub project: Option<String>,
+    pub client: Option<String>,
+    /// Substring of the environment's name.
+    pub q: Option<String>,
+}
+
+/// Failures first, then drift, then unknown, then healthy; by name within each.
+fn rank(r: &BoardRow) -> u8 {
+    if r.failing {
+        0
+    } else if r.env.open_drift > 0 {
+        1
+    } else if r.env.health == "unknown" {
+        2
+    } else {
+        3
+    }
+}
+
+pub async fn board(st: &AppState, q: &BoardQuery) -> R<Board> {
+    let (envs, mut latest, mut serving, mut failed_runs, mut failed_jobs) = futures::try_join!(
+        data::environment_list(st),
+        async { Ok(st.store.latest_releases().await?) },
+        async { Ok(st.store.serving_releases().await?) },
+        async { Ok(st.store.failed_runs(fetch(st, 10)).await?) },
+        async { Ok(st.store.jobs(Some("failed"), fetch(st, 10)).await?) },
+    )?;
+    if !sees_all(st) {
+        failed_runs.retain(|r| visible(st, r.environment.as_deref()));
+        failed_runs.truncate(10);
+        failed_jobs.retain(|j| job_visible(st, j));
+        failed_jobs.truncate(10);
+        latest.retain(|r| visible(st, Some(&r.environment)));
+        serving.retain(|r| visible(st, Some(&r.environment)));
+        let links = latest
+            .iter_mut()
+            .chain(serving.iter_mut())
+            .map(|r| &mut r.run_id)
+            .collect();
+        data::hide_unseen_runs(st, links).await?;
+    }
+    let pick = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let (project, client, needle) = (pick(&q.project), pick(&q.client), pick(&q.q));
+    let client_of = |env: &str, project: &str| {
+        st.ssot
+            .as_ref()
+            .and_then(|s| s.environment(env))
+            .and_then(|e| e.metadata.labels.get("client").cloned())
+            .unwrap_or_else(|| project.to_string())
+    };
+    let total = envs.len();
+    let mut projects: Vec<String> = envs.iter().map(|e| e.project.clone()).collect();
+    projects.sort();
+    projects.dedup();
+    let mut clients: Vec<String> = envs
+        .iter()
+        .map(|e| client_of(&e.name, &e.project))
+        .collect();
+    clients.sort();
+    clients.dedup();
+    let mut rows: Vec<BoardRow> = envs
+        .into_iter()
+        .filter(|e| project.as_ref().is_none_or(|p| *p == e.project))
+        .filter(|e| needle.as_ref().is_none_or(|n| e.name.contains(n.as_str())))
+        .map(|e| {
+            let latest_release = latest.iter().find(|r| r.environment == e.name).cloned();
+            let serving = serving.iter().find(|r| r.environment == e.name).cloned();
+            let failing = e.last_run.as_ref().is_some_and(|r| r.status == "failed")
+                || latest_release.as_ref().is_some_and(|r| {
+                    matches!(
+                        r.status.as_str(),
+                        crate::store::RELEASE_FAILED
+                            | crate::store::RELEASE_ROLLED_BACK
+                            | crate::store::RELEASE_INTERRUPTED
+                    )
+                });
+            BoardRow {
+                client: client_of(&e.name, &e.project),
+                env: e,
+                latest_release,
+                serving,
+                failing,
+            }
+        })
+        .filter(|r| client.as_ref().is_none_or(|c| *c == r.client))
+        .collect();
+    rows.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.env.name.cmp(&b.env.name)));
+    Ok(Board {
+        rows,
+        projects,
+        clients,
+        failed_runs,
+        failed_jobs,
+        total,
+    })
+}
+
+// ------------------------------------------------------------------ drift charts
+
+/// At most this many finding lives and resolved findings in a drift history.
+const SPAN_LIMIT: i64 = 50_000;
+const RESOLVED_LIMIT: i64 = 2_000;
+
+#[derive(Serialize, JsonSchema)]
+pub struct DriftHistory {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub days: i64,
+    pub spans: Vec<DriftSpan>,
+    pub resolved: Vec<DriftFinding>,
+}
+
+pub async fn drift_history(st: &AppState, environment: Option<&str>, days: i64) -> R<DriftHistory> {
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::bad_request(format!(
+            "days must be between 1 and 365, got {days}"
+        )));
+    }
+    check_env_filter(st, environment)?;
+    let to = crate::store::now();
+    let from = to - chrono::Duration::days(days);
+    let (spans, resolved) = if environment.is_some() || sees_all(st) {
+        futures::try_join!(
+            st.store.drift_spans(environment, from, SPAN_LIMIT),
+            st.store.resolved_drift(environment, from, RESOLVED_LIMIT),
+        )?
+    } else {
+        // A partial scope: its environments' findings, one query each, merged.
+        let (mut spans, mut resolved) = (Vec::new(), Vec::new());
+        for env in Scope::current().environments(st.ssot.as_ref()) {
+            spans.extend(st.store.drift_spans(Some(&env), from, SPAN_LIMIT).await?);
+            resolved.extend(
+                st.store
+                    .resolved_drift(Some(&env), from, RESOLVED_LIMIT)
+                    .await?,
+            );
+        }
+        spans.sort_by_key(|s| s.first_seen);
+        spans.truncate(SPAN_LIMIT as usize);
+        resolved.sort_by_key(|f| std::cmp::Reverse(f.resolved_at));
+        resolved.truncate(RESOLVED_LIMIT as usize);
+        (spans, resolved)
+    };
+    Ok(DriftHistory {
+        from,
+        to,
+        days,
+        spans,
+        resolved,
+    })
+}
