@@ -15,7 +15,15 @@ url="$base/$db"
 PGOPTIONS="--client-min-messages=warning" psql "$admin" -v ON_ERROR_STOP=1 -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 psql "$url" -v ON_ERROR_STOP=1 -q -f tests/fixtures/gates_fixture.sql
 
-# Evidence goes to the default store (.odooops/ops.db, or ODOOOPS_DATABASE_URL when set).
+# Evidence goes where the SSOT says: Project `acme` keeps it in the PostgreSQL the
+# `ODOOOPS_DATABASE_URL` secret names — here a fresh database on the test server unless set.
+if [ -z "${ODOOOPS_DATABASE_URL:-}" ]; then
+  store=odooops_ci_gates_store
+  PGOPTIONS="--client-min-messages=warning" psql "$admin" -v ON_ERROR_STOP=1 -q -c "DROP DATABASE IF EXISTS $store WITH (FORCE)" -c "CREATE DATABASE $store"
+  export ODOOOPS_DATABASE_URL="$base/$store"
+fi
+# Its artifacts go to a Spaces bucket; CI has no account: a local directory instead.
+export ODOOOPS_ARTIFACT_URL="${ODOOOPS_ARTIFACT_URL:-$PWD/.odooops/ci-gates-artifacts}"
 cargo run --quiet -- gates run --ssot ssot \
   --addons-path examples/addons \
   --db "production=$url" \
