@@ -20,11 +20,10 @@ mod support;
 use odooops::provider::StaticSecrets;
 use odooops::reconcile::engine::{Context, Engine};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::delivery::{free_port, link_venv, manifest, Tree, MODELS_A};
+use support::delivery::{manifest, Tree, MODELS_A};
 use support::real_odoo::{drop_database, RealOdoo};
 use support::sshd::Sshd;
 
@@ -82,36 +81,7 @@ async fn main() {
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
     let host_root = tempfile::tempdir().expect("host root");
-    let shared_req =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/odoo/requirements-17.0.txt");
-    let requirements = (!odoo.source.path.join("requirements.txt").is_file())
-        .then(|| shared_req.canonicalize().expect("the shared requirements"));
-    let tree = Tree {
-        dir: tempfile::tempdir().expect("ssot"),
-        repo_url: repo.url.clone(),
-        odoo_src: odoo.source.path.clone(),
-        requirements: requirements.clone(),
-        db: db.clone(),
-        sshd_port: sshd.port,
-        user: sshd.user.clone(),
-        host_key: sshd.host_key.clone(),
-        root: host_root.path().to_path_buf(),
-        odoo_port: free_port(),
-        http_port: free_port(),
-        https_port: free_port(),
-        admin_port: free_port(),
-    };
-    let req_bytes = std::fs::read(
-        requirements
-            .clone()
-            .unwrap_or_else(|| odoo.source.path.join("requirements.txt")),
-    )
-    .expect("requirements");
-    let layout = odooops::host::Layout::new(
-        &host_root.path().join("staging").display().to_string(),
-        tree.odoo_port,
-    );
-    link_venv(&layout, &req_bytes, &odoo.python);
+    let tree = Tree::for_staging(&odoo, &sshd, &repo.url, &db, host_root.path());
     let ssot = tree.write(&["odooops_demo"]);
     let sim = odooops::sim::start("127.0.0.1:0", odooops::sim::faults::FaultConfig::default())
         .await

@@ -24,7 +24,7 @@ use odooops::ssot::Ssot;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use support::delivery::{free_port, link_venv, manifest, Tree, BROKEN_DATA, MODELS_A, MODELS_B};
+use support::delivery::{manifest, Tree, BROKEN_DATA, MODELS_A, MODELS_B};
 use support::real_odoo::{drop_database, RealOdoo};
 use support::sshd::Sshd;
 
@@ -117,38 +117,7 @@ async fn a_pushed_commit_becomes_a_healthy_odoo_and_a_failed_update_is_undone() 
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
     let host_root = tempfile::tempdir().expect("host root");
-    let shared_req =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/odoo/requirements-17.0.txt");
-    let requirements = (!odoo.source.path.join("requirements.txt").is_file())
-        .then(|| shared_req.canonicalize().expect("the shared requirements"));
-    let tree = Tree {
-        dir: tempfile::tempdir().expect("ssot"),
-        repo_url: repo.url.clone(),
-        odoo_src: odoo.source.path.clone(),
-        requirements: requirements.clone(),
-        db: db.clone(),
-        sshd_port: sshd.port,
-        user: sshd.user.clone(),
-        host_key: sshd.host_key.clone(),
-        root: host_root.path().to_path_buf(),
-        odoo_port: free_port(),
-        http_port: free_port(),
-        https_port: free_port(),
-        admin_port: free_port(),
-    };
-    // The virtualenv for these requirements exists already (the tests' Odoo runs in it):
-    // the host reuses it as it would reuse its own from an earlier release.
-    let req_bytes = std::fs::read(
-        requirements
-            .clone()
-            .unwrap_or_else(|| odoo.source.path.join("requirements.txt")),
-    )
-    .expect("requirements");
-    let layout = odooops::host::Layout::new(
-        &host_root.path().join("staging").display().to_string(),
-        tree.odoo_port,
-    );
-    link_venv(&layout, &req_bytes, &odoo.python);
+    let tree = Tree::for_staging(&odoo, &sshd, &repo.url, &db, host_root.path());
 
     let canary = format!("canary-{}", uuid::Uuid::new_v4().simple());
     let secrets = StaticSecrets::default()

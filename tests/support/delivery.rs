@@ -68,6 +68,46 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// The tree of a test host: `staging` delivered over SSH to `sshd` with its root in
+    /// `root`, Odoo from the tests' source, the code from `repo_url`, database `db`, fresh
+    /// loopback ports; the host's virtualenv for these requirements is the tests' own
+    /// (linked, as a host reuses its own from an earlier release).
+    pub fn for_staging(
+        odoo: &super::real_odoo::RealOdoo,
+        sshd: &super::sshd::Sshd,
+        repo_url: &str,
+        db: &str,
+        root: &Path,
+    ) -> Tree {
+        let shared_req =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/odoo/requirements-17.0.txt");
+        let requirements = (!odoo.source.path.join("requirements.txt").is_file())
+            .then(|| shared_req.canonicalize().expect("the shared requirements"));
+        let tree = Tree {
+            dir: tempfile::tempdir().expect("ssot"),
+            repo_url: repo_url.to_string(),
+            odoo_src: odoo.source.path.clone(),
+            requirements: requirements.clone(),
+            db: db.to_string(),
+            sshd_port: sshd.port,
+            user: sshd.user.clone(),
+            host_key: sshd.host_key.clone(),
+            root: root.to_path_buf(),
+            odoo_port: free_port(),
+            http_port: free_port(),
+            https_port: free_port(),
+            admin_port: free_port(),
+        };
+        let req_bytes = std::fs::read(
+            requirements.unwrap_or_else(|| odoo.source.path.join("requirements.txt")),
+        )
+        .expect("requirements");
+        let layout =
+            odooops::host::Layout::new(&root.join("staging").display().to_string(), tree.odoo_port);
+        link_venv(&layout, &req_bytes, &odoo.python);
+        tree
+    }
+
     /// Write the SSOT with `modules` installed in `staging`, and load it.
     pub fn write(&self, modules: &[&str]) -> Ssot {
         let requirements = self
