@@ -413,11 +413,7 @@ fn git_source(
                     "--ssot-git-credentials {key}: the variable is not set in this process's environment"
                 )
             })?;
-            if url.starts_with("https://") || url.starts_with("http://") {
-                crate::git::GitAuth::Token(value)
-            } else {
-                crate::git::GitAuth::SshKey(value)
-            }
+            crate::git::GitAuth::for_url(&url, value)
         }
     };
     Ok(Some(crate::git::SsotSource::Git {

@@ -49,6 +49,16 @@ pub enum GitAuth {
 }
 
 impl GitAuth {
+    /// The credential a remote's URL takes: a token over http(s), an SSH key otherwise.
+    pub fn for_url(url: &str, value: SecretValue) -> GitAuth {
+        let url = url.trim();
+        if url.starts_with("http://") || url.starts_with("https://") {
+            GitAuth::Token(value)
+        } else {
+            GitAuth::SshKey(value)
+        }
+    }
+
     /// `none`, `token` or `ssh-key` (never the value).
     pub fn kind(&self) -> &'static str {
         match self {

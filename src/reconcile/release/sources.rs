@@ -88,14 +88,7 @@ fn auth(project: &Project, secrets: &dyn SecretSource) -> Result<GitAuth, String
             project.metadata.name
         )
     })?;
-    let url = repo.url.trim();
-    Ok(
-        if url.starts_with("http://") || url.starts_with("https://") {
-            GitAuth::Token(value)
-        } else {
-            GitAuth::SshKey(value)
-        },
-    )
+    Ok(GitAuth::for_url(&repo.url, value))
 }
 
 /// `name → commit` of every branch of a mirror, in one `git for-each-ref`.
