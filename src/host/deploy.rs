@@ -2,8 +2,8 @@
 //! source, a virtualenv, the code, the config), then:
 //!
 //! - code only (no module to install or update): the new release starts on the free slot,
-//!   the proxy switches to it once `/web/health` passes, then the old slot stops — the old
-//!   release serves until the new one is healthy;
+//!   the proxy switches to it once `/web/health` passes and it is warmed up, then the old
+//!   slot is drained and stops — the old release serves until the new one is healthy;
 //! - with database changes: a backup first (when a release serves already), the old slot
 //!   stops, `odoo-bin -i/-u … --stop-after-init` runs as a bounded job, then the new slot
 //!   starts and the proxy switches.
