@@ -8,6 +8,7 @@
 //! handlers (which see only what the scope covers).
 
 pub mod access;
+pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod charts;
