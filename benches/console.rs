@@ -11,6 +11,10 @@
 //! from its scheduled time to the end of its answer's body, so a stall is charged to every
 //! request queued behind it (no coordinated omission). Reports p50/p99/max per route.
 //!
+//! `ODOOOPS_BENCH_BACKEND=sqlite|postgres` runs one backend only; `ODOOOPS_BENCH_ROUTES`
+//! (comma-separated, e.g. `/environments,env`; `env` is the environment page) drives only
+//! those routes.
+//!
 //! Without `--bench` (as `cargo test --all-targets` runs it) a smoke run: 2,000 rows, SQLite,
 //! 1 s per route at 50 requests/s.
 
@@ -396,6 +400,22 @@ async fn bench(store: Store, ssot: &Ssot, scale: &Scale) {
     alone!("200 newest open findings", store.open_drift(None, 200));
     alone!("last run per environment", store.last_run_per_environment());
     alone!("20 recent runs", store.recent_runs(20));
+    // And the environment page's.
+    let e0 = envs[0].as_str();
+    let since = now() - chrono::Duration::days(30);
+    alone!("env: open drift count", store.open_drift_count(e0));
+    alone!("env: 50 newest releases", store.releases(Some(e0), 50));
+    alone!("env: 200 deploy timings", store.release_timings(e0, 200));
+    alone!("env: release count", store.release_count(e0));
+    alone!("env: managed objects", store.managed_in(e0));
+    alone!("env: inventory", store.inventory_in(e0));
+    alone!("env: 200 open findings", store.open_drift(Some(e0), 200));
+    alone!("env: 30 days of drift spans", store.drift_spans(Some(e0), since, 20_000));
+    alone!("env: 50 backups", store.backups(Some(e0), 50));
+    alone!("env: 20 gate results", store.gate_results_in(e0, 20));
+    alone!("env: 20 jobs", store.jobs_in(e0, 20));
+    alone!("env: 20 runs", store.runs_in(e0, 20));
+    alone!("env: serving releases", store.serving_releases());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -416,7 +436,14 @@ async fn bench(store: Store, ssot: &Ssot, scale: &Scale) {
         .build()
         .expect("client");
     let env_page = format!("/environments/{}", envs[0]);
+    let only = std::env::var("ODOOOPS_BENCH_ROUTES").ok();
     for route in ["/api/drift", "/environments", env_page.as_str()] {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|r| r == route || (r == "env" && route == env_page)))
+        {
+            continue;
+        }
         let url = format!("http://{addr}{route}");
         // Warm-up (connections, caches), not measured; then the service time of one request
         // at a time (closed loop).
@@ -481,9 +508,12 @@ fn main() {
                 " [smoke: run `cargo bench --bench console` for the figures]"
             }
         );
-        bench(store.clone(), &ssot, scale).await;
+        let backend = std::env::var("ODOOOPS_BENCH_BACKEND").ok();
+        if backend.as_deref() != Some("postgres") {
+            bench(store.clone(), &ssot, scale).await;
+        }
         store.close().await;
-        if !full {
+        if !full || backend.as_deref() == Some("sqlite") {
             return;
         }
 

@@ -179,11 +179,22 @@ async fn action_payload(
             let v = body.field("backup_id").unwrap_or_default();
             let id = uuid_field("backup_id", v)?;
             let backup = st.store.backup(id).await?;
-            if !backup.is_some_and(|b| super::access::visible(st, Some(&b.environment))) {
+            let Some(backup) =
+                backup.filter(|b| super::access::visible(st, Some(&b.environment)))
+            else {
                 return Err(unprocessable(
                     "unknown_backup",
                     format!("backup_id: no backup {id}"),
                 ));
+            };
+            // A restore copies the backup's data as a clone copies its source's: it needs
+            // the operator role on the backup's environment too.
+            let role = Scope::current().role_on_env(st.ssot.as_ref(), &backup.environment);
+            if role != Some(Role::Operator) {
+                return Err(ApiError::forbidden(format!(
+                    "the restore action on a backup of environment {:?} needs the operator role there",
+                    backup.environment
+                )));
             }
             payload.insert("backup_id".into(), json!(id.to_string()));
         }

@@ -99,11 +99,22 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
         "No backup policies in the SSOT.",
     );
     p.h2("Backups");
+    // The environments this reader may act on (restore into, clone from and into).
+    let operable: Vec<String> = data::environments(&st)
+        .into_iter()
+        .filter(|e| may_operate(&ctx, Some(e)))
+        .collect();
+    let options = |envs: &[String]| {
+        envs.iter()
+            .map(|e| format!("<option value=\"{0}\">{0}</option>", esc(e)))
+            .collect::<String>()
+    };
     let rows: Vec<Vec<String>> = b
         .backups
         .iter()
         .map(|k| {
-            let restore = if ctx.role >= Role::Operator {
+            // A restore needs the operator role on the backup's environment and the target's.
+            let restore = if may_operate(&ctx, Some(&k.environment)) && !operable.is_empty() {
                 action_form_html(
                     &ctx,
                     "restore",
@@ -111,7 +122,7 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
                         "<input type=\"hidden\" name=\"backup_id\" value=\"{}\">\
                          <select name=\"environment\" aria-label=\"restore into\">{}</select>",
                         k.id,
-                        env_options(&st, None)
+                        options(&operable)
                     ),
                     "restore",
                 )
@@ -154,19 +165,20 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
         "No backups recorded yet.",
     );
     p.h2("Clone an environment");
-    if ctx.role >= Role::Operator {
+    let targets: Vec<String> = operable
+        .iter()
+        .filter(|e| !crate::console::api::is_production(&st, e))
+        .cloned()
+        .collect();
+    if !targets.is_empty() {
         p.raw(&action_form_html(
             &ctx,
             "clone",
             &format!(
                 "<select name=\"from\" aria-label=\"clone from\">{}</select> → \
                  <select name=\"environment\" aria-label=\"clone into\">{}</select>",
-                env_options(&st, None),
-                data::environments(&st)
-                    .iter()
-                    .filter(|e| !crate::console::api::is_production(&st, e))
-                    .map(|e| format!("<option value=\"{0}\">{0}</option>", esc(e)))
-                    .collect::<String>()
+                options(&operable),
+                options(&targets)
             ),
             "clone",
         ));

@@ -27,7 +27,7 @@ mod runs;
 pub use chain::{correlation, plan};
 pub use environment::environment;
 pub use runs::{action_form, job, run};
-use runs::{action_form_html, env_options, NEED_OPERATOR};
+use runs::{action_form_html, NEED_OPERATOR};
 
 /// Request context of a page: who asks, and the CSRF token for its forms.
 pub struct Ctx {

@@ -1,0 +1,233 @@
+//! The environment page: Odoo.sh's branch view with the evidence behind it.
+
+use super::*;
+
+#[derive(Serialize, JsonSchema)]
+pub struct PolicyView {
+    pub name: String,
+    pub schedule: String,
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+    pub manual_keep: u32,
+    pub include_filestore: bool,
+    /// The schedule's next firing after now (UTC); None when the cron does not parse.
+    pub next_run: Option<Timestamp>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct EnvPage {
+    pub name: String,
+    pub project: String,
+    pub client: String,
+    pub stage: String,
+    pub production: bool,
+    pub branch: String,
+    pub health: Option<EnvHealth>,
+    /// Where Odoo answers: the serving release's URL, else the SSOT's domain.
+    pub url: Option<String>,
+    /// The release serving now (its latest healthy one).
+    pub serving: Option<Release>,
+    /// Newest first, at most [`RELEASE_LIST`].
+    pub releases: Vec<Release>,
+    pub release_total: i64,
+    /// (started, seconds, healthy) of the last [`DEPLOY_CHART`] finished deploys.
+    pub deploys: Vec<(Timestamp, f64, bool)>,
+    pub managed: Vec<ManagedRow>,
+    pub inventory: Vec<InventoryObject>,
+    pub open_drift: Vec<DriftFinding>,
+    pub drift_spans: Vec<DriftSpan>,
+    pub policies: Vec<PolicyView>,
+    pub backups: Vec<Backup>,
+    pub gate_results: Vec<GateResult>,
+    pub jobs: Vec<JobRow>,
+    pub runs: Vec<Run>,
+    /// How to reach the mail catcher (non-production environments that capture mail).
+    pub mail_catcher: Option<String>,
+    /// The production environment of the same project (a clone's source), if any.
+    pub production_source: Option<String>,
+}
+
+/// The Odoo URL an environment's domain gives (`https://record.zone`).
+fn domain_url(env: &crate::ssot::model::Environment) -> Option<String> {
+    env.spec.domain.as_ref().map(|d| {
+        if d.record == "@" || d.record.is_empty() {
+            format!("https://{}", d.zone)
+        } else {
+            format!("https://{}.{}", d.record, d.zone)
+        }
+    })
+}
+
+pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
+    let ssot = st
+        .ssot
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found(format!("no environment {name:?}: no SSOT loaded")))?;
+    let env = ssot
+        .environment(name)
+        .filter(|e| Scope::current().role_on(&e.spec.project).is_some())
+        .ok_or_else(|| ApiError::not_found(format!("no environment {name:?} in the SSOT")))?;
+    let since = crate::store::now() - chrono::Duration::days(DRIFT_DAYS);
+    let s = &st.store;
+    let (
+        open,
+        mut releases,
+        timings,
+        release_total,
+        managed,
+        mut inventory,
+        mut open_drift,
+        drift_spans,
+    ) = futures::try_join!(
+        s.open_drift_count(name),
+        s.releases(Some(name), RELEASE_LIST),
+        s.release_timings(name, DEPLOY_CHART),
+        s.release_count(name),
+        s.managed_in(name),
+        s.inventory_in(name),
+        s.open_drift(Some(name), 200),
+        s.drift_spans(Some(name), since, 20_000),
+    )?;
+    let (backups, gate_results, mut jobs, mut runs) = futures::try_join!(
+        s.backups(Some(name), 50),
+        s.gate_results_in(name, 20),
+        s.jobs_in(name, 20),
+        s.runs_in(name, 20),
+    )?;
+    if !sees_all(st) {
+        // Runs over every environment only for a reader of every project; a job naming
+        // another environment (a clone's `from`) only when that one is in scope too; links
+        // to such runs from this environment's rows are cleared.
+        runs.retain(|r| r.environment.is_some());
+        jobs.retain(|j| job_visible(st, j));
+        let links = releases
+            .iter_mut()
+            .map(|r| &mut r.run_id)
+            .chain(inventory.iter_mut().map(|o| &mut o.run_id))
+            .chain(open_drift.iter_mut().map(|f| &mut f.last_run_id))
+            .collect();
+        data::hide_unseen_runs(st, links).await?;
+    }
+    // Its runs and the runs over every environment, newest first: the first is its last run.
+    let last_run = runs.first().cloned();
+    let health = Some(EnvHealth {
+        name: name.to_string(),
+        project: env.spec.project.clone(),
+        stage: data::value_str(&env.spec.stage),
+        branch: env.spec.branch.clone(),
+        maturity: data::value_str(&env.spec.maturity),
+        health: data::health_of(open, last_run.as_ref()).into(),
+        open_drift: open,
+        last_run,
+    });
+    let serving = releases
+        .iter()
+        .find(|r| r.status == crate::store::RELEASE_HEALTHY)
+        .cloned();
+    let mut serving = match serving {
+        Some(r) => Some(r),
+        None => s
+            .serving_releases()
+            .await?
+            .into_iter()
+            .find(|r| r.environment == name),
+    };
+    let links = serving.iter_mut().map(|r| &mut r.run_id).collect();
+    data::hide_unseen_runs(st, links).await?;
+    let url = serving
+        .as_ref()
+        .and_then(|r| r.url.clone())
+        .or_else(|| releases.iter().find_map(|r| r.url.clone()))
+        .or_else(|| domain_url(env));
+    let deploys = timings
+        .iter()
+        .filter_map(|r| {
+            duration_secs(&r.started_at, &r.finished_at).map(|d| {
+                (
+                    r.started_at,
+                    d,
+                    matches!(
+                        r.status.as_str(),
+                        crate::store::RELEASE_HEALTHY | crate::store::RELEASE_SUPERSEDED
+                    ),
+                )
+            })
+        })
+        .collect();
+    let now = crate::store::now();
+    let policies = ssot
+        .backup_policies()
+        .filter(|p| p.spec.environment == name)
+        .map(|p| PolicyView {
+            name: p.metadata.name.clone(),
+            schedule: p.spec.schedule.clone(),
+            daily: p.spec.retention.daily,
+            weekly: p.spec.retention.weekly,
+            monthly: p.spec.retention.monthly,
+            manual_keep: p.spec.retention.manual_keep,
+            include_filestore: p.spec.include_filestore,
+            next_run: crate::ssot::cron::Cron::parse(&p.spec.schedule)
+                .ok()
+                .and_then(|c| c.next_after(now)),
+        })
+        .collect();
+    let production = env.spec.stage == Stage::Production;
+    let delivery = env.spec.delivery.as_ref();
+    let host = delivery
+        .and_then(|d| d.address.clone())
+        .or_else(|| {
+            inventory.iter().find_map(|o| {
+                o.attributes
+                    .get("ip")
+                    .or_else(|| o.attributes.get("ipv4"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+        })
+        .unwrap_or_else(|| "<host>".into());
+    let user = delivery.map_or("root", |d| d.user.as_str());
+    let mail_catcher = crate::odoo::render::captures_mail(env).then(|| {
+        format!(
+            "ssh -L 8025:127.0.0.1:8025 {user}@{host}, then http://127.0.0.1:8025 (Mailpit on the host's loopback)"
+        )
+    });
+    let production_source = ssot
+        .environments()
+        .find(|e| {
+            e.spec.project == env.spec.project
+                && e.spec.stage == Stage::Production
+                && e.metadata.name != name
+        })
+        .map(|e| e.metadata.name.clone());
+    Ok(EnvPage {
+        name: name.to_string(),
+        project: env.spec.project.clone(),
+        client: env
+            .metadata
+            .labels
+            .get("client")
+            .cloned()
+            .unwrap_or_else(|| env.spec.project.clone()),
+        stage: data::value_str(&env.spec.stage),
+        production,
+        branch: env.spec.branch.clone(),
+        health,
+        url,
+        serving,
+        releases,
+        release_total,
+        deploys,
+        managed,
+        inventory,
+        open_drift,
+        drift_spans,
+        policies,
+        backups,
+        gate_results,
+        jobs: jobs.into_iter().map(JobRow::of).collect(),
+        runs,
+        mail_catcher,
+        production_source,
+    })
+}
