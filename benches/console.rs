@@ -410,7 +410,10 @@ async fn bench(store: Store, ssot: &Ssot, scale: &Scale) {
     alone!("env: managed objects", store.managed_in(e0));
     alone!("env: inventory", store.inventory_in(e0));
     alone!("env: 200 open findings", store.open_drift(Some(e0), 200));
-    alone!("env: 30 days of drift spans", store.drift_spans(Some(e0), since, 20_000));
+    alone!(
+        "env: 30 days of drift spans",
+        store.drift_spans(Some(e0), since, 20_000)
+    );
     alone!("env: 50 backups", store.backups(Some(e0), 50));
     alone!("env: 20 gate results", store.gate_results_in(e0, 20));
     alone!("env: 20 jobs", store.jobs_in(e0, 20));
@@ -438,10 +441,10 @@ async fn bench(store: Store, ssot: &Ssot, scale: &Scale) {
     let env_page = format!("/environments/{}", envs[0]);
     let only = std::env::var("ODOOOPS_BENCH_ROUTES").ok();
     for route in ["/api/drift", "/environments", env_page.as_str()] {
-        if only
-            .as_deref()
-            .is_some_and(|o| !o.split(',').any(|r| r == route || (r == "env" && route == env_page)))
-        {
+        if only.as_deref().is_some_and(|o| {
+            !o.split(',')
+                .any(|r| r == route || (r == "env" && route == env_page))
+        }) {
             continue;
         }
         let url = format!("http://{addr}{route}");

@@ -577,3 +577,105 @@ async fn writes_need_the_operator_role_on_that_project() {
     assert!(!body.contains("beta-staging"), "{body}");
     b.finish().await;
 }
+
+#[tokio::test]
+async fn restore_and_clone_need_the_operator_role_on_both_ends() {
+    let (_dir, ssot) = two_projects();
+    let b = common::sqlite().await;
+    populate(&b.store).await;
+    let beta = populate_beta(&b.store).await;
+    let base = start(b.store.clone(), config_for(ssot)).await;
+    let (s, body) = get(&base, "/api/backups", Some(A_VIEWER)).await;
+    assert_eq!(s, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    let alpha_backup = v["data"]["backups"][0]["id"]
+        .as_str()
+        .expect("quickstart's backup")
+        .to_string();
+
+    // Beta's operator reads quickstart (publicRead) but may not copy its data into beta.
+    let (s, v) = post(
+        &base,
+        "restore",
+        B_OPERATOR,
+        "k-r-1",
+        json!({"environment": "beta-staging", "backup_id": alpha_backup}),
+    )
+    .await;
+    assert_eq!(s, 403, "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("\"production\"")));
+    let (s, v) = post(
+        &base,
+        "restore",
+        B_OPERATOR,
+        "k-r-2",
+        json!({"environment": "beta-staging", "backup_id": beta.backup}),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+
+    // The Backups page offers only what the action would accept.
+    let (s, page) = get(&base, "/backups", Some(B_OPERATOR)).await;
+    assert_eq!(s, 200);
+    assert!(
+        !page.contains(&format!("name=\"backup_id\" value=\"{alpha_backup}\"")),
+        "no restore form for quickstart's backup: {page}"
+    );
+    assert!(
+        page.contains(&format!("name=\"backup_id\" value=\"{}\"", beta.backup)),
+        "a restore form for beta's backup: {page}"
+    );
+    for quickstart in ["staging", "production"] {
+        assert!(
+            !page.contains(&format!("<option value=\"{quickstart}\">")),
+            "quickstart's {quickstart} is offered to beta's operator: {page}"
+        );
+    }
+    assert!(page.contains("<option value=\"beta-staging\">"), "{page}");
+    // A reader of quickstart only gets no forms at all.
+    let (_, page) = get(&base, "/backups", Some(A_VIEWER)).await;
+    assert!(!page.contains("action=\"/actions/restore\""), "{page}");
+    assert!(!page.contains("action=\"/actions/clone\""), "{page}");
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn a_finding_last_seen_by_a_project_wide_run_does_not_link_it_for_a_project_reader() {
+    let (_dir, ssot) = two_projects();
+    let b = common::sqlite().await;
+    populate(&b.store).await;
+    let beta = populate_beta(&b.store).await;
+    b.store
+        .upsert_drift(&[DriftObservation {
+            environment: "staging".into(),
+            resource_kind: "firewall".into(),
+            resource_name: "quickstart-staging".into(),
+            field_path: "inbound".into(),
+            desired: Some(json!([22])),
+            observed: Some(json!([22, 5432])),
+            run_id: Some(beta.global_run),
+        }])
+        .await
+        .expect("drift");
+    let base = start(b.store.clone(), config_for(ssot)).await;
+    for path in ["/api/drift", "/api/drift?environment=staging"] {
+        let (s, body) = get(&base, path, Some(A_VIEWER)).await;
+        assert_eq!(s, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("json");
+        let finding = v["data"]["open"]
+            .as_array()
+            .and_then(|a| a.iter().find(|f| f["field_path"] == "inbound"))
+            .unwrap_or_else(|| panic!("{path}: the finding is listed: {body}"));
+        assert!(finding["last_run_id"].is_null(), "{path}: {finding}");
+        assert!(
+            !body.contains(&beta.global_run.to_string()),
+            "{path}: {body}"
+        );
+    }
+    // The agency's token sees every project: the link stays.
+    let (_, body) = get(&base, "/api/drift", Some(AGENCY)).await;
+    assert!(body.contains(&beta.global_run.to_string()), "{body}");
+    b.finish().await;
+}

@@ -179,8 +179,7 @@ async fn action_payload(
             let v = body.field("backup_id").unwrap_or_default();
             let id = uuid_field("backup_id", v)?;
             let backup = st.store.backup(id).await?;
-            let Some(backup) =
-                backup.filter(|b| super::access::visible(st, Some(&b.environment)))
+            let Some(backup) = backup.filter(|b| super::access::visible(st, Some(&b.environment)))
             else {
                 return Err(unprocessable(
                     "unknown_backup",

@@ -234,7 +234,10 @@ pub async fn job(st: &AppState, id: &str) -> R<JobView> {
 
 /// Clear the links to runs the request's scope does not see (a row of an environment in scope
 /// that names a project-wide run, or another project's): the row stays, the link goes.
-pub(in crate::console) async fn hide_unseen_runs(st: &AppState, links: Vec<&mut Option<Uuid>>) -> R<()> {
+pub(in crate::console) async fn hide_unseen_runs(
+    st: &AppState,
+    links: Vec<&mut Option<Uuid>>,
+) -> R<()> {
     if sees_all(st) {
         return Ok(());
     }

@@ -13,7 +13,6 @@ use std::sync::OnceLock;
 mod routes;
 pub use routes::*;
 
-
 fn path_params(path: &str) -> Vec<Value> {
     path.split('/')
         .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
