@@ -839,3 +839,74 @@ async fn runs_list_changes_set_aside_plans_and_global_last_runs() {
         b.finish().await;
     }
 }
+
+/// After the demo (simulator, SQLite, examples/quickstart), each environment page lists
+/// every object the SSOT declares for it with the provider id recorded when it was made —
+/// the droplet and firewall included, not only the kinds without ownership tags — and the
+/// droplet the demo resized out of band as drifted.
+#[tokio::test]
+async fn after_the_demo_the_environment_page_lists_every_declared_object_with_its_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_odooops"))
+        .args(["demo", "--data-dir"])
+        .arg(dir.path())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ODOOOPS_DATABASE_URL")
+        .output()
+        .expect("run the demo");
+    assert!(
+        out.status.success(),
+        "demo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = format!("sqlite:{}", dir.path().join("demo/ops.db").display());
+    let store = odooops::store::Store::open(Some(&url), dir.path())
+        .await
+        .expect("the demo's store");
+    let base = start(store.clone(), config(true)).await;
+    let c = client();
+    let (s, v) = get_json(&c, &format!("{base}/api/environments/staging")).await;
+    assert_eq!(s, 200, "{v}");
+    let resources = v["data"]["resources"].as_array().expect("resources");
+    let find = |kind: &str| {
+        resources
+            .iter()
+            .find(|r| r["kind"] == kind)
+            .unwrap_or_else(|| panic!("a {kind} is listed: {v}"))
+    };
+    for kind in [
+        "database",
+        "database_user",
+        "droplet",
+        "dns_record",
+        "firewall",
+    ] {
+        let r = find(kind);
+        assert_eq!(r["declared"], true, "{r}");
+        assert!(
+            r["provider_id"].as_str().is_some_and(|id| !id.is_empty()),
+            "{kind} has its recorded provider id: {r}"
+        );
+    }
+    assert_eq!(find("droplet")["state"], "drifted", "{v}");
+    assert_eq!(find("firewall")["state"], "in sync", "{v}");
+    let (s, v) = get_json(&c, &format!("{base}/api/environments/production")).await;
+    assert_eq!(s, 200, "{v}");
+    let prod = v["data"]["resources"].as_array().expect("resources");
+    assert!(
+        prod.iter()
+            .any(|r| r["kind"] == "droplet" && r["state"] == "in sync"),
+        "{v}"
+    );
+    let page = c
+        .get(format!("{base}/environments/staging"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("quickstart-staging"), "{page}");
+    assert!(page.contains("drifted</span> (1 field)"), "{page}");
+    store.close().await;
+}

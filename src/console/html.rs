@@ -172,7 +172,8 @@ pub fn badge(status: &str) -> String {
     let class = match status {
         "succeeded" | "pass" | "applied" | "done" | "in sync" | "present" | "adopted" => "good",
         "failed" | "fail" | "error" | "drifted" | "missing" => "bad",
-        "warn" | "running" | "claimed" | "queued" | "planned" | "in_flight" | "pending" => "warn",
+        "warn" | "not declared" | "running" | "claimed" | "queued" | "planned" | "in_flight"
+        | "pending" => "warn",
         _ => "neutral",
     };
     format!("<span class=\"badge {class}\">{}</span>", esc(status))

@@ -257,31 +257,34 @@ pub async fn environment(
 
     p.h2("Live resources");
     let rows: Vec<Vec<String>> = v
-        .managed
+        .resources
         .iter()
-        .map(|m| {
-            let drifted = v
-                .open_drift
-                .iter()
-                .filter(|f| f.resource_kind == m.kind && f.resource_name == m.name)
-                .count();
+        .map(|r| {
+            let state = if r.drifted_fields > 0 {
+                let n = r.drifted_fields;
+                format!(
+                    "{} ({n} field{})",
+                    badge(&r.state),
+                    if n == 1 { "" } else { "s" }
+                )
+            } else {
+                badge(&r.state)
+            };
             vec![
-                esc(&m.kind),
-                esc(&m.name),
-                format!("<code>{}</code>", esc(&m.provider_id)),
-                if drifted > 0 {
-                    format!("{} ({drifted} fields)", badge("drifted"))
-                } else {
-                    badge("in sync")
-                },
-                ts(&m.updated_at),
+                esc(&r.kind),
+                esc(&r.name),
+                r.provider_id
+                    .as_deref()
+                    .map_or("—".into(), |id| format!("<code>{}</code>", esc(id))),
+                state,
+                r.recorded_at.as_ref().map_or("—".into(), ts),
             ]
         })
         .collect();
     p.table(
         &["Kind", "Name", "Provider id", "State", "Recorded"],
         &rows,
-        "No managed object recorded for this environment yet: apply a plan to create them.",
+        "This environment declares no provider object.",
     );
     if !v.inventory.is_empty() {
         let rows: Vec<Vec<String>> = v

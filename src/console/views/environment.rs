@@ -15,6 +15,70 @@ pub struct PolicyView {
     pub next_run: Option<Timestamp>,
 }
 
+/// One object the environment is made of: declared in the SSOT (or recorded and no longer
+/// declared), with what this controller recorded of it and its open drift.
+#[derive(Serialize, JsonSchema)]
+pub struct ResourceView {
+    pub kind: String,
+    pub name: String,
+    /// Whether the SSOT declares it (false: recorded, left to delete).
+    pub declared: bool,
+    /// The provider's id, when this controller recorded making or adopting it.
+    pub provider_id: Option<String>,
+    pub recorded_at: Option<Timestamp>,
+    /// Open drift findings on it.
+    pub drifted_fields: usize,
+    /// `drifted`, `in sync` (recorded, no open finding), `not recorded` (declared, no record
+    /// of it here yet: not created, or made before records were kept) or `not declared`.
+    pub state: String,
+}
+
+/// The environment's objects: the SSOT's desired ones in plan order, then recorded ones the
+/// SSOT no longer declares.
+fn resources(
+    ssot: &crate::ssot::Ssot,
+    env: &crate::ssot::model::Environment,
+    managed: &[ManagedRow],
+    open_drift: &[DriftFinding],
+) -> Vec<ResourceView> {
+    let desired = ssot
+        .project(&env.spec.project)
+        .map(|p| crate::reconcile::desired::environment(p, env))
+        .unwrap_or_default();
+    let view = |kind: &str, name: &str, declared: bool| {
+        let m = managed.iter().find(|m| m.kind == kind && m.name == name);
+        let drifted_fields = open_drift
+            .iter()
+            .filter(|f| f.resource_kind == kind && f.resource_name == name)
+            .count();
+        let state = match (drifted_fields, m, declared) {
+            (_, _, false) => "not declared",
+            (n, _, _) if n > 0 => "drifted",
+            (_, Some(_), _) => "in sync",
+            (_, None, _) => "not recorded",
+        };
+        ResourceView {
+            kind: kind.to_string(),
+            name: name.to_string(),
+            declared,
+            provider_id: m.map(|m| m.provider_id.clone()),
+            recorded_at: m.map(|m| m.updated_at),
+            drifted_fields,
+            state: state.into(),
+        }
+    };
+    let mut out: Vec<ResourceView> = desired
+        .iter()
+        .map(|d| view(d.key.kind.as_str(), &d.key.name, true))
+        .collect();
+    for m in managed {
+        if !out.iter().any(|r| r.kind == m.kind && r.name == m.name) {
+            out.push(view(&m.kind, &m.name, false));
+        }
+    }
+    out
+}
+
 #[derive(Serialize, JsonSchema)]
 pub struct EnvPage {
     pub name: String,
@@ -33,7 +97,8 @@ pub struct EnvPage {
     pub release_total: i64,
     /// (started, seconds, healthy) of the last [`DEPLOY_CHART`] finished deploys.
     pub deploys: Vec<(Timestamp, f64, bool)>,
-    pub managed: Vec<ManagedRow>,
+    /// What the environment is made of and the state of each.
+    pub resources: Vec<ResourceView>,
     pub inventory: Vec<InventoryObject>,
     pub open_drift: Vec<DriftFinding>,
     pub drift_spans: Vec<DriftSpan>,
@@ -218,7 +283,7 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
         releases,
         release_total,
         deploys,
-        managed,
+        resources: resources(ssot, env, &managed, &open_drift),
         inventory,
         open_drift,
         drift_spans,

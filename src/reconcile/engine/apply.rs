@@ -10,7 +10,6 @@ use super::{Applied, Context, Engine, EngineError};
 use crate::reconcile::actuate::{self, ActCx, ReleaseCx, Shared};
 use crate::reconcile::desired::{self, is_shared_scope, EnvPlanInput};
 use crate::reconcile::notify::{ApplyFailure, CycleOutcome};
-use crate::reconcile::observe::INVENTORIED;
 use crate::reconcile::plan::{Action, Op, Plan};
 use crate::ssot::Ssot;
 use crate::store::{
@@ -473,8 +472,10 @@ impl Engine {
         Ok(out)
     }
 
-    /// Keep the recorded inventory of objects without ownership tags: a create records
-    /// what it made (or adopted), a delete forgets it.
+    /// Keep the recorded inventory (`ops.managed_objects`): a create or replace records what
+    /// it made (or adopted), a delete forgets it. Every kind is recorded (the console's
+    /// environment page lists it); for the kinds without ownership tags ([`crate::reconcile::observe::INVENTORIED`])
+    /// the record is also what makes an object ours.
     async fn record_inventory(
         &self,
         action: &Action,
@@ -482,9 +483,6 @@ impl Engine {
         action_id: Uuid,
     ) -> Result<(), EngineError> {
         let key = &action.diff.key;
-        if !INVENTORIED.contains(&key.kind) {
-            return Ok(());
-        }
         match (action.op, &done.provider_id) {
             (Op::Delete, _) => self.store.forget_managed(&key.to_string()).await?,
             (_, Some(id)) => {

@@ -6,7 +6,6 @@
 
 use super::{Engine, EngineError};
 use crate::reconcile::diff::{Change, ObjectKind, ResourceDiff};
-use crate::reconcile::observe::INVENTORIED;
 use crate::ssot::Ssot;
 use crate::store::{ActionStatus, ActionUpdate, Level, ManagedObject};
 use serde_json::json;
@@ -108,16 +107,14 @@ impl Engine {
         Ok(())
     }
 
-    /// An object an interrupted create of ours made, found converged: ours from now on.
+    /// An object an interrupted create of ours made, found converged: ours from now on (in
+    /// the recorded inventory; for kinds without tags that is what makes it ours).
     async fn adopt_into_inventory(
         &self,
         ssot: &Ssot,
         d: &ResourceDiff,
         action_id: Uuid,
     ) -> Result<(), EngineError> {
-        if !INVENTORIED.contains(&d.key.kind) {
-            return Ok(());
-        }
         let Some(id) = &d.live_id else {
             return Ok(());
         };
