@@ -496,6 +496,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // As `odooops serve` does (ODOOOPS_BENCH_SQLITE_PROFILE=lean measures the controller's).
+    if std::env::var("ODOOOPS_BENCH_SQLITE_PROFILE").as_deref() != Ok("lean") {
+        set_sqlite_profile(SqliteProfile::Reader);
+    }
     rt.block_on(async {
         let ssot = Arc::new(agency());
         let dir = tempfile::tempdir().expect("tempdir");

@@ -14,6 +14,8 @@ pub fn run(
     listen: &str,
 ) -> anyhow::Result<i32> {
     let ssot = super::reconcile::load_ssot(ssot_dir)?;
+    // A console only reads: it trades memory for read speed on an SQLite store.
+    crate::store::set_sqlite_profile(crate::store::SqliteProfile::Reader);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let store =

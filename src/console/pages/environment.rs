@@ -367,66 +367,19 @@ pub async fn environment(
         &rows,
         "No backup policy: this environment is only backed up on demand.",
     );
-    let rows: Vec<Vec<String>> = v
-        .backups
-        .iter()
-        .map(|b| {
-            vec![
-                backup_link(&b.id),
-                esc(&b.kind),
-                esc(&b.retention_class),
-                b.size_bytes.to_string(),
-                format!("download {}", artifact_link(&b.sha256)),
-                b.run_id.as_ref().map_or("—".into(), run_link),
-                ts(&b.created_at),
-                b.expires_at.as_ref().map_or("—".into(), ts),
-            ]
-        })
-        .collect();
-    p.table(
-        &[
-            "Backup",
-            "Kind",
-            "Retention",
-            "Bytes",
-            "Dump",
-            "Run",
-            "Created",
-            "Expires",
-        ],
-        &rows,
+    tables::backups(
+        &mut p,
+        &v.backups,
+        tables::Across::One,
+        None,
         "No backup recorded for this environment.",
     );
 
     p.h2("Gates");
-    let rows: Vec<Vec<String>> = v
-        .gate_results
-        .iter()
-        .map(|r| {
-            vec![
-                esc(&r.gate),
-                badge(&r.outcome),
-                json_cell(&r.measured),
-                json_cell(&r.threshold),
-                esc(&r.message),
-                r.evidence_sha256
-                    .as_deref()
-                    .map_or("—".into(), artifact_link),
-                ts(&r.created_at),
-            ]
-        })
-        .collect();
-    p.table(
-        &[
-            "Gate",
-            "Outcome",
-            "Measured",
-            "Threshold",
-            "Message",
-            "Evidence",
-            "At",
-        ],
-        &rows,
+    tables::gate_results(
+        &mut p,
+        &v.gate_results,
+        tables::Across::One,
         "No gate results for this environment.",
     );
 

@@ -33,36 +33,10 @@ pub(super) async fn gates(State(st): State<AppState>, ctx: Ctx) -> Response {
         "No gates defined in the SSOT.",
     );
     p.h2("Recent results");
-    let rows: Vec<Vec<String>> = g
-        .results
-        .iter()
-        .map(|r| {
-            vec![
-                esc(&r.gate),
-                env_link(&r.environment),
-                badge(&r.outcome),
-                json_cell(&r.measured),
-                json_cell(&r.threshold),
-                esc(&r.message),
-                r.evidence_sha256
-                    .as_deref()
-                    .map_or("—".into(), artifact_link),
-                ts(&r.created_at),
-            ]
-        })
-        .collect();
-    p.table(
-        &[
-            "Gate",
-            "Environment",
-            "Outcome",
-            "Measured",
-            "Threshold",
-            "Message",
-            "Evidence",
-            "At",
-        ],
-        &rows,
+    tables::gate_results(
+        &mut p,
+        &g.results,
+        tables::Across::Every,
         "No gate results recorded yet.",
     );
     respond(&ctx, &p)
@@ -109,59 +83,29 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
             .map(|e| format!("<option value=\"{0}\">{0}</option>", esc(e)))
             .collect::<String>()
     };
-    let rows: Vec<Vec<String>> = b
-        .backups
-        .iter()
-        .map(|k| {
-            // A restore needs the operator role on the backup's environment and the target's.
-            let restore = if may_operate(&ctx, Some(&k.environment)) && !operable.is_empty() {
-                action_form_html(
-                    &ctx,
-                    "restore",
-                    &format!(
-                        "<input type=\"hidden\" name=\"backup_id\" value=\"{}\">\
-                         <select name=\"environment\" aria-label=\"restore into\">{}</select>",
-                        k.id,
-                        options(&operable)
-                    ),
-                    "restore",
-                )
-            } else {
-                "—".into()
-            };
-            vec![
-                format!(
-                    "<span id=\"backup-{}\" title=\"backup {}\"><code>·{}</code></span>",
+    // A restore needs the operator role on the backup's environment and the target's.
+    let restore = |k: &crate::store::Backup| {
+        if may_operate(&ctx, Some(&k.environment)) && !operable.is_empty() {
+            action_form_html(
+                &ctx,
+                "restore",
+                &format!(
+                    "<input type=\"hidden\" name=\"backup_id\" value=\"{}\">\
+                     <select name=\"environment\" aria-label=\"restore into\">{}</select>",
                     k.id,
-                    k.id,
-                    short_id(&k.id)
+                    options(&operable)
                 ),
-                env_link(&k.environment),
-                esc(&k.kind),
-                k.size_bytes.to_string(),
-                esc(&k.retention_class),
-                artifact_link(&k.sha256),
-                k.run_id.as_ref().map_or("—".into(), run_link),
-                ts(&k.created_at),
-                k.expires_at.as_ref().map_or("—".into(), ts),
-                restore,
-            ]
-        })
-        .collect();
-    p.table(
-        &[
-            "Backup",
-            "Environment",
-            "Kind",
-            "Bytes",
-            "Retention",
-            "Dump",
-            "Run",
-            "Created",
-            "Expires",
-            "Restore into",
-        ],
-        &rows,
+                "restore",
+            )
+        } else {
+            "—".into()
+        }
+    };
+    tables::backups(
+        &mut p,
+        &b.backups,
+        tables::Across::Every,
+        Some(&restore),
         "No backups recorded yet.",
     );
     p.h2("Clone an environment");

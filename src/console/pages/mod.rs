@@ -23,6 +23,7 @@ mod environment;
 mod evidence;
 mod overview;
 mod runs;
+mod tables;
 
 pub use chain::{correlation, plan};
 pub use environment::environment;

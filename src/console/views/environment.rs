@@ -124,6 +124,21 @@ fn domain_url(env: &crate::ssot::model::Environment) -> Option<String> {
     })
 }
 
+/// Open findings listed on an environment page.
+const OPEN_DRIFT_LIST: i64 = 200;
+
+/// A list's total: its length when it holds fewer than `limit` rows, else what `count` says.
+async fn count_beyond(
+    listed: usize,
+    limit: i64,
+    count: impl std::future::Future<Output = Result<i64, crate::store::StoreError>>,
+) -> Result<i64, crate::store::StoreError> {
+    match i64::try_from(listed) {
+        Ok(n) if n < limit => Ok(n),
+        _ => count.await,
+    }
+}
+
 pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
     let ssot = st
         .ssot
@@ -136,29 +151,32 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
     let since = crate::store::now() - chrono::Duration::days(DRIFT_DAYS);
     let s = &st.store;
     let (
-        open,
         mut releases,
         timings,
-        release_total,
         managed,
         mut inventory,
         mut open_drift,
         drift_spans,
+        backups,
+        gate_results,
+        mut jobs,
+        mut runs,
     ) = futures::try_join!(
-        s.open_drift_count(name),
         s.releases(Some(name), RELEASE_LIST),
         s.release_timings(name, DEPLOY_CHART),
-        s.release_count(name),
         s.managed_in(name),
         s.inventory_in(name),
-        s.open_drift(Some(name), 200),
+        s.open_drift(Some(name), OPEN_DRIFT_LIST),
         s.drift_spans(Some(name), since, 20_000),
-    )?;
-    let (backups, gate_results, mut jobs, mut runs) = futures::try_join!(
         s.backups(Some(name), 50),
         s.gate_results_in(name, 20),
         s.jobs_in(name, 20),
         s.runs_in(name, 20),
+    )?;
+    // The totals are counted only when a list is full (a shorter list is the whole of it).
+    let (open, release_total) = futures::try_join!(
+        count_beyond(open_drift.len(), OPEN_DRIFT_LIST, s.open_drift_count(name)),
+        count_beyond(releases.len(), RELEASE_LIST, s.release_count(name)),
     )?;
     if !sees_all(st) {
         // Runs over every environment only for a reader of every project; a job naming

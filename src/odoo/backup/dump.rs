@@ -12,13 +12,11 @@ use crate::store::{
 };
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::Connection;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
 pub const DUMP_MEDIA_TYPE: &str = "application/vnd.postgresql.pg-dump-custom";
@@ -264,7 +262,7 @@ async fn take(
             .await?;
         let filestore = match (&req.filestore, include_filestore) {
             (Some(dir), true) => {
-                let fs = tar_filestore(store, dir, &req.cancel).await?;
+                let fs = super::filestore::tar(store, dir, &req.cancel).await?;
                 created.push(fs.sha256.clone());
                 store
                     .record_artifact(&fs, FILESTORE_MEDIA_TYPE, Some(run_id))
@@ -491,125 +489,8 @@ async fn dump_db(
 }
 
 /// Delete a blob no `ops.artifacts` row refers to (a row means someone else's identical blob).
-async fn forget_blob_unless_recorded(store: &Store, sha: &str) {
+pub(super) async fn forget_blob_unless_recorded(store: &Store, sha: &str) {
     if let Ok(None) = store.artifact(sha).await {
         let _ = store.artifact_store().delete(sha).await;
     }
-}
-
-/// Tar the filestore directory in a blocking thread, streamed into the artifact store.
-async fn tar_filestore(
-    store: &Store,
-    dir: &Path,
-    cancel: &CancelToken,
-) -> Result<StoredBlob, BackupError> {
-    if !dir.is_dir() {
-        return Err(BackupError::Io {
-            path: dir.display().to_string(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "filestore directory not found",
-            ),
-        });
-    }
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<std::io::Cursor<Vec<u8>>>>(8);
-    let root = dir.to_path_buf();
-    let worker = tokio::task::spawn_blocking(move || {
-        let writer = ChannelWriter(tx.clone());
-        let mut b = tar::Builder::new(writer);
-        b.follow_symlinks(false);
-        let r = b.append_dir_all(".", &root).and_then(|_| b.finish());
-        if let Err(e) = r {
-            let _ = tx.blocking_send(Err(e));
-        }
-    });
-    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    let reader = CountingOutput::new(
-        tokio_util::io::StreamReader::new(stream),
-        Arc::new(AtomicU64::new(0)),
-        cancel,
-    );
-    // On cancel the reader fails, put_reader removes its temporary file and the worker stops
-    // when its channel closes.
-    let r = store
-        .artifact_store()
-        .put_reader(reader)
-        .await
-        .map_err(BackupError::Store);
-    let _ = worker.await;
-    if let Ok(b) = &r {
-        if cancel.is_cancelled() {
-            forget_blob_unless_recorded(store, &b.sha256).await;
-            return Err(BackupError::Cancelled);
-        }
-    }
-    r
-}
-
-struct ChannelWriter(tokio::sync::mpsc::Sender<std::io::Result<std::io::Cursor<Vec<u8>>>>);
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .blocking_send(Ok(std::io::Cursor::new(buf.to_vec())))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "reader gone"))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Copy a backup's dump to `out`, verifying its sha256 on the way; a mismatch removes the file.
-pub async fn download(
-    store: &Store,
-    ssot: &Ssot,
-    backup_id: Uuid,
-    out: &Path,
-) -> Result<(String, u64), BackupError> {
-    let b = store
-        .backup(backup_id)
-        .await?
-        .ok_or_else(|| BackupError::NotFound(backup_id.to_string()))?;
-    let store = &super::store_for(store, ssot, &b.environment)?;
-    let mut reader = store.artifact_store().open_reader(&b.sha256).await?;
-    let io = |source| BackupError::Io {
-        path: out.display().to_string(),
-        source,
-    };
-    let tmp = out.with_extension("part");
-    let mut f = tokio::fs::File::create(&tmp).await.map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut n = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    let copied: Result<(), BackupError> = async {
-        loop {
-            let k = reader.read(&mut buf).await.map_err(io)?;
-            if k == 0 {
-                break;
-            }
-            hasher.update(&buf[..k]);
-            n += k as u64;
-            f.write_all(&buf[..k]).await.map_err(io)?;
-        }
-        f.sync_all().await.map_err(io)?;
-        Ok(())
-    }
-    .await;
-    drop(f);
-    if let Err(e) = copied {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(e);
-    }
-    let got = hex::encode(hasher.finalize());
-    if got != b.sha256 {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(BackupError::Invalid(format!(
-            "backup {backup_id}: the stored dump's sha256 is {got}, the manifest says {}; the artifact is corrupt (nothing written to {})",
-            b.sha256,
-            out.display()
-        )));
-    }
-    tokio::fs::rename(&tmp, out).await.map_err(io)?;
-    Ok((got, n))
 }

@@ -1,9 +1,14 @@
-//! Filestore restore: the backup's tarball unpacked beside the target directory
-//! (`<dir>.restore_<id>`), then swapped in after the database (`<dir>` → `<dir>.old_<ts>`).
+//! The filestore in a backup: tarred into the artifact store while a backup runs; on restore
+//! the backup's tarball unpacked beside the target directory (`<dir>.restore_<id>`), then
+//! swapped in after the database (`<dir>` → `<dir>.old_<ts>`).
 
+use super::pg::CountingOutput;
 use super::BackupError;
-use crate::store::Store;
+use crate::jobs::CancelToken;
+use crate::store::{Store, StoredBlob};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
     move |source| BackupError::Io {
@@ -65,4 +70,67 @@ pub async fn swap(fresh: &Path, dir: &Path, ts: i64) -> Result<Option<PathBuf>, 
         return Err(io(dir)(e));
     }
     Ok(old)
+}
+
+/// Tar the filestore directory in a blocking thread, streamed into the artifact store.
+pub(super) async fn tar(
+    store: &Store,
+    dir: &Path,
+    cancel: &CancelToken,
+) -> Result<StoredBlob, BackupError> {
+    if !dir.is_dir() {
+        return Err(BackupError::Io {
+            path: dir.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "filestore directory not found",
+            ),
+        });
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<std::io::Cursor<Vec<u8>>>>(8);
+    let root = dir.to_path_buf();
+    let worker = tokio::task::spawn_blocking(move || {
+        let writer = ChannelWriter(tx.clone());
+        let mut b = tar::Builder::new(writer);
+        b.follow_symlinks(false);
+        let r = b.append_dir_all(".", &root).and_then(|_| b.finish());
+        if let Err(e) = r {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let reader = CountingOutput::new(
+        tokio_util::io::StreamReader::new(stream),
+        Arc::new(AtomicU64::new(0)),
+        cancel,
+    );
+    // On cancel the reader fails, put_reader removes its temporary file and the worker stops
+    // when its channel closes.
+    let r = store
+        .artifact_store()
+        .put_reader(reader)
+        .await
+        .map_err(BackupError::Store);
+    let _ = worker.await;
+    if let Ok(b) = &r {
+        if cancel.is_cancelled() {
+            super::dump::forget_blob_unless_recorded(store, &b.sha256).await;
+            return Err(BackupError::Cancelled);
+        }
+    }
+    r
+}
+
+struct ChannelWriter(tokio::sync::mpsc::Sender<std::io::Result<std::io::Cursor<Vec<u8>>>>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(std::io::Cursor::new(buf.to_vec())))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "reader gone"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -14,6 +14,7 @@
 //! - [`due_backups`]: which environments' schedules fired since their last backup (pure).
 
 mod clone;
+mod download;
 mod dump;
 mod filestore;
 mod neutral;
@@ -25,7 +26,8 @@ mod restore;
 mod schedule;
 
 pub use clone::{clone, CloneOutcome, CloneRequest};
-pub use dump::{download, run_backup, BackupOutcome, BackupRequest};
+pub use download::download;
+pub use dump::{run_backup, BackupOutcome, BackupRequest};
 pub use prune::{prune, EnvPrune, PruneOutcome, PruneRequest};
 pub use queued::{bounded, job_timeout, run_queued, run_queued_with};
 pub use restore::{restore, RestoreOutcome, RestoreRequest, Verification};
