@@ -889,6 +889,18 @@ async fn after_the_demo_the_environment_page_lists_every_declared_object_with_it
         );
     }
     assert_eq!(find("droplet")["state"], "drifted", "{v}");
+    // The droplet's address, as its create answered, is where the mail catcher is reached.
+    let ip = find("droplet")["address"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the droplet's address: {v}"))
+        .to_string();
+    assert!(ip.parse::<std::net::Ipv4Addr>().is_ok(), "{ip}");
+    assert!(
+        v["data"]["mail_catcher"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("root@{ip}"))),
+        "{v}"
+    );
     assert_eq!(find("firewall")["state"], "in sync", "{v}");
     let (s, v) = get_json(&c, &format!("{base}/api/environments/production")).await;
     assert_eq!(s, 200, "{v}");

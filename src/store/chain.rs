@@ -22,6 +22,8 @@ pub struct ManagedRow {
     pub name: String,
     pub provider_id: String,
     pub updated_at: Timestamp,
+    /// The address the action that made it answered with (a droplet's IPv4), if any.
+    pub address: Option<String>,
 }
 
 impl Store {
@@ -175,8 +177,10 @@ impl Store {
     /// The recorded inventory of one environment (objects this controller made or adopted).
     pub async fn managed_in(&self, environment: &str) -> Result<Vec<ManagedRow>> {
         let sql = self.sql(
-            "SELECT resource_key, kind, name, provider_id, updated_at FROM ops.managed_objects
-             WHERE environment = $1 ORDER BY kind, name LIMIT 500",
+            "SELECT m.resource_key, m.kind, m.name, m.provider_id, m.updated_at,
+                    a.response_summary->>'ipv4' AS address
+             FROM ops.managed_objects m LEFT JOIN ops.actions a ON a.id = m.action_id
+             WHERE m.environment = $1 ORDER BY m.kind, m.name LIMIT 500",
         );
         Ok(with_pool!(self, p => sqlx::query_as::<_, ManagedRow>(&sql)
             .bind(environment).fetch_all(p).await?))

@@ -273,16 +273,18 @@ pub async fn environment(
             vec![
                 esc(&r.kind),
                 esc(&r.name),
-                r.provider_id
-                    .as_deref()
-                    .map_or("—".into(), |id| format!("<code>{}</code>", esc(id))),
+                match (&r.provider_id, &r.address) {
+                    (Some(id), Some(a)) => format!("<code>{}</code> · {}", esc(id), esc(a)),
+                    (Some(id), None) => format!("<code>{}</code>", esc(id)),
+                    (None, _) => "—".into(),
+                },
                 state,
                 r.recorded_at.as_ref().map_or("—".into(), ts),
             ]
         })
         .collect();
     p.table(
-        &["Kind", "Name", "Provider id", "State", "Recorded"],
+        &["Kind", "Name", "Provider id · address", "State", "Recorded"],
         &rows,
         "This environment declares no provider object.",
     );

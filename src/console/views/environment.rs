@@ -25,6 +25,8 @@ pub struct ResourceView {
     pub declared: bool,
     /// The provider's id, when this controller recorded making or adopting it.
     pub provider_id: Option<String>,
+    /// Its address as the action that made it answered (a droplet's IPv4).
+    pub address: Option<String>,
     pub recorded_at: Option<Timestamp>,
     /// Open drift findings on it.
     pub drifted_fields: usize,
@@ -62,6 +64,7 @@ fn resources(
             name: name.to_string(),
             declared,
             provider_id: m.map(|m| m.provider_id.clone()),
+            address: m.and_then(|m| m.address.clone()),
             recorded_at: m.map(|m| m.updated_at),
             drifted_fields,
             state: state.into(),
@@ -257,8 +260,15 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
         .collect();
     let production = env.spec.stage == Stage::Production;
     let delivery = env.spec.delivery.as_ref();
+    let resources = resources(ssot, env, &managed, &open_drift);
     let host = delivery
         .and_then(|d| d.address.clone())
+        .or_else(|| {
+            resources
+                .iter()
+                .find(|r| r.kind == "droplet")
+                .and_then(|r| r.address.clone())
+        })
         .or_else(|| {
             inventory.iter().find_map(|o| {
                 o.attributes
@@ -301,7 +311,7 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
         releases,
         release_total,
         deploys,
-        resources: resources(ssot, env, &managed, &open_drift),
+        resources,
         inventory,
         open_drift,
         drift_spans,

@@ -82,7 +82,7 @@ pub struct Done {
     pub status: ActionStatus,
     /// The ledger row's response summary (ids and names, never secret values).
     pub response: Value,
-    /// The provider's id, for objects ours only by the recorded inventory.
+    /// The provider's id, kept in the recorded inventory (`ops.managed_objects`).
     pub provider_id: Option<String>,
 }
 
