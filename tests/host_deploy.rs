@@ -335,6 +335,8 @@ async fn a_deploy_is_a_transaction_on_a_real_host() {
     let failed = Arc::new(AtomicUsize::new(0));
     let sent = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let t0 = std::time::Instant::now();
+    let wall0 = chrono::Utc::now();
     let load = {
         let (client, login, failed, sent, stop) = (
             client.clone(),
@@ -349,15 +351,23 @@ async fn a_deploy_is_a_transaction_on_a_real_host() {
                 tick.tick().await;
                 let (client, login, failed) = (client.clone(), login.clone(), failed.clone());
                 sent.fetch_add(1, Ordering::SeqCst);
+                let sent_at = t0.elapsed().as_millis();
                 tokio::spawn(async move {
                     match client.get(&login).send().await {
                         Ok(r) if r.status() == 200 => {}
                         Ok(r) => {
-                            eprintln!("load: {}", r.status());
+                            eprintln!(
+                                "load: sent at {sent_at} ms, answered {}: {}",
+                                chrono::Utc::now().format("%H:%M:%S%.3f"),
+                                r.status()
+                            );
                             failed.fetch_add(1, Ordering::SeqCst);
                         }
                         Err(e) => {
-                            eprintln!("load: {e}");
+                            eprintln!(
+                                "load: sent at {sent_at} ms, failed {}: {e:?}",
+                                chrono::Utc::now().format("%H:%M:%S%.3f")
+                            );
                             failed.fetch_add(1, Ordering::SeqCst);
                         }
                     }
@@ -381,7 +391,12 @@ async fn a_deploy_is_a_transaction_on_a_real_host() {
     if failed.load(Ordering::SeqCst) > 0 {
         let tail = |f: &str| {
             let text = std::fs::read_to_string(Path::new(&layout.root).join(f)).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
+            // Odoo's own log lines (timestamped), not the tracebacks between them.
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("20") || !l.starts_with(' '))
+                .filter(|l| !l.contains("GET /web/login HTTP/1.1\" 200"))
+                .collect();
             lines[lines.len().saturating_sub(40)..].join("\n")
         };
         let journal: Vec<String> = steps
@@ -389,16 +404,31 @@ async fn a_deploy_is_a_transaction_on_a_real_host() {
             .lock()
             .map(|v| {
                 v.iter()
-                    .map(|s| format!("{} {} {}ms {}", s.name, s.outcome, s.duration_ms, s.detail))
+                    .map(|s| {
+                        format!(
+                            "at {} ms: {} {} {}ms {}",
+                            (s.started_at - wall0).num_milliseconds(),
+                            s.name,
+                            s.outcome,
+                            s.duration_ms,
+                            s.detail
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
         eprintln!(
-            "steps:\n{}\n--- odoo-a.log\n{}\n--- odoo-b.log\n{}\n--- Caddyfile\n{}",
+            "steps:\n{}\n--- odoo-a.log\n{}\n--- odoo-b.log\n{}\n--- Caddyfile\n{}\n--- proxy.log\n{}",
             journal.join("\n"),
             tail("logs/odoo-a.log"),
             tail("logs/odoo-b.log"),
-            tail("proxy/Caddyfile")
+            tail("proxy/Caddyfile"),
+            std::fs::read_to_string(Path::new(&layout.root).join("logs/proxy.log"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("\"error\""))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
     assert_eq!(

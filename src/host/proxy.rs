@@ -3,7 +3,8 @@
 //! HTTP port (Odoo runs with `proxy_mode`). On a real domain Caddy gets its certificate
 //! itself (ACME); `internal` TLS uses Caddy's own CA (tests, hosts without a public name).
 //! Switching slots rewrites the config and reloads it gracefully: requests in flight finish
-//! on the old slot, new ones go to the new.
+//! on the old slot, new ones go to the new. Caddy's own log (errors such as a 502's cause) is
+//! `<root>/logs/proxy.log`.
 //!
 //! The mail catcher's web UI (non-production) is not routed through the proxy: it listens on
 //! the host's loopback (`127.0.0.1:8025`); reach it with an SSH tunnel
@@ -27,11 +28,21 @@ pub struct ProxySpec {
     pub internal_tls: bool,
 }
 
+/// Requests Odoo could not take (its listen queue full — a single staging worker's is 8
+/// connections deep, and the kernel then drops new connections' SYNs — or a slot between
+/// stop and start) wait instead of answering 502: a connection attempt may take 10 s (Caddy's
+/// default is 3 s) and a refused one is retried for up to 10 s (a connection that was never
+/// made is always safe to retry).
+const RETRY: &str = "\t\t\tlb_try_duration 10s\n\t\t\tlb_try_interval 250ms\n\t\t\ttransport http {\n\t\t\t\tdial_timeout 10s\n\t\t\t}\n";
+
 /// The Caddyfile of an environment whose active slot is `active`.
 pub fn caddyfile(spec: &ProxySpec, layout: &Layout, active: Slot) -> String {
     let mut global = format!(
-        "\tadmin 127.0.0.1:{}\n\thttp_port {}\n\thttps_port {}\n\tstorage file_system {}/proxy/data\n",
-        spec.admin_port, spec.http_port, spec.https_port, layout.root
+        "\tadmin 127.0.0.1:{}\n\thttp_port {}\n\thttps_port {}\n\tstorage file_system {root}/proxy/data\n\tlog {{\n\t\toutput file {root}/logs/proxy.log\n\t}}\n",
+        spec.admin_port,
+        spec.http_port,
+        spec.https_port,
+        root = layout.root
     );
     if spec.internal_tls {
         global.push_str("\tskip_install_trust\n");
@@ -42,9 +53,10 @@ pub fn caddyfile(spec: &ProxySpec, layout: &Layout, active: Slot) -> String {
         ""
     };
     format!(
-        "# The proxy of {root}, rendered by odooops (active slot: {slot}). Do not edit.\n{{\n{global}}}\n\n{site} {{\n{tls}\thandle /websocket* {{\n\t\treverse_proxy 127.0.0.1:{gevent}\n\t}}\n\thandle {{\n\t\treverse_proxy 127.0.0.1:{http}\n\t}}\n}}\n",
+        "# The proxy of {root}, rendered by odooops (active slot: {slot}). Do not edit.\n{{\n{global}}}\n\n{site} {{\n{tls}\thandle /websocket* {{\n\t\treverse_proxy 127.0.0.1:{gevent} {{\n{retry}\t\t}}\n\t}}\n\thandle {{\n\t\treverse_proxy 127.0.0.1:{http} {{\n{retry}\t\t}}\n\t}}\n}}\n",
         root = layout.root,
         slot = active.as_str(),
+        retry = RETRY,
         site = spec.site,
         gevent = layout.gevent_port(active),
         http = layout.http_port(active),
@@ -137,5 +149,7 @@ mod tests {
             "{b}"
         );
         assert!(!a.contains("tls internal"));
+        // Both routes wait for a slot that cannot take a connection yet.
+        assert_eq!(a.matches("lb_try_duration 10s").count(), 2, "{a}");
     }
 }
