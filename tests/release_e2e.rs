@@ -184,6 +184,15 @@ async fn a_pushed_commit_becomes_a_healthy_odoo_and_a_failed_update_is_undone() 
     let serving = b.store.serving_releases().await.expect("serving");
     assert_eq!(serving.len(), 1);
     assert_eq!(serving[0].commit_sha, commit_a);
+    // The release records what the database has installed, Odoo's auto-installs included
+    // (`web` is never asked for: it is auto_install on base).
+    let installed = odooops::reconcile::release::installed_of(&serving[0]);
+    for m in ["base", "odooops_demo", "web"] {
+        assert!(
+            installed.iter().any(|i| i == m),
+            "{m} recorded installed: {installed:?}"
+        );
+    }
     assert!(serving[0]
         .url
         .as_deref()

@@ -47,6 +47,16 @@ async fn releases_record_steps_and_the_serving_one_is_the_latest_healthy() {
             .expect("finish");
         assert_eq!(a.steps[0]["name"], "upload", "[{}]", b.name);
         assert_eq!(a.modules_installed, json!(["base", "acme_sale"]));
+        // What the database said once healthy replaces what the release asked for.
+        let read: Vec<String> = ["acme_sale", "base", "web"].map(String::from).to_vec();
+        s.set_release_modules(a.id, &read).await.expect("modules");
+        let a = s.release(a.id).await.expect("read").expect("the release");
+        assert_eq!(
+            a.modules_installed,
+            json!(["acme_sale", "base", "web"]),
+            "[{}]",
+            b.name
+        );
         let c = s.begin_release(&new("cccc")).await.expect("begin");
         s.finish_release(
             c.id,

@@ -475,11 +475,11 @@ async fn story(
     serving(engine, caddy, "release B").await?;
     for r in engine.store.releases(Some("production"), 10).await? {
         println!(
-            "   release {} {} commit {} installed {} updated {} backup {}",
+            "   release {} {} commit {} installed {} modules, updated {} backup {}",
             r.id,
             r.status,
             &r.commit_sha[..12.min(r.commit_sha.len())],
-            r.modules_installed,
+            r.modules_installed.as_array().map_or(0, Vec::len),
             r.modules_updated,
             r.backup_id
                 .map(|b| b.to_string())

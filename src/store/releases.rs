@@ -146,6 +146,20 @@ impl Store {
         row.ok_or_else(|| StoreError::Invalid(format!("release {id} not found")))
     }
 
+    /// Replace what a release says is installed with what its database says (Odoo's
+    /// auto-installed modules and dependencies included).
+    pub async fn set_release_modules(&self, id: Uuid, installed: &[String]) -> Result<()> {
+        let sql = self.sql("UPDATE ops.releases SET modules_installed = $2 WHERE id = $1");
+        with_pool!(self, p => {
+            sqlx::query(&sql)
+                .bind(id)
+                .bind(serde_json::to_value(installed).unwrap_or(Value::Array(Vec::new())))
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Mark every other healthy release of `environment` superseded by `by`.
     pub async fn supersede_releases(&self, environment: &str, by: Uuid) -> Result<u64> {
         let sql = self.sql(

@@ -335,13 +335,29 @@ async fn deliver(cx: &ActCx<'_>, a: &Action) -> Result<Done, ProviderError> {
                 .supersede_releases(name, row.id)
                 .await
                 .map_err(store_err)?;
+            // What Odoo says is installed now (its auto-installs included), when the
+            // database answers; else the release keeps what it asked for.
+            let read = match release::database_url(env, &values) {
+                Some(url) => installed_modules(&url).await,
+                None => Err("no database URL in the host secrets".into()),
+            };
+            let modules_read = match read {
+                Ok(installed) => {
+                    rc.store
+                        .set_release_modules(row.id, &installed)
+                        .await
+                        .map_err(store_err)?;
+                    json!(installed.len())
+                }
+                Err(e) => json!({"error": e}),
+            };
             Ok(Done::new(
                 false,
                 json!({
                     "release_id": row.id, "commit": value.inputs.commit, "url": url,
                     "slot": done.slot.as_str(), "backup_id": done.backup_id,
                     "installed": value.database.install, "updated": value.database.update.keys().collect::<Vec<_>>(),
-                    "log_sha256": log_sha,
+                    "log_sha256": log_sha, "modules_read": modules_read,
                 }),
             )
             .with_id(row.id.to_string()))
@@ -374,4 +390,25 @@ fn failure(release: Uuid, f: &DeployFailure) -> ProviderError {
     let mut e = host_err("deploy_failed", format!("release {release}: {f}"));
     e.retryable = false;
     e
+}
+
+/// The modules Odoo's database says are installed, by name.
+async fn installed_modules(url: &str) -> Result<Vec<String>, String> {
+    use sqlx::Connection as _;
+    let opts: sqlx::postgres::PgConnectOptions = url.parse().map_err(|e| format!("{e}"))?;
+    let mut conn = tokio::time::timeout(
+        Duration::from_secs(15),
+        sqlx::PgConnection::connect_with(&opts),
+    )
+    .await
+    .map_err(|_| "connecting to the database timed out".to_string())?
+    .map_err(|e| e.to_string())?;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM ir_module_module WHERE state = 'installed' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .map_err(|e| e.to_string())?;
+    let _ = conn.close().await;
+    Ok(names)
 }
