@@ -3,6 +3,9 @@
 //! bytes to its standard input. Secrets only ever travel on standard input (a script writes
 //! them to a 0600 file); scripts and argv carry paths and names, never values.
 //!
+//! One target's sessions share one connection (OpenSSH's `ControlMaster`, started on first
+//! use, stopped when the target is dropped, idle-timed out after 5 minutes).
+//!
 //! SSH never trusts blindly: the host's public key is pinned (a known-hosts file written
 //! from the SSOT, `StrictHostKeyChecking=yes`), the private key comes from the secret
 //! registry into a 0600 temporary file that lives as long as the target.
@@ -65,6 +68,10 @@ pub struct SshTarget {
     pub host_key: String,
     key_file: tempfile::NamedTempFile,
     known_hosts: tempfile::NamedTempFile,
+    /// The shared connection's socket directory (`ControlPath=<dir>/cm`).
+    control: tempfile::TempDir,
+    /// Whether the shared connection was started (tried once, lazily).
+    master: tokio::sync::OnceCell<bool>,
 }
 
 impl SshTarget {
@@ -108,6 +115,10 @@ impl SshTarget {
             key_type_and_body[0], key_type_and_body[1]
         )
         .map_err(io("writing the known-hosts file"))?;
+        let control = tempfile::Builder::new()
+            .prefix("odooops-ssh")
+            .tempdir()
+            .map_err(io("creating the SSH control directory"))?;
         Ok(SshTarget {
             host: host.to_string(),
             port,
@@ -115,11 +126,42 @@ impl SshTarget {
             host_key: host_key.to_string(),
             key_file,
             known_hosts,
+            control,
+            master: tokio::sync::OnceCell::new(),
         })
     }
 
-    fn command(&self, remote: &str) -> tokio::process::Command {
-        let mut c = tokio::process::Command::new("ssh");
+    fn control_path(&self) -> String {
+        format!("ControlPath={}/cm", self.control.path().display())
+    }
+
+    /// Start the shared connection every later session multiplexes over (one handshake for
+    /// the whole target, not one per step). Tried once; when it cannot start, each session
+    /// connects on its own as before.
+    async fn ensure_master(&self) -> bool {
+        *self
+            .master
+            .get_or_init(|| async {
+                let mut c = self.base(tokio::process::Command::new("ssh"));
+                // Idle for 5 minutes (a controller killed before it could stop it), it exits.
+                c.args(["-M", "-N", "-f", "-o", "ControlPersist=300"])
+                    .arg(format!("{}@{}", self.user, self.host))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .kill_on_drop(true);
+                // `-f`: the command returns once the master is authenticated and in the
+                // background.
+                matches!(
+                    tokio::time::timeout(Duration::from_secs(20), c.status()).await,
+                    Ok(Ok(st)) if st.success()
+                )
+            })
+            .await
+    }
+
+    /// The options every ssh invocation of this target shares.
+    fn base(&self, mut c: tokio::process::Command) -> tokio::process::Command {
         c.arg("-F")
             .arg("/dev/null")
             .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
@@ -134,10 +176,36 @@ impl SshTarget {
             .arg(self.key_file.path())
             .arg("-p")
             .arg(self.port.to_string())
+            .arg("-o")
+            .arg(self.control_path());
+        c
+    }
+
+    fn command(&self, remote: &str) -> tokio::process::Command {
+        let mut c = self.base(tokio::process::Command::new("ssh"));
+        // Use the shared connection when it runs, else connect directly.
+        c.args(["-o", "ControlMaster=no"])
             .arg(format!("{}@{}", self.user, self.host))
             .arg("--")
             .arg(remote);
         c
+    }
+}
+
+impl Drop for SshTarget {
+    fn drop(&mut self) {
+        if self.master.get() == Some(&true) {
+            // Stop the shared connection (its socket directory goes with `control`).
+            let _ = std::process::Command::new("ssh")
+                .args(["-F", "/dev/null", "-o", "LogLevel=QUIET", "-O", "exit"])
+                .arg("-o")
+                .arg(self.control_path())
+                .arg(format!("{}@{}", self.user, self.host))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -173,6 +241,9 @@ impl Transport {
         input: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Exec, HostError> {
+        if let Transport::Ssh(t) = self {
+            t.ensure_master().await;
+        }
         let mut cmd = self.command(script, args);
         cmd.stdin(if input.is_some() {
             Stdio::piped()
@@ -274,6 +345,9 @@ impl Transport {
                 program: "tar".into(),
                 source,
             })?;
+        if let Transport::Ssh(t) = self {
+            t.ensure_master().await;
+        }
         let mut cmd = self.command(script, args);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
