@@ -367,6 +367,22 @@ async fn a_pushed_commit_becomes_a_healthy_odoo_and_a_failed_update_is_undone() 
         "artifacts (the update logs among them) were read"
     );
     assert_eq!(crawled.containing(&canary), Vec::<&str>::new());
+    // The environment's recorded release is one of its declared objects (drifted here: C's
+    // failure is an open finding).
+    let page = crawled
+        .pages
+        .iter()
+        .find(|(p, _)| p == "/environments/staging")
+        .map(|(_, body)| body.as_str())
+        .expect("the environment page was read");
+    let row = page
+        .lines()
+        .find(|l| l.starts_with("<tr><td>release</td>"))
+        .unwrap_or_else(|| panic!("the release is a live resource: {page}"));
+    assert!(
+        !row.contains("not declared") && row.contains(">drifted</span>"),
+        "{row}"
+    );
 
     // Stop Odoo and the proxy.
     support::delivery::stop_host(&host_root.path().join("staging"));

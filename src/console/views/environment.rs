@@ -43,10 +43,17 @@ fn resources(
     managed: &[ManagedRow],
     open_drift: &[DriftFinding],
 ) -> Vec<ResourceView> {
-    let desired = ssot
+    let mut desired: Vec<crate::reconcile::diff::ObjectKey> = ssot
         .project(&env.spec.project)
         .map(|p| crate::reconcile::desired::environment(p, env))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.key)
+        .collect();
+    // A delivering environment also declares its release (planned apart from the objects).
+    if env.spec.delivery.is_some() {
+        desired.push(crate::reconcile::release::key(&env.metadata.name));
+    }
     let view = |kind: &str, name: &str, declared: bool| {
         let m = managed.iter().find(|m| m.kind == kind && m.name == name);
         let drifted_fields = open_drift
@@ -72,7 +79,7 @@ fn resources(
     };
     let mut out: Vec<ResourceView> = desired
         .iter()
-        .map(|d| view(d.key.kind.as_str(), &d.key.name, true))
+        .map(|k| view(k.kind.as_str(), &k.name, true))
         .collect();
     for m in managed {
         if !out.iter().any(|r| r.kind == m.kind && r.name == m.name) {
