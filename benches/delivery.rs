@@ -20,7 +20,7 @@ mod support;
 use odooops::provider::StaticSecrets;
 use odooops::reconcile::engine::{Context, Engine};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::delivery::{manifest, Tree, MODELS_A};
@@ -137,58 +137,28 @@ async fn main() {
 
     // Code-only pushes under load.
     let mut code = Vec::new();
-    let failed = Arc::new(AtomicUsize::new(0));
     // Each failed request: seconds since its push, and why.
-    let reasons = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let sent = Arc::new(AtomicUsize::new(0));
+    let mut reasons = Vec::<String>::new();
+    let mut sent = 0;
     for i in 1..=code_only_runs {
         repo.write(
             "addons/odooops_demo/static/description/index.html",
             format!("<p>{i}</p>\n"),
         );
         let sha = repo.commit(&format!("static {i}"));
-        let stop = Arc::new(AtomicBool::new(false));
-        let t0 = Instant::now();
-        let load = {
-            let reasons = reasons.clone();
-            let (client, login, failed, sent, stop) = (
-                client.clone(),
-                login.clone(),
-                failed.clone(),
-                sent.clone(),
-                stop.clone(),
-            );
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(50));
-                while !stop.load(Ordering::SeqCst) {
-                    tick.tick().await;
-                    let (client, login, failed) = (client.clone(), login.clone(), failed.clone());
-                    sent.fetch_add(1, Ordering::SeqCst);
-                    let (reasons, t0) = (reasons.clone(), t0);
-                    tokio::spawn(async move {
-                        let why = match client.get(&login).send().await {
-                            Ok(r) if r.status() == 200 => return,
-                            Ok(r) => r.status().to_string(),
-                            Err(e) if e.is_timeout() => "timeout".to_string(),
-                            Err(e) if e.is_connect() => "connect".to_string(),
-                            Err(e) => format!("error: {e}"),
-                        };
-                        failed.fetch_add(1, Ordering::SeqCst);
-                        if let Ok(mut r) = reasons.lock() {
-                            r.push(format!("{:.1}s {why}", t0.elapsed().as_secs_f64()));
-                        }
-                    });
-                }
-            })
-        };
+        let load = support::delivery::Load::start(&client, &login);
         let t = Instant::now();
         repo.push("HEAD:staging");
         deploy(sha).await;
         code.push(t.elapsed().as_secs_f64());
         tokio::time::sleep(Duration::from_secs(1)).await;
-        stop.store(true, Ordering::SeqCst);
-        let _ = load.await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (n, failures) = load.stop(Duration::from_secs(1)).await;
+        sent += n;
+        reasons.extend(
+            failures
+                .iter()
+                .map(|f| format!("{:.1}s {}", f.sent_after.as_secs_f64(), f.why)),
+        );
     }
     // Version bumps: one module updated.
     let mut updates = Vec::new();
@@ -205,26 +175,15 @@ async fn main() {
         .releases(Some("staging"), 100)
         .await
         .expect("releases");
-    let steps: Vec<String> = releases
-        .iter()
-        .take(1)
-        .flat_map(|r| r.steps.as_array().cloned().unwrap_or_default())
-        .map(|s| {
-            format!(
-                "{} {} ms",
-                s["name"].as_str().unwrap_or(""),
-                s["duration_ms"]
-            )
-        })
-        .collect();
+    let steps = releases.first().map(step_lines).unwrap_or_default();
     println!(
         "push → serving, code only ({} runs): p50 {:.1} s (min {:.1}, max {:.1}); requests during them {}, failed {}",
         code.len(),
         p50(&mut code.clone()),
         code.iter().cloned().fold(f64::MAX, f64::min),
         code.iter().cloned().fold(0.0, f64::max),
-        sent.load(Ordering::SeqCst),
-        failed.load(Ordering::SeqCst)
+        sent,
+        reasons.len()
     );
     println!(
         "push → serving, -u of one module ({} runs): p50 {:.1} s (min {:.1}, max {:.1})",
@@ -236,35 +195,37 @@ async fn main() {
     println!("last -u release's steps: {}", steps.join(", "));
     // The code-only releases (older than the -u ones), oldest first, and the failures.
     for r in releases.iter().skip(update_runs).take(code_only_runs).rev() {
-        let steps: Vec<String> = r
-            .steps
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|s| {
-                format!(
-                    "{} {} ms",
-                    s["name"].as_str().unwrap_or(""),
-                    s["duration_ms"]
-                )
-            })
-            .collect();
         println!(
             "code-only release {}: {}",
             r.commit_sha.get(..8).unwrap_or(""),
-            steps.join(", ")
+            step_lines(r).join(", ")
         );
     }
-    if let Ok(r) = reasons.lock() {
-        if !r.is_empty() {
-            println!(
-                "failed requests (seconds after their push): {}",
-                r.join("; ")
-            );
-        }
+    if !reasons.is_empty() {
+        println!(
+            "failed requests (seconds after their push): {}",
+            reasons.join("; ")
+        );
     }
     support::delivery::stop_host(&host_root.path().join("staging"));
     store.close().await;
     drop_database(&odoo.admin_url, &db).await;
+}
+
+/// A release's steps as `name N ms`.
+fn step_lines(r: &odooops::store::Release) -> Vec<String> {
+    r.steps
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    format!(
+                        "{} {} ms",
+                        s["name"].as_str().unwrap_or(""),
+                        s["duration_ms"]
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

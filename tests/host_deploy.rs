@@ -14,8 +14,8 @@ use odooops::provider::SecretValue;
 use odooops::ssot::{self, Environment, Limits, Project, Ssot};
 use odooops::store::ReleaseStep;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+
+use std::sync::Mutex;
 use std::time::Duration;
 use support::real_odoo::{drop_database, RealOdoo};
 use support::sshd::Sshd;
@@ -332,49 +332,8 @@ async fn a_deploy_is_a_transaction_on_a_real_host() {
     // Release B, code only, under a steady 20 requests a second: no failed request.
     let b_dir = work.path().join("b");
     code(&b_dir, "1.0.0", "release B", &[]);
-    let failed = Arc::new(AtomicUsize::new(0));
-    let sent = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let t0 = std::time::Instant::now();
     let wall0 = chrono::Utc::now();
-    let load = {
-        let (client, login, failed, sent, stop) = (
-            client.clone(),
-            login.clone(),
-            failed.clone(),
-            sent.clone(),
-            stop.clone(),
-        );
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(50));
-            while !stop.load(Ordering::SeqCst) {
-                tick.tick().await;
-                let (client, login, failed) = (client.clone(), login.clone(), failed.clone());
-                sent.fetch_add(1, Ordering::SeqCst);
-                let sent_at = t0.elapsed().as_millis();
-                tokio::spawn(async move {
-                    match client.get(&login).send().await {
-                        Ok(r) if r.status() == 200 => {}
-                        Ok(r) => {
-                            eprintln!(
-                                "load: sent at {sent_at} ms, answered {}: {}",
-                                chrono::Utc::now().format("%H:%M:%S%.3f"),
-                                r.status()
-                            );
-                            failed.fetch_add(1, Ordering::SeqCst);
-                        }
-                        Err(e) => {
-                            eprintln!(
-                                "load: sent at {sent_at} ms, failed {}: {e:?}",
-                                chrono::Utc::now().format("%H:%M:%S%.3f")
-                            );
-                            failed.fetch_add(1, Ordering::SeqCst);
-                        }
-                    }
-                });
-            }
-        })
-    };
+    let load = support::delivery::Load::start(&client, &login);
     let b = deploy::deploy(
         &case.deploy("release-b", "bbbbbbbb", &b_dir, false, vec![], vec![]),
         &steps,
@@ -383,12 +342,18 @@ async fn a_deploy_is_a_transaction_on_a_real_host() {
     .await
     .unwrap_or_else(|e| panic!("release B: {e}"));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.store(true, Ordering::SeqCst);
-    let _ = load.await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (sent, failures) = load.stop(Duration::from_secs(2)).await;
     assert_eq!(b.slot, Slot::B);
-    assert!(sent.load(Ordering::SeqCst) >= 40, "load was applied");
-    if failed.load(Ordering::SeqCst) > 0 {
+    assert!(sent >= 40, "load was applied");
+    if !failures.is_empty() {
+        for f in &failures {
+            eprintln!(
+                "load: sent at {} ms, failed {}: {}",
+                f.sent_after.as_millis(),
+                f.at.format("%H:%M:%S%.3f"),
+                f.why
+            );
+        }
         let tail = |f: &str| {
             let text = std::fs::read_to_string(Path::new(&layout.root).join(f)).unwrap_or_default();
             // Odoo's own log lines (timestamped), not the tracebacks between them.
@@ -432,7 +397,7 @@ async fn a_deploy_is_a_transaction_on_a_real_host() {
         );
     }
     assert_eq!(
-        failed.load(Ordering::SeqCst),
+        failures.len(),
         0,
         "no failed request during a code-only deploy"
     );

@@ -341,7 +341,6 @@ async fn run(
         // Requests in flight on the old slot finish before it stops.
         if p.switched {
             timed(journal, "drain the previous release", async {
-                let started = std::time::Instant::now();
                 service::drain(
                     t,
                     l,
@@ -350,13 +349,8 @@ async fn run(
                     Duration::from_secs(10),
                 )
                 .await
-                .map(|_| {
-                    let ms = started.elapsed().as_millis() as u64;
-                    (
-                        (),
-                        json!({"slot": old.slot.as_str(), "drained_after_ms": ms}),
-                    )
-                })
+                // How long it took is the step's own duration.
+                .map(|_| ((), json!({"slot": old.slot.as_str()})))
                 .map_err(s)
             })
             .await?;

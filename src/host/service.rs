@@ -280,12 +280,11 @@ pub async fn drain(
         "draining the previous release",
         r#"i=0
 quiet=0
+have_ss=0
+command -v ss >/dev/null 2>&1 && have_ss=1
 while [ "$i" -lt "$3" ]; do
-  if command -v ss >/dev/null 2>&1; then
-    n=$(ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l)
-  else
-    n=0
-  fi
+  n=0
+  [ "$have_ss" -eq 1 ] && n=$(ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l)
   if [ "$n" -eq 0 ]; then quiet=$((quiet+1)); else quiet=0; fi
   [ "$i" -ge "$2" ] && [ "$quiet" -ge 5 ] && exit 0
   sleep 0.1

@@ -142,10 +142,11 @@ impl SshTarget {
         *self
             .master
             .get_or_init(|| async {
-                let mut c = self.base(tokio::process::Command::new("ssh"));
+                let mut c = tokio::process::Command::new("ssh");
                 // Idle for 5 minutes (a controller killed before it could stop it), it exits.
-                c.args(["-M", "-N", "-f", "-o", "ControlPersist=300"])
-                    .arg(format!("{}@{}", self.user, self.host))
+                c.args(self.options())
+                    .args(["-M", "-N", "-f", "-o", "ControlPersist=300"])
+                    .arg(self.destination())
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
@@ -160,32 +161,49 @@ impl SshTarget {
             .await
     }
 
-    /// The options every ssh invocation of this target shares.
-    fn base(&self, mut c: tokio::process::Command) -> tokio::process::Command {
-        c.arg("-F")
-            .arg("/dev/null")
-            .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
-            .arg("-o")
-            .arg(format!(
-                "UserKnownHostsFile={}",
-                self.known_hosts.path().display()
-            ))
-            .args(["-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10"])
-            .args(["-o", "ServerAliveInterval=15", "-o", "LogLevel=ERROR"])
-            .arg("-i")
-            .arg(self.key_file.path())
-            .arg("-p")
-            .arg(self.port.to_string())
-            .arg("-o")
-            .arg(self.control_path());
-        c
+    /// The options every ssh invocation of this target shares (the shared connection's
+    /// socket included).
+    fn options(&self) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = [
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "ServerAliveInterval=15",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        v.push(format!("UserKnownHostsFile={}", self.known_hosts.path().display()).into());
+        v.push("-i".into());
+        v.push(self.key_file.path().into());
+        v.push("-p".into());
+        v.push(self.port.to_string().into());
+        v.push("-o".into());
+        v.push(self.control_path().into());
+        v
+    }
+
+    fn destination(&self) -> String {
+        format!("{}@{}", self.user, self.host)
     }
 
     fn command(&self, remote: &str) -> tokio::process::Command {
-        let mut c = self.base(tokio::process::Command::new("ssh"));
+        let mut c = tokio::process::Command::new("ssh");
         // Use the shared connection when it runs, else connect directly.
-        c.args(["-o", "ControlMaster=no"])
-            .arg(format!("{}@{}", self.user, self.host))
+        c.args(self.options())
+            .args(["-o", "ControlMaster=no"])
+            .arg(self.destination())
             .arg("--")
             .arg(remote);
         c
@@ -197,10 +215,9 @@ impl Drop for SshTarget {
         if self.master.get() == Some(&true) {
             // Stop the shared connection (its socket directory goes with `control`).
             let _ = std::process::Command::new("ssh")
-                .args(["-F", "/dev/null", "-o", "LogLevel=QUIET", "-O", "exit"])
-                .arg("-o")
-                .arg(self.control_path())
-                .arg(format!("{}@{}", self.user, self.host))
+                .args(self.options())
+                .args(["-O", "exit"])
+                .arg(self.destination())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -241,10 +258,7 @@ impl Transport {
         input: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Exec, HostError> {
-        if let Transport::Ssh(t) = self {
-            t.ensure_master().await;
-        }
-        let mut cmd = self.command(script, args);
+        let mut cmd = self.command(script, args).await;
         cmd.stdin(if input.is_some() {
             Stdio::piped()
         } else {
@@ -289,8 +303,9 @@ impl Transport {
         }
     }
 
-    /// `sh -ec SCRIPT odooops ARGS…`, here or on the host.
-    fn command(&self, script: &str, args: &[&str]) -> tokio::process::Command {
+    /// `sh -ec SCRIPT odooops ARGS…`, here or on the host (over the target's shared
+    /// connection, started on first use).
+    async fn command(&self, script: &str, args: &[&str]) -> tokio::process::Command {
         match self {
             Transport::Local => {
                 let mut c = tokio::process::Command::new("sh");
@@ -303,6 +318,7 @@ impl Transport {
                     remote.push(' ');
                     remote.push_str(&sh_quote(a));
                 }
+                t.ensure_master().await;
                 t.command(&remote)
             }
         }
@@ -345,10 +361,7 @@ impl Transport {
                 program: "tar".into(),
                 source,
             })?;
-        if let Transport::Ssh(t) = self {
-            t.ensure_master().await;
-        }
-        let mut cmd = self.command(script, args);
+        let mut cmd = self.command(script, args).await;
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

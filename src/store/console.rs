@@ -137,19 +137,6 @@ impl Store {
         Ok(with_pool!(self, p => sqlx::query_as::<_, StatusCount>(&sql).fetch_all(p).await?))
     }
 
-    /// Findings open at any time since `since` (open ones and those resolved after it), oldest
-    /// first: the input of the drift-over-time chart.
-    pub async fn drift_history(&self, since: Timestamp, limit: i64) -> Result<Vec<DriftFinding>> {
-        let sql = self.sql(
-            "SELECT * FROM ops.drift_findings WHERE resolved_at IS NULL OR resolved_at >= $1
-             ORDER BY first_seen LIMIT $2",
-        );
-        Ok(
-            with_pool!(self, p => sqlx::query_as::<_, DriftFinding>(&sql)
-            .bind(since).bind(limit).fetch_all(p).await?),
-        )
-    }
-
     /// Objects of the most recent inventory ingest.
     pub async fn latest_inventory(&self, limit: i64) -> Result<Vec<InventoryObject>> {
         let sql = self.sql(

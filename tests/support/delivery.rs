@@ -292,3 +292,85 @@ pub fn https_client(env_root: &Path) -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// One failed request of a [`Load`].
+#[allow(dead_code)]
+pub struct LoadFailure {
+    /// When it was sent, after the load started.
+    pub sent_after: std::time::Duration,
+    /// When it failed (wall clock, to line up with the proxy's and Odoo's logs).
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The status, or `timeout`, `connect`, or the error.
+    pub why: String,
+}
+
+/// A steady 20 requests a second to one URL until stopped; every answer but a 200 counts as
+/// failed.
+#[allow(dead_code)]
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    failures: std::sync::Arc<std::sync::Mutex<Vec<LoadFailure>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[allow(dead_code)]
+impl Load {
+    pub fn start(client: &reqwest::Client, url: &str) -> Load {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let failures = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let t0 = std::time::Instant::now();
+        let task = {
+            let (client, url) = (client.clone(), url.to_string());
+            let (stop, sent, failures) = (stop.clone(), sent.clone(), failures.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
+                while !stop.load(Ordering::SeqCst) {
+                    tick.tick().await;
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    let sent_after = t0.elapsed();
+                    let (client, url, failures) = (client.clone(), url.clone(), failures.clone());
+                    tokio::spawn(async move {
+                        let why = match client.get(&url).send().await {
+                            Ok(r) if r.status() == 200 => return,
+                            Ok(r) => r.status().to_string(),
+                            Err(e) if e.is_timeout() => "timeout".to_string(),
+                            Err(e) if e.is_connect() => "connect".to_string(),
+                            Err(e) => format!("error: {e:?}"),
+                        };
+                        if let Ok(mut f) = failures.lock() {
+                            f.push(LoadFailure {
+                                sent_after,
+                                at: chrono::Utc::now(),
+                                why,
+                            });
+                        }
+                    });
+                }
+            })
+        };
+        Load {
+            stop,
+            sent,
+            failures,
+            task,
+        }
+    }
+
+    /// Stop sending, give the requests in flight `settle` to end, and return how many were
+    /// sent and which failed.
+    pub async fn stop(self, settle: std::time::Duration) -> (usize, Vec<LoadFailure>) {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.task.await;
+        tokio::time::sleep(settle).await;
+        let failures = self
+            .failures
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default();
+        (self.sent.load(Ordering::SeqCst), failures)
+    }
+}

@@ -337,8 +337,8 @@ async fn deliver(cx: &ActCx<'_>, a: &Action) -> Result<Done, ProviderError> {
                 .map_err(store_err)?;
             // What Odoo says is installed now (its auto-installs included), when the
             // database answers; else the release keeps what it asked for.
-            let read = match release::database_url(env, &values) {
-                Some(url) => installed_modules(&url).await,
+            let read = match safe.db_url.as_deref() {
+                Some(url) => installed_modules(url).await,
                 None => Err("no database URL in the host secrets".into()),
             };
             let modules_read = match read {
@@ -395,7 +395,7 @@ fn failure(release: Uuid, f: &DeployFailure) -> ProviderError {
 /// The modules Odoo's database says are installed, by name.
 async fn installed_modules(url: &str) -> Result<Vec<String>, String> {
     use sqlx::Connection as _;
-    let opts: sqlx::postgres::PgConnectOptions = url.parse().map_err(|e| format!("{e}"))?;
+    let opts = crate::provider::postgres::parse_url(url).map_err(|e| e.to_string())?;
     let mut conn = tokio::time::timeout(
         Duration::from_secs(15),
         sqlx::PgConnection::connect_with(&opts),
