@@ -99,7 +99,7 @@ pub fn is_production(st: &AppState, env: &str) -> bool {
     st.ssot
         .as_ref()
         .and_then(|s| s.environment(env))
-        .is_some_and(|e| serde_json::to_value(e.spec.stage).ok() == Some(json!("production")))
+        .is_some_and(|e| e.spec.stage == crate::ssot::model::Stage::Production)
 }
 
 fn uuid_field(field: &str, v: &str) -> Result<uuid::Uuid, ApiError> {

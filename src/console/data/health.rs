@@ -131,33 +131,52 @@ fn env_health(
     ssot.environments()
         .filter(|e| scope.role_on(&e.spec.project).is_some())
         .map(|e| {
-            let name = e.metadata.name.clone();
+            let name = &e.metadata.name;
             let open = drift
                 .iter()
-                .find(|d| d.environment == name)
+                .find(|d| &d.environment == name)
                 .map_or(0, |d| d.open);
             let own = last
                 .iter()
-                .find(|r| r.environment.as_deref() == Some(&name));
+                .find(|r| r.environment.as_deref() == Some(name.as_str()));
             let last_run = match (own, global) {
                 (Some(o), Some(g)) if g.started_at > o.started_at => Some(g),
                 (Some(o), _) => Some(o),
                 (None, g) => g,
             }
             .cloned();
-            let health = health_of(open, last_run.as_ref());
-            EnvHealth {
-                project: e.spec.project.clone(),
-                stage: value_str(&e.spec.stage),
-                branch: e.spec.branch.clone(),
-                maturity: value_str(&e.spec.maturity),
-                health: health.into(),
-                open_drift: open,
-                last_run,
-                name,
-            }
+            EnvHealth::new(e, open, last_run)
         })
         .collect()
+}
+
+impl EnvHealth {
+    /// An environment's health from its open findings and its last run.
+    pub fn new(
+        e: &crate::ssot::model::Environment,
+        open_drift: i64,
+        last_run: Option<Run>,
+    ) -> Self {
+        EnvHealth {
+            name: e.metadata.name.clone(),
+            project: e.spec.project.clone(),
+            stage: value_str(&e.spec.stage),
+            branch: e.spec.branch.clone(),
+            maturity: value_str(&e.spec.maturity),
+            health: health_of(open_drift, last_run.as_ref()).into(),
+            open_drift,
+            last_run,
+        }
+    }
+
+    /// Its client: the `client` label, else its project.
+    pub fn client_of(e: &crate::ssot::model::Environment) -> String {
+        e.metadata
+            .labels
+            .get("client")
+            .cloned()
+            .unwrap_or_else(|| e.spec.project.clone())
+    }
 }
 
 /// The latest run over every environment, when the request's scope sees every project (a

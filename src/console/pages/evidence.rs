@@ -78,11 +78,7 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
         .into_iter()
         .filter(|e| may_operate(&ctx, Some(e)))
         .collect();
-    let options = |envs: &[String]| {
-        envs.iter()
-            .map(|e| format!("<option value=\"{0}\">{0}</option>", esc(e)))
-            .collect::<String>()
-    };
+    let operable_options = env_options(&operable, None);
     // A restore needs the operator role on the backup's environment and the target's.
     let restore = |k: &crate::store::Backup| {
         if may_operate(&ctx, Some(&k.environment)) && !operable.is_empty() {
@@ -92,8 +88,7 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
                 &format!(
                     "<input type=\"hidden\" name=\"backup_id\" value=\"{}\">\
                      <select name=\"environment\" aria-label=\"restore into\">{}</select>",
-                    k.id,
-                    options(&operable)
+                    k.id, operable_options
                 ),
                 "restore",
             )
@@ -121,8 +116,8 @@ pub(super) async fn backups(State(st): State<AppState>, ctx: Ctx) -> Response {
             &format!(
                 "<select name=\"from\" aria-label=\"clone from\">{}</select> → \
                  <select name=\"environment\" aria-label=\"clone into\">{}</select>",
-                options(&operable),
-                options(&targets)
+                operable_options,
+                env_options(&targets, None)
             ),
             "clone",
         ));

@@ -28,7 +28,7 @@ mod tables;
 pub use chain::{correlation, plan};
 pub use environment::environment;
 pub use runs::{action_form, job, run};
-use runs::{action_form_html, NEED_OPERATOR};
+use runs::{action_form_html, env_options, NEED_OPERATOR};
 
 /// Request context of a page: who asks, and the CSRF token for its forms.
 pub struct Ctx {

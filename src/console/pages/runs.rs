@@ -5,14 +5,14 @@ use crate::console::views::{self, Changes};
 
 // ------------------------------------------------------------------ runs
 
-/// `<option>`s of the SSOT's environments, `first` as the empty choice (None: no empty choice).
-pub(super) fn env_options(st: &AppState, first: Option<&str>) -> String {
+/// `<option>`s of `envs`, `first` as the empty choice (None: no empty choice).
+pub(super) fn env_options(envs: &[String], first: Option<&str>) -> String {
     let mut out = String::new();
     if let Some(label) = first {
         let _ = write!(out, "<option value=\"\">{}</option>", esc(label));
     }
-    for e in data::environments(st) {
-        let _ = write!(out, "<option value=\"{0}\">{0}</option>", esc(&e));
+    for e in envs {
+        let _ = write!(out, "<option value=\"{0}\">{0}</option>", esc(e));
     }
     out
 }
@@ -36,7 +36,7 @@ pub(super) const NEED_OPERATOR: &str =
 pub(super) fn action_forms(st: &AppState, ctx: &Ctx) -> String {
     let select = format!(
         "<select name=\"environment\" aria-label=\"environment\">{}</select>",
-        env_options(st, Some("all environments"))
+        env_options(&data::environments(st), Some("all environments"))
     );
     let mut out = String::from("<div class=\"actions\">");
     for (kind, _) in crate::console::api::ACTIONS {

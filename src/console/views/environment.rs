@@ -204,30 +204,25 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
     }
     // Its runs and the runs over every environment, newest first: the first is its last run.
     let last_run = runs.first().cloned();
-    let health = Some(EnvHealth {
-        name: name.to_string(),
-        project: env.spec.project.clone(),
-        stage: data::value_str(&env.spec.stage),
-        branch: env.spec.branch.clone(),
-        maturity: data::value_str(&env.spec.maturity),
-        health: data::health_of(open, last_run.as_ref()).into(),
-        open_drift: open,
-        last_run,
-    });
-    let serving = releases
+    let health = Some(EnvHealth::new(env, open, last_run));
+    // Its serving release: among the listed ones (their run links already checked), else
+    // older than them.
+    let serving = match releases
         .iter()
         .find(|r| r.status == crate::store::RELEASE_HEALTHY)
-        .cloned();
-    let mut serving = match serving {
-        Some(r) => Some(r),
-        None => s
-            .serving_releases()
-            .await?
-            .into_iter()
-            .find(|r| r.environment == name),
+    {
+        Some(r) => Some(r.clone()),
+        None => {
+            let mut older = s
+                .serving_releases()
+                .await?
+                .into_iter()
+                .find(|r| r.environment == name);
+            let links = older.iter_mut().map(|r| &mut r.run_id).collect();
+            data::hide_unseen_runs(st, links).await?;
+            older
+        }
     };
-    let links = serving.iter_mut().map(|r| &mut r.run_id).collect();
-    data::hide_unseen_runs(st, links).await?;
     let url = serving
         .as_ref()
         .and_then(|r| r.url.clone())
@@ -303,12 +298,7 @@ pub async fn environment(st: &AppState, name: &str) -> R<EnvPage> {
     Ok(EnvPage {
         name: name.to_string(),
         project: env.spec.project.clone(),
-        client: env
-            .metadata
-            .labels
-            .get("client")
-            .cloned()
-            .unwrap_or_else(|| env.spec.project.clone()),
+        client: EnvHealth::client_of(env),
         stage: data::value_str(&env.spec.stage),
         production,
         branch: env.spec.branch.clone(),

@@ -317,8 +317,7 @@ pub async fn board(st: &AppState, q: &BoardQuery) -> R<Board> {
         st.ssot
             .as_ref()
             .and_then(|s| s.environment(env))
-            .and_then(|e| e.metadata.labels.get("client").cloned())
-            .unwrap_or_else(|| project.to_string())
+            .map_or_else(|| project.to_string(), EnvHealth::client_of)
     };
     let total = envs.len();
     let mut projects: Vec<String> = envs.iter().map(|e| e.project.clone()).collect();
