@@ -16,20 +16,26 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
-/// `limit`: absent means `default`; anything but an integer in `1..=max` is a 400 naming it
-/// (`invalid_query` when it is not an integer, `bad_request` when it is out of bounds).
+/// `limit`: see [`parse_int`].
 pub fn parse_limit(v: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
+    parse_int("limit", v, default, max)
+}
+
+/// A whole-number query parameter `name`: absent means `default`; anything but an integer in
+/// `1..=max` is a 400 naming it (`invalid_query` when it is not an integer, `bad_request` when
+/// it is out of bounds).
+pub fn parse_int(name: &str, v: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
     let Some(v) = v else { return Ok(default) };
     let shown = v.chars().take(64).collect::<String>();
     match v.trim().parse::<i64>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
         Ok(_) => Err(ApiError::bad_request(format!(
-            "limit must be between 1 and {max}, got {shown}"
+            "{name} must be between 1 and {max}, got {shown}"
         ))),
         Err(_) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_query",
-            format!("limit: expected an integer from 1 to {max}, got {shown:?}"),
+            format!("{name}: expected an integer from 1 to {max}, got {shown:?}"),
         )),
     }
 }
@@ -92,26 +98,13 @@ pub async fn drift_history(
     Query(q): Query<HistoryFilter>,
 ) -> ApiResult<views::DriftHistory> {
     let env = q.environment.filter(|e| !e.is_empty());
-    let days = parse_days(q.days.as_deref())?;
+    let days = parse_int(
+        "days",
+        q.days.as_deref(),
+        views::DRIFT_DAYS,
+        views::MAX_DAYS,
+    )?;
     Ok(ok(views::drift_history(&st, env.as_deref(), days).await?))
-}
-
-/// `days`: absent means [`views::DRIFT_DAYS`]; anything but an integer is a 400 naming it
-/// (`invalid_query`, as `limit`); the bounds are checked by [`views::drift_history`].
-fn parse_days(v: Option<&str>) -> Result<i64, ApiError> {
-    let Some(v) = v else {
-        return Ok(views::DRIFT_DAYS);
-    };
-    v.trim().parse::<i64>().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!(
-                "days: expected an integer from 1 to 365, got {:?}",
-                v.chars().take(64).collect::<String>()
-            ),
-        )
-    })
 }
 
 /// `/api/drift`'s query.

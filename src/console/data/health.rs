@@ -35,10 +35,13 @@ pub(super) fn env_names(st: &AppState) -> Vec<String> {
     Scope::current().environments(st.ssot.as_ref())
 }
 
+/// Runs the overview lists.
+const LAST_RUNS: i64 = 10;
+
 pub async fn overview(st: &AppState) -> R<Overview> {
     let all = sees_all(st);
     let drift = visible_drift_counts(st).await?;
-    let recent = st.store.recent_runs(fetch(st, LIST)).await?;
+    let recent = st.store.recent_runs(fetch(st, LAST_RUNS)).await?;
     let (gate_outcomes, queue_depth) = if all {
         (
             st.store.gate_outcomes().await?,
@@ -92,7 +95,7 @@ pub async fn overview(st: &AppState) -> R<Overview> {
         environments,
         open_drift: drift.iter().map(|d| d.open).sum(),
         drift_by_environment: drift,
-        last_runs: runs.into_iter().take(10).collect(),
+        last_runs: runs.into_iter().take(LAST_RUNS as usize).collect(),
         gate_pass_rate: (total > 0).then(|| pass as f64 / total as f64),
         gate_outcomes,
         queue_depth,

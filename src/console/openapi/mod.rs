@@ -54,7 +54,7 @@ fn query_params(path: &str) -> Vec<Value> {
             ),
             query(
                 "limit",
-                json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+                json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": super::data::DRIFT_LIST}),
                 "At most this many open findings in `open`, most recently seen first (the counts cover all)",
             ),
         ],
@@ -66,7 +66,7 @@ fn query_params(path: &str) -> Vec<Value> {
             ),
             query(
                 "days",
-                json!({"type": "integer", "minimum": 1, "maximum": 365, "default": 30}),
+                json!({"type": "integer", "minimum": 1, "maximum": super::views::MAX_DAYS, "default": super::views::DRIFT_DAYS}),
                 "How many days back, ending now",
             ),
         ],
@@ -77,7 +77,7 @@ fn query_params(path: &str) -> Vec<Value> {
         )],
         "/api/runs" => vec![query(
             "limit",
-            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}),
+            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": super::data::RUN_LIST}),
             "At most this many runs, newest first",
         )],
         "/api/events" => vec![

@@ -28,8 +28,13 @@ pub(super) async fn overview(
     q: Result<Query<BoardQuery>, QueryRejection>,
 ) -> Response {
     let q = q.map(|Query(q)| q).unwrap_or_default();
-    let (b, o) = match futures::try_join!(views::board(&st, &q), data::overview(&st)) {
-        Ok(v) => v,
+    // The overview's environment health feeds the board (read once).
+    let mut o = match data::overview(&st).await {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let b = match views::board(&st, &q, std::mem::take(&mut o.environments)).await {
+        Ok(b) => b,
         Err(e) => return fail(e),
     };
     let mut p = Page::new(
@@ -240,17 +245,14 @@ pub(super) async fn drift(
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let env = q.environment.filter(|e| !e.is_empty());
     let mut p = Page::new("Drift", Maturity::Beta, &["ops.drift_findings"]);
-    let days = match q.days.as_deref().filter(|d| !d.is_empty()) {
-        None => views::DRIFT_DAYS,
-        Some(d) => match d.parse::<i64>() {
-            Ok(n) => n,
-            Err(_) => {
-                return error_page(
-                    StatusCode::BAD_REQUEST,
-                    &format!("days must be a whole number of days, got {d:?}"),
-                )
-            }
-        },
+    let days = match crate::console::api::parse_int(
+        "days",
+        q.days.as_deref().filter(|d| !d.is_empty()),
+        views::DRIFT_DAYS,
+        views::MAX_DAYS,
+    ) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
     };
     let (d, h) = match futures::try_join!(
         data::drift(&st, env.as_deref(), None),

@@ -284,10 +284,11 @@ fn rank(r: &BoardRow) -> u8 {
     }
 }
 
-pub async fn board(st: &AppState, q: &BoardQuery) -> R<Board> {
-    let (envs, mut latest, mut serving, mut failed_runs, mut failed_jobs) = futures::try_join!(
-        data::environment_list(st),
-        async { Ok(st.store.latest_releases().await?) },
+/// The board of `envs` (the environments' health, as [`data::environment_list`] or the
+/// overview's `environments` give it).
+pub async fn board(st: &AppState, q: &BoardQuery, envs: Vec<EnvHealth>) -> R<Board> {
+    let (mut latest, mut serving, mut failed_runs, mut failed_jobs) = futures::try_join!(
+        async { Ok::<_, ApiError>(st.store.latest_releases().await?) },
         async { Ok(st.store.serving_releases().await?) },
         async { Ok(st.store.failed_runs(fetch(st, 10)).await?) },
         async { Ok(st.store.jobs(Some("failed"), fetch(st, 10)).await?) },
@@ -381,10 +382,13 @@ pub struct DriftHistory {
     pub resolved: Vec<DriftFinding>,
 }
 
+/// The longest range the drift charts show.
+pub const MAX_DAYS: i64 = 365;
+
 pub async fn drift_history(st: &AppState, environment: Option<&str>, days: i64) -> R<DriftHistory> {
-    if !(1..=365).contains(&days) {
+    if !(1..=MAX_DAYS).contains(&days) {
         return Err(ApiError::bad_request(format!(
-            "days must be between 1 and 365, got {days}"
+            "days must be between 1 and {MAX_DAYS}, got {days}"
         )));
     }
     check_env_filter(st, environment)?;
