@@ -131,17 +131,23 @@ fn env_health(
         return Vec::new();
     };
     let scope = Scope::current();
+    // Indexed once (first row of an environment wins), not searched per environment.
+    let mut open_by_env: std::collections::HashMap<&str, i64> = Default::default();
+    for d in drift {
+        open_by_env.entry(d.environment.as_str()).or_insert(d.open);
+    }
+    let mut last_by_env: std::collections::HashMap<&str, &Run> = Default::default();
+    for r in last {
+        if let Some(env) = r.environment.as_deref() {
+            last_by_env.entry(env).or_insert(r);
+        }
+    }
     ssot.environments()
         .filter(|e| scope.role_on(&e.spec.project).is_some())
         .map(|e| {
-            let name = &e.metadata.name;
-            let open = drift
-                .iter()
-                .find(|d| &d.environment == name)
-                .map_or(0, |d| d.open);
-            let own = last
-                .iter()
-                .find(|r| r.environment.as_deref() == Some(name.as_str()));
+            let name = e.metadata.name.as_str();
+            let open = open_by_env.get(name).copied().unwrap_or(0);
+            let own = last_by_env.get(name).copied();
             let last_run = match (own, global) {
                 (Some(o), Some(g)) if g.started_at > o.started_at => Some(g),
                 (Some(o), _) => Some(o),

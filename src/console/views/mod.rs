@@ -314,20 +314,34 @@ pub async fn board(st: &AppState, q: &BoardQuery, envs: Vec<EnvHealth>) -> R<Boa
             .map(str::to_string)
     };
     let (project, client, needle) = (pick(&q.project), pick(&q.client), pick(&q.q));
-    let client_of = |env: &str, project: &str| {
-        st.ssot
-            .as_ref()
-            .and_then(|s| s.environment(env))
-            .map_or_else(|| project.to_string(), EnvHealth::client_of)
+    // Indexed once: one pass over the SSOT and the release lists, not one per row.
+    use std::collections::HashMap;
+    let client_by_env: HashMap<&str, String> = st
+        .ssot
+        .iter()
+        .flat_map(|s| s.environments())
+        .map(|e| (e.metadata.name.as_str(), EnvHealth::client_of(e)))
+        .collect();
+    let client_of = |e: &EnvHealth| {
+        client_by_env
+            .get(e.name.as_str())
+            .cloned()
+            .unwrap_or_else(|| e.project.clone())
     };
+    // The first row of an environment wins, as a search in list order would.
+    fn by_env(list: &[Release]) -> HashMap<&str, &Release> {
+        let mut m = HashMap::new();
+        for r in list {
+            m.entry(r.environment.as_str()).or_insert(r);
+        }
+        m
+    }
+    let (latest, serving) = (by_env(&latest), by_env(&serving));
     let total = envs.len();
     let mut projects: Vec<String> = envs.iter().map(|e| e.project.clone()).collect();
     projects.sort();
     projects.dedup();
-    let mut clients: Vec<String> = envs
-        .iter()
-        .map(|e| client_of(&e.name, &e.project))
-        .collect();
+    let mut clients: Vec<String> = envs.iter().map(client_of).collect();
     clients.sort();
     clients.dedup();
     let mut rows: Vec<BoardRow> = envs
@@ -335,8 +349,8 @@ pub async fn board(st: &AppState, q: &BoardQuery, envs: Vec<EnvHealth>) -> R<Boa
         .filter(|e| project.as_ref().is_none_or(|p| *p == e.project))
         .filter(|e| needle.as_ref().is_none_or(|n| e.name.contains(n.as_str())))
         .map(|e| {
-            let latest_release = latest.iter().find(|r| r.environment == e.name).cloned();
-            let serving = serving.iter().find(|r| r.environment == e.name).cloned();
+            let latest_release = latest.get(e.name.as_str()).map(|r| (*r).clone());
+            let serving = serving.get(e.name.as_str()).map(|r| (*r).clone());
             let failing = e.last_run.as_ref().is_some_and(|r| r.status == "failed")
                 || latest_release.as_ref().is_some_and(|r| {
                     matches!(
@@ -347,7 +361,7 @@ pub async fn board(st: &AppState, q: &BoardQuery, envs: Vec<EnvHealth>) -> R<Boa
                     )
                 });
             BoardRow {
-                client: client_of(&e.name, &e.project),
+                client: client_of(&e),
                 env: e,
                 latest_release,
                 serving,
